@@ -1,0 +1,221 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Group is a provisioned group. Its members live in group_members, not in the document.
+type Group struct {
+	Seq         int64
+	ID          string
+	DisplayName string
+	ExternalID  string
+	Doc         []byte // JSON of the attributes other than id, displayName, members, meta
+	Created     time.Time
+	Modified    time.Time
+	Version     int64
+	MemberCount int // filled by ListGroups
+}
+
+// Member is a user in a group.
+type Member struct {
+	UserID  string
+	UserSeq int64
+	Display string // the user's displayName, else userName
+}
+
+const groupCols = `g.seq, g.id, g.display_name, coalesce(g.external_id, ''), g.doc, g.created_at, g.modified_at, g.version`
+
+func scanGroup(s interface{ Scan(...any) error }, extra ...any) (Group, error) {
+	var g Group
+	var created, modified int64
+	err := s.Scan(append([]any{&g.Seq, &g.ID, &g.DisplayName, &g.ExternalID, &g.Doc, &created, &modified, &g.Version}, extra...)...)
+	g.Created, g.Modified = fromMS(created), fromMS(modified)
+	return g, mapErr(err)
+}
+
+func groupByID(ctx context.Context, q querier, id string) (Group, error) {
+	g, err := scanGroup(q.QueryRowContext(ctx, `SELECT `+groupCols+` FROM groups g WHERE g.id = ?`, id))
+	if err == ErrNotFound {
+		return g, fmt.Errorf("group %q: %w", id, ErrNotFound)
+	}
+	return g, err
+}
+
+// GroupByID reads one group (without its members).
+func (d *DB) GroupByID(ctx context.Context, id string) (Group, error) { return groupByID(ctx, d.r, id) }
+
+// GroupByID reads one group inside the transaction.
+func (tx *Tx) GroupByID(ctx context.Context, id string) (Group, error) {
+	return groupByID(ctx, tx.tx, id)
+}
+
+// InsertGroup stores a new group; a displayName that differs from an existing one only in
+// case is a conflict.
+func (tx *Tx) InsertGroup(ctx context.Context, g *Group) error {
+	g.Created, g.Modified, g.Version = tx.now, tx.now, 1
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO groups (id, display_name, display_name_norm, external_id, doc,
+		created_at, modified_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)`,
+		g.ID, g.DisplayName, Fold(g.DisplayName), nullStr(g.ExternalID), string(g.Doc), ms(g.Created), ms(g.Modified))
+	if err != nil {
+		return mapErr(err)
+	}
+	g.Seq, _ = res.LastInsertId()
+	return nil
+}
+
+// UpdateGroup writes back a group read in this transaction, bumping its version.
+func (tx *Tx) UpdateGroup(ctx context.Context, g *Group) error {
+	g.Modified = tx.now
+	g.Version++
+	_, err := tx.tx.ExecContext(ctx, `UPDATE groups SET display_name = ?, display_name_norm = ?, external_id = ?, doc = ?,
+		modified_at = ?, version = ? WHERE seq = ?`,
+		g.DisplayName, Fold(g.DisplayName), nullStr(g.ExternalID), string(g.Doc), ms(g.Modified), g.Version, g.Seq)
+	return mapErr(err)
+}
+
+// DeleteGroup removes a group and its memberships (the users stay).
+func (tx *Tx) DeleteGroup(ctx context.Context, id string) error {
+	res, err := tx.tx.ExecContext(ctx, `DELETE FROM groups WHERE id = ?`, id)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("group %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// UnknownUsersError lists member ids that name no user.
+type UnknownUsersError struct{ IDs []string }
+
+func (e *UnknownUsersError) Error() string {
+	return fmt.Sprintf("no user with id %q", e.IDs)
+}
+
+// resolveUsers maps user ids to seqs in one query; ids that name no user are an
+// *UnknownUsersError.
+func resolveUsers(ctx context.Context, q querier, ids []string) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	js, _ := json.Marshal(ids)
+	rows, err := q.QueryContext(ctx, `SELECT j.value, u.seq FROM json_each(?) j LEFT JOIN users u ON u.id = j.value`, string(js))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var seqs []int64
+	var unknown []string
+	for rows.Next() {
+		var id string
+		var seq *int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, mapErr(err)
+		}
+		if seq == nil {
+			unknown = append(unknown, id)
+			continue
+		}
+		seqs = append(seqs, *seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if len(unknown) > 0 {
+		return nil, &UnknownUsersError{IDs: unknown}
+	}
+	return seqs, nil
+}
+
+// AddMembers adds users (by id) to a group; users already in it are left as they are.
+func (tx *Tx) AddMembers(ctx context.Context, groupSeq int64, userIDs []string) error {
+	seqs, err := resolveUsers(ctx, tx.tx, userIDs)
+	if err != nil {
+		return err
+	}
+	_, err = tx.tx.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
+		SELECT ?, value FROM json_each(?)`, groupSeq, int64sJSON(seqs))
+	return mapErr(err)
+}
+
+// RemoveMembers removes users (by id) from a group and reports how many were members.
+func (tx *Tx) RemoveMembers(ctx context.Context, groupSeq int64, userIDs []string) (int, error) {
+	js, _ := json.Marshal(userIDs)
+	res, err := tx.tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?
+		AND user_seq IN (SELECT u.seq FROM users u JOIN json_each(?) j ON u.id = j.value)`, groupSeq, string(js))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ClearMembers empties a group.
+func (tx *Tx) ClearMembers(ctx context.Context, groupSeq int64) error {
+	_, err := tx.tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?`, groupSeq)
+	return mapErr(err)
+}
+
+// MembersOfGroups returns the members of each of the given groups, in one query.
+func (d *DB) MembersOfGroups(ctx context.Context, groupSeqs []int64) (map[int64][]Member, error) {
+	return membersOfGroups(ctx, d.r, groupSeqs)
+}
+
+// MembersOfGroups is MembersOfGroups inside the transaction.
+func (tx *Tx) MembersOfGroups(ctx context.Context, groupSeqs []int64) (map[int64][]Member, error) {
+	return membersOfGroups(ctx, tx.tx, groupSeqs)
+}
+
+func membersOfGroups(ctx context.Context, q querier, groupSeqs []int64) (map[int64][]Member, error) {
+	out := make(map[int64][]Member, len(groupSeqs))
+	if len(groupSeqs) == 0 {
+		return out, nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT m.group_seq, u.seq, u.id, CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.user_name END
+		FROM group_members m JOIN users u ON u.seq = m.user_seq
+		WHERE m.group_seq IN (SELECT value FROM json_each(?)) ORDER BY m.group_seq, u.seq`, int64sJSON(groupSeqs))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var gs int64
+		var m Member
+		if err := rows.Scan(&gs, &m.UserSeq, &m.UserID, &m.Display); err != nil {
+			return nil, mapErr(err)
+		}
+		out[gs] = append(out[gs], m)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// ListGroups returns one page of the groups matching w with their member counts (one
+// query for the page, none per group), and how many match in all.
+func (d *DB) ListGroups(ctx context.Context, w Where, p Page) ([]Group, int, error) {
+	total, err := count(ctx, d.r, "groups g", w)
+	if err != nil || p.Limit <= 0 || p.Offset >= total {
+		return nil, total, err
+	}
+	suffix, args := p.suffix("g.seq")
+	rows, err := d.r.QueryContext(ctx, `SELECT `+groupCols+`, (SELECT count(*) FROM group_members m WHERE m.group_seq = g.seq)
+		FROM groups g`+w.clause()+suffix, append(append([]any{}, w.Args...), args...)...)
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	defer rows.Close()
+	var out []Group
+	for rows.Next() {
+		var members int
+		g, err := scanGroup(rows, &members)
+		if err != nil {
+			return nil, 0, err
+		}
+		g.MemberCount = members
+		out = append(out, g)
+	}
+	return out, total, mapErr(rows.Err())
+}

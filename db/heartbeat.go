@@ -1,0 +1,51 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Heartbeat is the state a running server writes every few seconds, so that a console,
+// in this process or another one, can show it.
+type Heartbeat struct {
+	PID           int
+	Addr          string
+	TLS           bool
+	PublicURL     string
+	Started       time.Time
+	Beat          time.Time
+	Requests      int64
+	LastRequest   time.Time
+	LastUserAgent string
+}
+
+// WriteHeartbeat replaces the heartbeat.
+func (d *DB) WriteHeartbeat(ctx context.Context, h Heartbeat) error {
+	return d.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `INSERT OR REPLACE INTO heartbeat (id, pid, addr, tls, public_url, started_at, beat_at,
+			requests, last_request_at, last_agent) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h.PID, h.Addr, h.TLS, h.PublicURL, ms(h.Started), ms(h.Beat), h.Requests, toNullMS(h.LastRequest), h.LastUserAgent)
+		return mapErr(err)
+	})
+}
+
+// ClearHeartbeat removes the heartbeat of the server with pid (on a clean shutdown), so
+// that no console mistakes a stopped server for a running one.
+func (d *DB) ClearHeartbeat(ctx context.Context, pid int) error {
+	return d.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `DELETE FROM heartbeat WHERE pid = ?`, pid)
+		return mapErr(err)
+	})
+}
+
+// ReadHeartbeat reads the last heartbeat; ErrNotFound if no server has written one.
+func (d *DB) ReadHeartbeat(ctx context.Context) (Heartbeat, error) {
+	var h Heartbeat
+	var started, beat int64
+	var last sql.NullInt64
+	err := d.r.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, started_at, beat_at, requests, last_request_at, last_agent
+		FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr, &h.TLS, &h.PublicURL, &started, &beat, &h.Requests, &last, &h.LastUserAgent)
+	h.Started, h.Beat, h.LastRequest = fromMS(started), fromMS(beat), nullMS(last)
+	return h, mapErr(err)
+}

@@ -1,0 +1,212 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// TokenPrefix starts every SCIM token secret, so that a leaked one is recognisable (and
+// secret scanners can find it).
+const TokenPrefix = "scim_"
+
+// ExpiringSoon is how close to its expiry a token is marked as expiring.
+const ExpiringSoon = 14 * 24 * time.Hour
+
+// Token is a SCIM bearer token as stored: never the secret itself, only its hash and a
+// short hint the admin can recognise it by.
+type Token struct {
+	ID            string
+	Description   string
+	Hint          string
+	Created       time.Time
+	Expires       time.Time // zero: never
+	LastUsed      time.Time // zero: never used
+	LastUsedAddr  string
+	LastUsedAgent string
+	Revoked       time.Time // zero: not revoked
+}
+
+// Token states as shown to the admin.
+const (
+	TokenActive   = "active"
+	TokenExpiring = "expiring"
+	TokenExpired  = "expired"
+	TokenRevoked  = "revoked"
+)
+
+// Status is the token's state at now.
+func (t Token) Status(now time.Time) string {
+	switch {
+	case !t.Revoked.IsZero():
+		return TokenRevoked
+	case !t.Expires.IsZero() && !now.Before(t.Expires):
+		return TokenExpired
+	case !t.Expires.IsZero() && t.Expires.Sub(now) < ExpiringSoon:
+		return TokenExpiring
+	}
+	return TokenActive
+}
+
+// HashSecret is how token secrets and one-time codes are stored. The secrets carry 256
+// bits of randomness, so a fast hash is enough; there is nothing to brute-force.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+func randomID(prefix string, n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// CreateToken mints a token, stores its hash and returns the secret, which exists nowhere
+// else: the caller shows it once. ttl 0 means it never expires.
+func (d *DB) CreateToken(ctx context.Context, description string, ttl time.Duration, actor string) (Token, string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return Token{}, "", err
+	}
+	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	var t Token
+	err := d.Write(ctx, func(tx *Tx) error {
+		t = Token{
+			ID:          randomID("tok_", 6),
+			Description: description,
+			Hint:        secret[:len(TokenPrefix)+4] + "…" + secret[len(secret)-4:],
+			Created:     tx.now,
+		}
+		if ttl > 0 {
+			t.Expires = tx.now.Add(ttl)
+		}
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO scim_tokens (id, description, secret_hash, hint, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Description, HashSecret(secret), t.Hint, ms(t.Created), toNullMS(t.Expires))
+		if err != nil {
+			return mapErr(err)
+		}
+		exp := "never expires"
+		if ttl > 0 {
+			exp = "expires " + t.Expires.Format("2006-01-02")
+		}
+		return tx.InsertEvent(ctx, Event{Kind: "token.create", TokenID: t.ID, Agent: actor, Outcome: OutcomeOK,
+			Subject: t.Description, Summary: fmt.Sprintf("token %s created (%s)", t.ID, exp)})
+	})
+	if err != nil {
+		return Token{}, "", err
+	}
+	return t, secret, nil
+}
+
+const tokenCols = `id, description, hint, created_at, expires_at, last_used_at, coalesce(last_used_addr, ''), coalesce(last_used_agent, ''), revoked_at`
+
+func scanToken(s interface{ Scan(...any) error }) (Token, error) {
+	var t Token
+	var created int64
+	var exp, used, rev sql.NullInt64
+	err := s.Scan(&t.ID, &t.Description, &t.Hint, &created, &exp, &used, &t.LastUsedAddr, &t.LastUsedAgent, &rev)
+	t.Created, t.Expires, t.LastUsed, t.Revoked = fromMS(created), nullMS(exp), nullMS(used), nullMS(rev)
+	return t, err
+}
+
+// Tokens lists every token, newest first.
+func (d *DB) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM scim_tokens ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, t)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// RevokeToken revokes a token at once: the very next request that presents it is refused.
+func (d *DB) RevokeToken(ctx context.Context, id, actor string) error {
+	return d.Write(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(tx.now), id)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var exists int
+			if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM scim_tokens WHERE id = ?`, id).Scan(&exists); err != nil {
+				return mapErr(err)
+			}
+			if exists == 0 {
+				return fmt.Errorf("token %q: %w", id, ErrNotFound)
+			}
+			return nil // already revoked: nothing to do, nothing to record
+		}
+		return tx.InsertEvent(ctx, Event{Kind: "token.revoke", TokenID: id, Agent: actor, Outcome: OutcomeOK,
+			Summary: "token " + id + " revoked"})
+	})
+}
+
+// Auth is what one request's authentication needs to know, read in a single query.
+type Auth struct {
+	TokenID     string
+	Found       bool
+	Revoked     bool
+	Expired     bool
+	SCIMEnabled bool
+}
+
+// Authenticate looks a presented secret up by its hash (an index probe, so no timing
+// comparison of secrets happens in Go) and reads the SCIM switch in the same query.
+func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Auth, error) {
+	var a Auth
+	var id sql.NullString
+	var exp, rev sql.NullInt64
+	var enabled sql.NullString
+	err := d.r.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at,
+			(SELECT value FROM settings WHERE key = 'scim_enabled')
+		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &enabled)
+	if err != nil {
+		return a, mapErr(err)
+	}
+	a.SCIMEnabled = enabled.String == "1"
+	if !id.Valid {
+		return a, nil
+	}
+	a.Found, a.TokenID = true, id.String
+	a.Revoked = rev.Valid
+	a.Expired = exp.Valid && now.UnixMilli() >= exp.Int64
+	return a, nil
+}
+
+// TokenUse is the last use of a token, kept in memory by the server and flushed now and
+// then, so that authentication costs no write.
+type TokenUse struct {
+	TokenID string
+	At      time.Time
+	Addr    string
+	Agent   string
+}
+
+// RecordTokenUses writes the last uses collected since the previous flush.
+func (d *DB) RecordTokenUses(ctx context.Context, uses []TokenUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return d.Write(ctx, func(tx *Tx) error {
+		for _, u := range uses {
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE scim_tokens SET last_used_at = ?, last_used_addr = ?, last_used_agent = ?
+				WHERE id = ? AND coalesce(last_used_at, 0) <= ?`, ms(u.At), u.Addr, u.Agent, u.TokenID, ms(u.At)); err != nil {
+				return mapErr(err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,277 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// User states, derived rather than stored: a user is deactivated when the identity
+// provider says active=false, ready once they have set up their master key, else pending.
+const (
+	StatusPending     = "pending"
+	StatusReady       = "ready"
+	StatusDeactivated = "deactivated"
+)
+
+// User is a provisioned user: its SCIM document plus the columns lists and filters need.
+// The SCIM server owns the document's shape and fills the columns from it.
+type User struct {
+	Seq         int64
+	ID          string
+	UserName    string
+	ExternalID  string
+	DisplayName string
+	GivenName   string
+	FamilyName  string
+	Email       string
+	Active      bool
+	Doc         []byte // JSON
+	Created     time.Time
+	Modified    time.Time
+	Version     int64
+	HasKey      bool       // read only: the user finished key setup
+	Groups      []GroupRef // read only: the groups the user is a member of
+}
+
+// Status is pending, ready or deactivated.
+func (u User) Status() string {
+	switch {
+	case !u.Active:
+		return StatusDeactivated
+	case u.HasKey:
+		return StatusReady
+	}
+	return StatusPending
+}
+
+const userCols = `u.seq, u.id, u.user_name, coalesce(u.external_id, ''), u.display_name, u.given_name, u.family_name,
+	u.email, u.active, u.doc, u.created_at, u.modified_at, u.version,
+	EXISTS (SELECT 1 FROM user_keys k WHERE k.user_seq = u.seq),
+	(SELECT json_group_array(json_array(g.id, g.display_name)) FROM group_members m JOIN groups g ON g.seq = m.group_seq
+		WHERE m.user_seq = u.seq)`
+
+func scanUser(s interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created, modified int64
+	var groups []byte
+	err := s.Scan(&u.Seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.GivenName, &u.FamilyName,
+		&u.Email, &u.Active, &u.Doc, &created, &modified, &u.Version, &u.HasKey, &groups)
+	if err != nil {
+		return u, mapErr(err)
+	}
+	u.Created, u.Modified = fromMS(created), fromMS(modified)
+	if len(groups) > 2 { // "[]" when the user is in no group
+		var pairs [][2]string
+		if err := json.Unmarshal(groups, &pairs); err != nil {
+			return u, fmt.Errorf("read groups of user %s: %w", u.ID, err)
+		}
+		u.Groups = make([]GroupRef, len(pairs))
+		for i, p := range pairs {
+			u.Groups[i] = GroupRef{ID: p[0], DisplayName: p[1]}
+		}
+	}
+	return u, nil
+}
+
+func userByID(ctx context.Context, q querier, id string) (User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+	if err == ErrNotFound {
+		return u, fmt.Errorf("user %q: %w", id, ErrNotFound)
+	}
+	return u, err
+}
+
+// UserByID reads one user.
+func (d *DB) UserByID(ctx context.Context, id string) (User, error) { return userByID(ctx, d.r, id) }
+
+// UserByID reads one user inside the transaction (to change it).
+func (tx *Tx) UserByID(ctx context.Context, id string) (User, error) {
+	return userByID(ctx, tx.tx, id)
+}
+
+// UserByEmail finds the user whose userName or primary email is email (case-insensitive).
+func (d *DB) UserByEmail(ctx context.Context, email string) (User, error) {
+	n := Fold(strings.TrimSpace(email))
+	u, err := scanUser(d.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.user_name_norm = ?
+		UNION ALL SELECT `+userCols+` FROM users u WHERE u.email_norm = ? AND u.user_name_norm <> ? LIMIT 1`, n, n, n))
+	if err == ErrNotFound {
+		return u, fmt.Errorf("user %q: %w", email, ErrNotFound)
+	}
+	return u, err
+}
+
+// InsertUser stores a new user; a userName that differs from an existing one only in case
+// is a conflict. It sets Seq, Created, Modified and Version.
+func (tx *Tx) InsertUser(ctx context.Context, u *User) error {
+	u.Created, u.Modified, u.Version = tx.now, tx.now, 1
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO users (id, user_name, user_name_norm, external_id, display_name,
+		given_name, family_name, email, email_norm, active, doc, created_at, modified_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+		u.ID, u.UserName, Fold(u.UserName), nullStr(u.ExternalID), u.DisplayName, u.GivenName, u.FamilyName,
+		u.Email, Fold(u.Email), u.Active, string(u.Doc), ms(u.Created), ms(u.Modified))
+	if err != nil {
+		return mapErr(err)
+	}
+	u.Seq, _ = res.LastInsertId()
+	return nil
+}
+
+// UpdateUser writes back a user read in this transaction, bumping its version.
+func (tx *Tx) UpdateUser(ctx context.Context, u *User) error {
+	u.Modified = tx.now
+	u.Version++
+	res, err := tx.tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?,
+		display_name = ?, given_name = ?, family_name = ?, email = ?, email_norm = ?, active = ?, doc = ?,
+		modified_at = ?, version = ? WHERE seq = ?`,
+		u.UserName, Fold(u.UserName), nullStr(u.ExternalID), u.DisplayName, u.GivenName, u.FamilyName,
+		u.Email, Fold(u.Email), u.Active, string(u.Doc), ms(u.Modified), u.Version, u.Seq)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", u.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteUser removes a user with its keys, codes and group memberships.
+func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
+	res, err := tx.tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// ListUsers returns one page of the users matching w, and how many match in all.
+func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error) {
+	total, err := count(ctx, d.r, "users u", w)
+	if err != nil || p.Limit <= 0 || p.Offset >= total {
+		return nil, total, err
+	}
+	suffix, args := p.suffix("u.seq")
+	rows, err := d.r.QueryContext(ctx, `SELECT `+userCols+` FROM users u`+w.clause()+suffix, append(append([]any{}, w.Args...), args...)...)
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	defer rows.Close()
+	out := make([]User, 0, min(p.Limit, total))
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, u)
+	}
+	return out, total, mapErr(rows.Err())
+}
+
+// UserQuery is the console's and CLI's view of the user list: by status and a search text.
+type UserQuery struct {
+	Status string // "", pending, ready or deactivated
+	Search string // matched, case-insensitively, inside userName, email and display name
+}
+
+// Where turns the query into a condition for ListUsers.
+func (q UserQuery) Where() (Where, error) {
+	var conds []string
+	var args []any
+	switch q.Status {
+	case "":
+	case StatusDeactivated:
+		conds = append(conds, "u.active = 0")
+	case StatusPending:
+		conds = append(conds, "u.active = 1 AND NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_seq = u.seq)")
+	case StatusReady:
+		conds = append(conds, "u.active = 1 AND EXISTS (SELECT 1 FROM user_keys k WHERE k.user_seq = u.seq)")
+	default:
+		return Where{}, fmt.Errorf("unknown status %q (want pending, ready or deactivated)", q.Status)
+	}
+	if s := Fold(strings.TrimSpace(q.Search)); s != "" {
+		conds = append(conds, "(instr(u.user_name_norm, ?) > 0 OR instr(u.email_norm, ?) > 0 OR instr(golower(u.display_name), ?) > 0)")
+		args = append(args, s, s, s)
+	}
+	return Where{SQL: strings.Join(conds, " AND "), Args: args}, nil
+}
+
+// StatusCounts is how many users are in each state.
+type StatusCounts struct {
+	Pending, Ready, Deactivated int
+}
+
+// Total is the number of users.
+func (c StatusCounts) Total() int { return c.Pending + c.Ready + c.Deactivated }
+
+// CountUsersByStatus counts users per state in one pass.
+func (d *DB) CountUsersByStatus(ctx context.Context) (StatusCounts, error) {
+	var c StatusCounts
+	var total, inactive, keyed sql.NullInt64
+	err := d.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM users WHERE active = 0),
+		(SELECT count(*) FROM user_keys k JOIN users u ON u.seq = k.user_seq WHERE u.active = 1)`).Scan(&total, &inactive, &keyed)
+	if err != nil {
+		return c, mapErr(err)
+	}
+	c.Deactivated = int(inactive.Int64)
+	c.Ready = int(keyed.Int64)
+	c.Pending = int(total.Int64) - c.Deactivated - c.Ready
+	return c, nil
+}
+
+// GroupRef is a group as seen from one of its members.
+type GroupRef struct {
+	ID          string
+	DisplayName string
+}
+
+// GroupsOfUsers returns the groups of each of the given users, in one query.
+func (d *DB) GroupsOfUsers(ctx context.Context, userSeqs []int64) (map[int64][]GroupRef, error) {
+	return groupsOfUsers(ctx, d.r, userSeqs)
+}
+
+// GroupsOfUsers is GroupsOfUsers inside the transaction.
+func (tx *Tx) GroupsOfUsers(ctx context.Context, userSeqs []int64) (map[int64][]GroupRef, error) {
+	return groupsOfUsers(ctx, tx.tx, userSeqs)
+}
+
+func groupsOfUsers(ctx context.Context, q querier, userSeqs []int64) (map[int64][]GroupRef, error) {
+	out := make(map[int64][]GroupRef, len(userSeqs))
+	if len(userSeqs) == 0 {
+		return out, nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT m.user_seq, g.id, g.display_name FROM group_members m
+		JOIN groups g ON g.seq = m.group_seq WHERE m.user_seq IN (SELECT value FROM json_each(?))
+		ORDER BY m.user_seq, g.seq`, int64sJSON(userSeqs))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var g GroupRef
+		if err := rows.Scan(&seq, &g.ID, &g.DisplayName); err != nil {
+			return nil, mapErr(err)
+		}
+		out[seq] = append(out[seq], g)
+	}
+	return out, mapErr(rows.Err())
+}
+
+func int64sJSON(v []int64) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, n := range v {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, n)
+	}
+	b.WriteByte(']')
+	return b.String()
+}

@@ -1,0 +1,218 @@
+package scimserver
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestErrorPaths walks every error of SCIM.md: each must be a SCIM error body with the
+// right status and scimType, never a 500.
+func TestErrorPaths(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	r := e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@example.com","emails":[{"value":"x@example.com","type":"work"}]}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	e.vars["u"] = r.json["id"].(string)
+	r = e.do("POST", "/Groups", `{"displayName":"G"}`)
+	if r.status != 201 {
+		t.Fatalf("create group: %d %s", r.status, r.raw)
+	}
+	e.vars["g"] = r.json["id"].(string)
+	big := `{"userName":"` + strings.Repeat("a", MaxBodyBytes) + `"}`
+	patch := func(ops string) string {
+		return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + ops + `]}`
+	}
+	cases := []struct {
+		name, method, path, body string
+		hdr                      []string
+		status                   int
+		scimType                 string
+	}{
+		{"malformed JSON", "POST", "/Users", `{"userName":`, nil, 400, errInvalidSyntax},
+		{"not an object", "POST", "/Users", `[1,2]`, nil, 400, errInvalidSyntax},
+		{"trailing garbage", "POST", "/Users", `{"userName":"a"} x`, nil, 400, errInvalidSyntax},
+		{"empty body", "POST", "/Users", ``, nil, 400, errInvalidSyntax},
+		{"missing userName", "POST", "/Users", `{"name":{"givenName":"A"}}`, nil, 400, errInvalidValue},
+		{"userName not a string", "POST", "/Users", `{"userName":{"a":1}}`, nil, 400, errInvalidValue},
+		{"active not a boolean", "POST", "/Users", `{"userName":"b@x","active":"maybe"}`, nil, 400, errInvalidValue},
+		{"body too large", "POST", "/Users", big, nil, 413, ""},
+		{"duplicate userName", "POST", "/Users", `{"userName":"X@EXAMPLE.COM"}`, nil, 409, errUniqueness},
+		{"unknown user", "GET", "/Users/nope", "", nil, 404, ""},
+		{"unknown group", "GET", "/Groups/nope", "", nil, 404, ""},
+		{"put unknown", "PUT", "/Users/nope", `{"userName":"q"}`, nil, 404, ""},
+		{"patch unknown", "PATCH", "/Users/nope", patch(`{"op":"replace","value":{"active":false}}`), nil, 404, ""},
+		{"unsupported filter attribute", "GET", "/Users?filter=" + q(`nickname2 eq "x"`), "", nil, 400, errInvalidFilter},
+		{"unsupported attribute inside or", "GET", "/Users?filter=" + q(`userName eq "x@example.com" or password eq "x"`), "", nil, 400, errInvalidFilter},
+		{"malformed filter", "GET", "/Users?filter=" + q(`userName eq`), "", nil, 400, errInvalidFilter},
+		{"unterminated string", "GET", "/Users?filter=" + q(`userName eq "x`), "", nil, 400, errInvalidFilter},
+		{"bad count", "GET", "/Users?count=ten", "", nil, 400, errInvalidValue},
+		{"bad sortBy", "GET", "/Users?sortBy=password", "", nil, 400, errInvalidValue},
+		{"bad sortOrder", "GET", "/Users?sortOrder=sideways", "", nil, 400, errInvalidValue},
+		{"search with bad body", "POST", "/Users/.search", `{"filter":`, nil, 400, errInvalidSyntax},
+		{"search with bad filter", "POST", "/Users/.search", `{"filter":"userName zz \"a\""}`, nil, 400, errInvalidFilter},
+		{"patch malformed", "PATCH", "/Users/${u}", `{"Operations":`, nil, 400, errInvalidSyntax},
+		{"patch no operations", "PATCH", "/Users/${u}", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}`, nil, 400, errInvalidValue},
+		{"patch unknown op", "PATCH", "/Users/${u}", patch(`{"op":"merge","path":"title","value":"x"}`), nil, 400, errInvalidSyntax},
+		{"patch remove without path", "PATCH", "/Users/${u}", patch(`{"op":"remove"}`), nil, 400, errNoTarget},
+		{"patch remove matching nothing", "PATCH", "/Users/${u}", patch(`{"op":"remove","path":"emails[type eq \"home\"]"}`), nil, 400, errNoTarget},
+		{"patch filtered replace matching nothing", "PATCH", "/Users/${u}", patch(`{"op":"replace","path":"emails[type eq \"home\"].value","value":"a@b"}`), nil, 400, errNoTarget},
+		{"patch change id", "PATCH", "/Users/${u}", patch(`{"op":"replace","path":"id","value":"other"}`), nil, 400, errMutability},
+		{"patch change id without path", "PATCH", "/Users/${u}", patch(`{"op":"replace","value":{"id":"other"}}`), nil, 400, errMutability},
+		{"patch read-only groups", "PATCH", "/Users/${u}", patch(`{"op":"add","path":"groups","value":[{"value":"${g}"}]}`), nil, 400, errMutability},
+		{"patch bad value type", "PATCH", "/Users/${u}", patch(`{"op":"replace","path":"active","value":"perhaps"}`), nil, 400, errInvalidValue},
+		{"patch bad value type for string", "PATCH", "/Users/${u}", patch(`{"op":"replace","path":"displayName","value":{"a":1}}`), nil, 400, errInvalidValue},
+		{"patch bad path", "PATCH", "/Users/${u}", patch(`{"op":"replace","path":"emails[type eq","value":"x"}`), nil, 400, errInvalidPath},
+		{"patch filter on single-valued", "PATCH", "/Users/${u}", patch(`{"op":"replace","path":"title[value eq \"x\"]","value":"x"}`), nil, 400, errInvalidPath},
+		{"patch remove required", "PATCH", "/Users/${u}", patch(`{"op":"remove","path":"userName"}`), nil, 400, errMutability},
+		{"patch no-path value not an object", "PATCH", "/Users/${u}", patch(`{"op":"replace","value":"x"}`), nil, 400, errInvalidValue},
+		{"patch rename to an existing user", "POST", "/Users", `{"userName":"y@example.com"}`, nil, 201, ""},
+		{"patch userName to a taken one", "PATCH", "/Users/${u}", patch(`{"op":"replace","path":"userName","value":"Y@example.com"}`), nil, 409, errUniqueness},
+		{"group member unknown", "PATCH", "/Groups/${g}", patch(`{"op":"add","path":"members","value":[{"value":"nobody"}]}`), nil, 400, errInvalidValue},
+		{"group member without value", "PATCH", "/Groups/${g}", patch(`{"op":"add","path":"members","value":[{"display":"x"}]}`), nil, 400, errInvalidValue},
+		{"group remove non-member by filter", "PATCH", "/Groups/${g}", patch(`{"op":"remove","path":"members[value eq \"${u}\"]"}`), nil, 400, errNoTarget},
+		{"group without displayName", "POST", "/Groups", `{"members":[]}`, nil, 400, errInvalidValue},
+		{"duplicate group", "POST", "/Groups", `{"displayName":"g"}`, nil, 409, errUniqueness},
+		{"stale If-Match", "PUT", "/Users/${u}", `{"userName":"x@example.com"}`, []string{"If-Match", `W/"99"`}, 412, ""},
+		{"stale If-Match on delete", "DELETE", "/Users/${u}", "", []string{"If-Match", `W/"99"`}, 412, ""},
+		{"put changing id", "PUT", "/Users/${u}", `{"id":"other","userName":"x@example.com"}`, nil, 400, errMutability},
+		{"method not allowed", "DELETE", "/Users", "", nil, 405, ""},
+		{"unknown endpoint", "GET", "/Bulk", "", nil, 404, ""},
+		{"unknown schema", "GET", "/Schemas/urn:nope", "", nil, 404, ""},
+		{"unknown resource type", "GET", "/ResourceTypes/Device", "", nil, 404, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.t = t
+			r := e.do(c.method, c.path, c.body, c.hdr...)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.raw)
+			}
+			if got, _ := r.json["scimType"].(string); got != c.scimType {
+				t.Errorf("scimType %q, want %q (%s)", got, c.scimType, r.json["detail"])
+			}
+		})
+	}
+	e.t = t
+	// Nothing above changed the user.
+	r = e.do("GET", "/Users/${u}", "")
+	r.expect(t, "after errors", map[string]any{"userName": "x@example.com", "meta.version": `W/"1"`, "active": true})
+}
+
+func q(s string) string { return strings.NewReplacer(" ", "%20", `"`, "%22", "#", "%23", "&", "%26", "+", "%2B").Replace(s) }
+
+func TestAuth(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"no token", "", 401},
+		{"unknown token", "scim_nope", 401},
+		{"valid token", e.token, 200},
+	}
+	for _, c := range cases {
+		r := e.doToken(c.token, "GET", "/Users", "")
+		if r.status != c.want {
+			t.Errorf("%s: %d, want %d", c.name, r.status, c.want)
+		}
+		if c.want == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%s: WWW-Authenticate = %q", c.name, r.header.Get("WWW-Authenticate"))
+		}
+	}
+	// Basic auth is not a bearer token.
+	req, _ := http.NewRequest("GET", e.url+"/Users", nil)
+	req.SetBasicAuth("admin", e.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Errorf("basic auth: %d", res.StatusCode)
+	}
+
+	// Disabling takes effect on the very next request, and the token survives it.
+	if err := e.db.SetSCIMEnabled(ctx, false, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("GET", "/Users", "")
+	if r.status != 403 || r.json["detail"] != "SCIM provisioning is disabled" {
+		t.Errorf("disabled: %d %s", r.status, r.raw)
+	}
+	if err := e.db.SetSCIMEnabled(ctx, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/Users", ""); r.status != 200 {
+		t.Errorf("re-enabled: %d", r.status)
+	}
+
+	// Revocation takes effect on the very next request.
+	tok, secret, err := e.db.CreateToken(ctx, "second", 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.doToken(secret, "GET", "/Users", ""); r.status != 200 {
+		t.Fatalf("second token: %d", r.status)
+	}
+	if err := e.db.RevokeToken(ctx, tok.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.doToken(secret, "GET", "/Users", ""); r.status != 401 {
+		t.Errorf("revoked token: %d", r.status)
+	}
+
+	// An expired token is refused.
+	_, short, err := e.db.CreateToken(ctx, "short", time.Millisecond, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if r := e.doToken(short, "GET", "/Users", ""); r.status != 401 {
+		t.Errorf("expired token: %d", r.status)
+	}
+
+	// Refused requests are audited, but a flood is throttled.
+	for range 50 {
+		e.doToken("scim_flood", "GET", "/Users", "")
+	}
+	events, err := e.db.EventsBefore(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, ev := range events {
+		if ev.Kind == "auth.refused" {
+			refused++
+		}
+	}
+	if refused == 0 || refused > refusedPerWindow+1 {
+		t.Errorf("%d refused-auth events recorded for 55 refusals; want between 1 and %d", refused, refusedPerWindow+1)
+	}
+
+	// The token's last use reaches the database with the heartbeat, not per request.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		tokens, _ := e.db.Tokens(ctx)
+		var used bool
+		for _, tk := range tokens {
+			if tk.Description == "test" && !tk.LastUsed.IsZero() && tk.LastUsedAddr == "127.0.0.1" {
+				used = true
+			}
+		}
+		if used {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("token last use never recorded")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,319 @@
+package scimserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"scimdesk/db"
+)
+
+// groupFromDoc takes displayName (a column) out of the doc and checks it.
+func groupFromDoc(d doc, g *db.Group) *Error {
+	name, _ := d["displayName"].(string)
+	if strings.TrimSpace(name) == "" {
+		return badRequest(errInvalidValue, "displayName is required")
+	}
+	g.DisplayName = name
+	g.ExternalID, _ = d[attrExternalID].(string)
+	rest := make(doc, len(d))
+	for k, v := range d {
+		if k != "displayName" && k != "members" {
+			rest[k] = v
+		}
+	}
+	var err error
+	if g.Doc, err = json.Marshal(rest); err != nil {
+		return errInternal
+	}
+	return nil
+}
+
+// groupDoc is the doc a PATCH works on: the stored one plus displayName.
+func groupDoc(g *db.Group) (doc, error) {
+	var d doc
+	if err := json.Unmarshal(g.Doc, &d); err != nil {
+		return nil, err
+	}
+	if d == nil {
+		d = doc{}
+	}
+	d["displayName"] = g.DisplayName
+	return d, nil
+}
+
+func groupErr(err error, id string) *Error {
+	if errors.Is(err, db.ErrNotFound) {
+		return notFound("no group with id %q", truncate(id, 64))
+	}
+	if errors.Is(err, db.ErrConflict) {
+		return conflict("a group with that displayName already exists")
+	}
+	return storeErr(err)
+}
+
+// groups serves /Groups.
+func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *call) {
+	switch r.Method {
+	case http.MethodGet:
+		q, err := listQueryFromURL(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.listGroups(w, r, q)
+	case http.MethodPost:
+		s.createGroup(w, r, c)
+	default:
+		methodNotAllowed(w, "GET, POST")
+	}
+}
+
+// group serves /Groups/{id} and /Groups/.search.
+func (s *Server) group(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	if id == ".search" {
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		q, err := listQueryFromBody(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.listGroups(w, r, q)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		s.getGroup(w, r, id)
+	case http.MethodPut:
+		s.replaceGroup(w, r, c, id)
+	case http.MethodPatch:
+		s.patchGroup(w, r, c, id)
+	case http.MethodDelete:
+		s.deleteGroup(w, r, c, id)
+	default:
+		methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
+	}
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
+	g, err := s.db.GroupByID(r.Context(), id)
+	if err != nil {
+		writeError(w, groupErr(err, id))
+		return
+	}
+	if notModified(r, g.Version) {
+		w.Header().Set("ETag", etag(g.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+}
+
+// memberReader is what can read members: the reader pool or a write transaction.
+type memberReader interface {
+	MembersOfGroups(ctx context.Context, seqs []int64) (map[int64][]db.Member, error)
+}
+
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *db.Group, mr memberReader) {
+	p := parseProjection(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
+	withMembers := !p.excludes("members")
+	var members []db.Member
+	if withMembers {
+		m, err := mr.MembersOfGroups(r.Context(), []int64{g.Seq})
+		if err != nil {
+			writeError(w, storeErr(err))
+			return
+		}
+		members = m[g.Seq]
+	}
+	var buf bytes.Buffer
+	base := s.base(r)
+	renderGroup(&buf, base, g, members, withMembers)
+	w.Header().Set("ETag", etag(g.Version))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", base+"/Groups/"+g.ID)
+	}
+	writeRaw(w, status, p.apply(groupNormalizer, buf.Bytes()))
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *call) {
+	subject, summary := "", ""
+	var g db.Group
+	err := s.mutation(r, c, "group.create", &subject, &summary, func(tx *db.Tx) *Error {
+		in, err := readObject(w, r)
+		if err != nil {
+			return err
+		}
+		subject = subjectOf(in, "displayName")
+		d, err := groupNormalizer.normalize(in)
+		if err != nil {
+			return err
+		}
+		if err := groupFromDoc(d, &g); err != nil {
+			return err
+		}
+		ids, err := memberIDs(d["members"])
+		if err != nil {
+			return err
+		}
+		g.ID = uuid.NewString()
+		if e := tx.InsertGroup(r.Context(), &g); e != nil {
+			return groupErr(e, g.ID)
+		}
+		if e := tx.AddMembers(r.Context(), g.Seq, ids); e != nil {
+			return storeErr(e)
+		}
+		summary = "created group " + truncate(g.DisplayName, 100) + memberCount(len(ids))
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeGroup(w, r, http.StatusCreated, &g, s.db)
+}
+
+func memberCount(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return " with 1 member"
+	}
+	return " with " + itoa(n) + " members"
+}
+
+func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
+	subject, summary := id, ""
+	var g db.Group
+	err := s.mutation(r, c, "group.replace", &subject, &summary, func(tx *db.Tx) *Error {
+		in, err := readObject(w, r)
+		if err != nil {
+			return err
+		}
+		var e error
+		if g, e = tx.GroupByID(r.Context(), id); e != nil {
+			return groupErr(e, id)
+		}
+		subject = g.DisplayName
+		if err := checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
+		if bodyID, ok := in["id"].(string); ok && bodyID != id {
+			return badRequest(errMutability, "id cannot be changed")
+		}
+		d, err := groupNormalizer.normalize(in)
+		if err != nil {
+			return err
+		}
+		if err := groupFromDoc(d, &g); err != nil {
+			return err
+		}
+		ids, err := memberIDs(d["members"])
+		if err != nil {
+			return err
+		}
+		if e := tx.UpdateGroup(r.Context(), &g); e != nil {
+			return groupErr(e, id)
+		}
+		if e := tx.ClearMembers(r.Context(), g.Seq); e != nil {
+			return storeErr(e)
+		}
+		if e := tx.AddMembers(r.Context(), g.Seq, ids); e != nil {
+			return storeErr(e)
+		}
+		summary = "replaced group " + truncate(g.DisplayName, 100) + memberCount(len(ids))
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+}
+
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
+	subject, summary := id, ""
+	var g db.Group
+	err := s.mutation(r, c, "group.patch", &subject, &summary, func(tx *db.Tx) *Error {
+		body, err := readBody(w, r)
+		if err != nil {
+			return err
+		}
+		req, err := decodePatch(body)
+		if err != nil {
+			return err
+		}
+		var e error
+		if g, e = tx.GroupByID(r.Context(), id); e != nil {
+			return groupErr(e, id)
+		}
+		subject = g.DisplayName
+		if err := checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
+		d, e := groupDoc(&g)
+		if e != nil {
+			s.log.Error("stored group doc is not JSON", "id", id, "err", e)
+			return errInternal
+		}
+		p := &patcher{n: groupNormalizer, d: d, id: id, ctx: r.Context(), tx: tx, groupSeq: g.Seq, isGroup: true}
+		for _, op := range req.Operations {
+			if err := p.apply(op); err != nil {
+				return err
+			}
+		}
+		oldName := g.DisplayName
+		if err := groupFromDoc(p.d, &g); err != nil {
+			return err
+		}
+		if e := tx.UpdateGroup(r.Context(), &g); e != nil {
+			return groupErr(e, id)
+		}
+		summary = "patched group " + truncate(g.DisplayName, 100)
+		if oldName != g.DisplayName {
+			summary = "renamed group " + truncate(oldName, 100) + " to " + truncate(g.DisplayName, 100)
+		} else if p.membersChanged {
+			summary = "changed members of group " + truncate(g.DisplayName, 100)
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
+	subject, summary := id, ""
+	err := s.mutation(r, c, "group.delete", &subject, &summary, func(tx *db.Tx) *Error {
+		g, e := tx.GroupByID(r.Context(), id)
+		if e != nil {
+			return groupErr(e, id)
+		}
+		subject = g.DisplayName
+		if err := checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
+		if e := tx.DeleteGroup(r.Context(), id); e != nil {
+			return groupErr(e, id)
+		}
+		summary = "deleted group " + truncate(g.DisplayName, 100)
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,209 @@
+package scimserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"scimdesk/db"
+)
+
+// MaxBodyBytes is the largest request body accepted (RFC 7644 leaves it to the server).
+const MaxBodyBytes = 1 << 20
+
+// contentType is what every SCIM response says it is, exactly.
+const contentType = "application/scim+json"
+
+// Handler is the server's whole HTTP surface.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	scim := func(pattern string, h func(w http.ResponseWriter, r *http.Request, c *call)) {
+		mux.Handle(pattern, s.authenticated(h))
+	}
+	scim("/scim/v2/Users", s.users)
+	scim("/scim/v2/Users/{id}", s.user)
+	scim("/scim/v2/Groups", s.groups)
+	scim("/scim/v2/Groups/{id}", s.group)
+	scim("/scim/v2/ServiceProviderConfig", s.serviceProviderConfig)
+	scim("/scim/v2/ResourceTypes", s.resourceTypes)
+	scim("/scim/v2/ResourceTypes/{name}", s.resourceType)
+	scim("/scim/v2/Schemas", s.schemas)
+	scim("/scim/v2/Schemas/{urn}", s.schemaByURN)
+	scim("/scim/v2/", func(w http.ResponseWriter, r *http.Request, c *call) {
+		writeError(w, notFound("no such SCIM endpoint: %s", r.URL.Path))
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, notFound("not found: the SCIM base URL is %s", s.SCIMURL()))
+	})
+	return s.recoverer(mux)
+}
+
+// recoverer turns a panic into a SCIM 500 and a log line, never a dropped connection.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				writeError(w, errInternal)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// call is what a handler knows about the request besides the request itself.
+type call struct {
+	tokenID string
+	addr    string
+	agent   string
+}
+
+// event fills the request's side of an audit event.
+func (c *call) event(kind, subject string, status int, summary string) db.Event {
+	outcome := db.OutcomeOK
+	if status >= 400 {
+		outcome = db.OutcomeFail
+	}
+	return db.Event{Kind: kind, TokenID: c.tokenID, Addr: c.addr, Agent: c.agent, Subject: subject,
+		Outcome: outcome, Status: status, Summary: summary}
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// truncate keeps client-supplied strings that go into the audit log short.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 { // don't split a UTF-8 sequence
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, errInternal)
+		return
+	}
+	writeRaw(w, status, body)
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scimdesk"`)
+	}
+	writeJSON(w, e.Status, e.body())
+}
+
+// readBody reads a JSON request body within the size limit.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
+		}
+		return nil, badRequest(errInvalidSyntax, "could not read the request body")
+	}
+	return body, nil
+}
+
+// decodeObject parses a body that must be one JSON object.
+func decodeObject(body []byte) (map[string]any, *Error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, badRequest(errInvalidSyntax, "the body is not a JSON object: %s", jsonProblem(err))
+	}
+	if m == nil {
+		return nil, badRequest(errInvalidSyntax, "the body is not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest(errInvalidSyntax, "the body has data after the JSON object")
+	}
+	return m, nil
+}
+
+// jsonProblem describes a JSON error without Go type names.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("wrong type for %q", te.Field)
+		}
+		return "wrong JSON type"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of input"
+	}
+	return "malformed JSON"
+}
+
+// storeErr maps database errors to SCIM errors at the edge.
+func storeErr(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var unknown *db.UnknownUsersError
+	switch {
+	case errors.As(err, &unknown):
+		return badRequest(errInvalidValue, "no user with id %s", strings.Join(quoteAll(unknown.IDs), ", "))
+	case errors.Is(err, db.ErrNotFound):
+		return notFound("resource not found")
+	case errors.Is(err, db.ErrConflict):
+		return conflict("a resource with that unique attribute already exists")
+	case errors.Is(err, db.ErrBusy):
+		return &Error{Status: http.StatusServiceUnavailable, Detail: "the database is busy; try again"}
+	}
+	return errInternal
+}
+
+func quoteAll(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = fmt.Sprintf("%q", truncate(id, 64))
+	}
+	return out
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, &Error{Status: http.StatusMethodNotAllowed, Detail: "method not allowed; allowed: " + allow})
+}
+
+func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func itoa(n int) string { return fmt.Sprint(n) }

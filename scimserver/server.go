@@ -1,0 +1,200 @@
+// Package scimserver is scimdesk's HTTP server: SCIM 2.0 (RFC 7643/7644) under /scim/v2
+// for Okta and Microsoft Entra ID, with bearer-token auth, an audit event for every
+// mutation, and a heartbeat in the database so that any console can show the server's state.
+package scimserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"scimdesk/db"
+)
+
+// Config is how the server listens and what it calls itself.
+type Config struct {
+	// Addr is the listen address, e.g. 127.0.0.1:8080 (":0" picks a free port).
+	Addr string
+	// PublicURL is the base URL clients use (behind a reverse proxy, the proxy's). Empty: the
+	// URL is made from the listen address.
+	PublicURL string
+	// TLSCert and TLSKey are PEM files; both set serves HTTPS.
+	TLSCert, TLSKey string
+	// Logger receives the server's log. It must never be the console's screen.
+	Logger *slog.Logger
+	// HeartbeatEvery is how often the heartbeat and token last-use are written (default 2s).
+	HeartbeatEvery time.Duration
+}
+
+// Server is the SCIM server over one database.
+type Server struct {
+	db    *db.DB
+	cfg   Config
+	log   *slog.Logger
+	start time.Time
+	pid   int
+
+	ln      net.Listener
+	httpSrv *http.Server
+	tls     bool
+
+	requests atomic.Int64
+	mu       sync.Mutex
+	lastAt   time.Time
+	lastUA   string
+	uses     map[string]db.TokenUse // token last-use, flushed with the heartbeat
+
+	refused refusedLog
+	notify  chan struct{}
+}
+
+// New makes a server over store. Call Listen, then Serve.
+func New(store *db.DB, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.HeartbeatEvery <= 0 {
+		cfg.HeartbeatEvery = 2 * time.Second
+	}
+	return &Server{db: store, cfg: cfg, log: cfg.Logger, pid: os.Getpid(), uses: map[string]db.TokenUse{},
+		notify: make(chan struct{}, 1)}
+}
+
+// Listen binds the address now, so that a port in use fails here, at once, with a clear
+// error, and tests can listen on :0.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another server using this port? choose another with --addr)", s.cfg.Addr, err)
+	}
+	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot load TLS certificate and key: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		s.tls = true
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the address the server listens on (with the real port when :0 was asked for).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return s.cfg.Addr
+	}
+	return s.ln.Addr().String()
+}
+
+// TLS reports whether the server speaks HTTPS itself.
+func (s *Server) TLS() bool { return s.tls }
+
+// BaseURL is the server's root URL as clients should use it.
+func (s *Server) BaseURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if s.tls {
+		scheme = "https"
+	}
+	return scheme + "://" + s.Addr()
+}
+
+// SCIMURL is the SCIM base URL to paste into the identity provider.
+func (s *Server) SCIMURL() string { return s.BaseURL() + "/scim/v2" }
+
+// Notify is nudged (without blocking) after every event the server records, so that an
+// in-process console can refresh at once instead of at its next poll.
+func (s *Server) Notify() <-chan struct{} { return s.notify }
+
+// Serve answers requests until ctx is cancelled, then shuts down gracefully, writes the
+// last token uses and removes its heartbeat.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.start = time.Now()
+	s.httpSrv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.httpSrv.Serve(s.ln) }()
+	s.beat(ctx)
+	tick := time.NewTicker(s.cfg.HeartbeatEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		case <-tick.C:
+			s.beat(ctx)
+		case <-ctx.Done():
+			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := s.httpSrv.Shutdown(shut)
+			cancel()
+			s.flushUses(context.Background())
+			if cerr := s.db.ClearHeartbeat(context.Background(), s.pid); cerr != nil {
+				s.log.Warn("clear heartbeat", "err", cerr)
+			}
+			return err
+		}
+	}
+}
+
+// beat writes the heartbeat and the token uses collected since the last one.
+func (s *Server) beat(ctx context.Context) {
+	s.flushUses(ctx)
+	s.refused.flush(ctx, s)
+	s.mu.Lock()
+	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
+		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA}
+	s.mu.Unlock()
+	if err := s.db.WriteHeartbeat(ctx, h); err != nil && ctx.Err() == nil {
+		s.log.Warn("write heartbeat", "err", err)
+	}
+}
+
+func (s *Server) flushUses(ctx context.Context) {
+	s.mu.Lock()
+	uses := make([]db.TokenUse, 0, len(s.uses))
+	for _, u := range s.uses {
+		uses = append(uses, u)
+	}
+	clear(s.uses)
+	s.mu.Unlock()
+	if err := s.db.RecordTokenUses(ctx, uses); err != nil && ctx.Err() == nil {
+		s.log.Warn("record token use", "err", err)
+	}
+}
+
+// published nudges the console; it never blocks a request.
+func (s *Server) published() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,377 @@
+package scimserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"scimdesk/db"
+)
+
+// userFromDoc fills a user's columns from its doc and checks what the schema requires.
+func userFromDoc(d doc, u *db.User) *Error {
+	name, _ := d["userName"].(string)
+	if strings.TrimSpace(name) == "" {
+		return badRequest(errInvalidValue, "userName is required")
+	}
+	u.UserName = name
+	u.ExternalID, _ = d[attrExternalID].(string)
+	u.DisplayName, _ = d["displayName"].(string)
+	nm, _ := d["name"].(map[string]any)
+	u.GivenName, _ = nm["givenName"].(string)
+	u.FamilyName, _ = nm["familyName"].(string)
+	if _, ok := d["active"]; !ok {
+		d["active"] = true // RFC 7643 leaves the default to the server; a new user is active
+	}
+	u.Active, _ = d["active"].(bool)
+	u.Email = primaryValue(d["emails"])
+	var err error
+	if u.Doc, err = json.Marshal(d); err != nil {
+		return errInternal
+	}
+	return nil
+}
+
+// primaryValue is the value of the primary element of a multi-valued attribute, else the
+// first one's.
+func primaryValue(v any) string {
+	list, _ := v.([]any)
+	first := ""
+	for _, e := range list {
+		obj, _ := e.(map[string]any)
+		s, _ := obj["value"].(string)
+		if p, _ := obj["primary"].(bool); p {
+			return s
+		}
+		if first == "" {
+			first = s
+		}
+	}
+	return first
+}
+
+func (s *Server) base(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/") + "/scim/v2"
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/scim/v2"
+}
+
+// users serves /Users: list (GET) and create (POST).
+func (s *Server) users(w http.ResponseWriter, r *http.Request, c *call) {
+	switch r.Method {
+	case http.MethodGet:
+		q, err := listQueryFromURL(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.listUsers(w, r, q)
+	case http.MethodPost:
+		s.createUser(w, r, c)
+	default:
+		methodNotAllowed(w, "GET, POST")
+	}
+}
+
+// user serves /Users/{id} and /Users/.search.
+func (s *Server) user(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	if id == ".search" {
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		q, err := listQueryFromBody(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.listUsers(w, r, q)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		s.getUser(w, r, id)
+	case http.MethodPut:
+		s.replaceUser(w, r, c, id)
+	case http.MethodPatch:
+		s.patchUser(w, r, c, id)
+	case http.MethodDelete:
+		s.deleteUser(w, r, c, id)
+	default:
+		methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
+	}
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	u, err := s.db.UserByID(r.Context(), id)
+	if err != nil {
+		writeError(w, userErr(err, id))
+		return
+	}
+	if notModified(r, u.Version) {
+		w.Header().Set("ETag", etag(u.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	s.writeUser(w, r, http.StatusOK, &u)
+}
+
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *db.User) {
+	var buf bytes.Buffer
+	base := s.base(r)
+	renderUser(&buf, base, u)
+	p := parseProjection(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
+	w.Header().Set("ETag", etag(u.Version))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", base+"/Users/"+u.ID)
+	}
+	writeRaw(w, status, p.apply(userNormalizer, buf.Bytes()))
+}
+
+func userErr(err error, id string) *Error {
+	if errors.Is(err, db.ErrNotFound) {
+		return notFound("no user with id %q", truncate(id, 64))
+	}
+	if errors.Is(err, db.ErrConflict) {
+		return conflict("a user with that userName already exists")
+	}
+	return storeErr(err)
+}
+
+// mutation runs one audited change: fn's work and its success event commit together;
+// a failure is recorded on its own. It returns the SCIM error to answer, if any.
+func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string, summary *string, fn func(tx *db.Tx) *Error) *Error {
+	var scimErr *Error
+	err := s.db.Write(r.Context(), func(tx *db.Tx) error {
+		if scimErr = fn(tx); scimErr != nil {
+			return scimErr
+		}
+		return tx.InsertEvent(r.Context(), c.event(kind, *subject, http.StatusOK, *summary))
+	})
+	if err != nil && scimErr == nil {
+		if !errors.Is(err, db.ErrConflict) && !errors.Is(err, db.ErrNotFound) {
+			s.log.Error("write", "kind", kind, "err", err)
+		}
+		scimErr = storeErr(err)
+	}
+	if scimErr != nil {
+		s.record(r.Context(), c.event(kind, *subject, scimErr.Status, truncate(scimErr.Detail, 300)))
+		return scimErr
+	}
+	s.published()
+	return nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
+	subject, summary := "", ""
+	var u db.User
+	err := s.mutation(r, c, "user.create", &subject, &summary, func(tx *db.Tx) *Error {
+		in, err := readObject(w, r)
+		if err != nil {
+			return err
+		}
+		subject = subjectOf(in, "userName")
+		d, err := userNormalizer.normalize(in)
+		if err != nil {
+			return err
+		}
+		if err := userFromDoc(d, &u); err != nil {
+			return err
+		}
+		u.ID = uuid.NewString()
+		if e := tx.InsertUser(r.Context(), &u); e != nil {
+			return userErr(e, u.ID)
+		}
+		summary = "created user " + truncate(u.UserName, 100)
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeUser(w, r, http.StatusCreated, &u)
+}
+
+// subjectOf names the resource of a request in the audit log, even one that fails.
+func subjectOf(in map[string]any, attr string) string {
+	for k, v := range in {
+		if strings.EqualFold(k, attr) {
+			if s, ok := v.(string); ok {
+				return truncate(s, 100)
+			}
+		}
+	}
+	return ""
+}
+
+func readObject(w http.ResponseWriter, r *http.Request) (map[string]any, *Error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(body)
+}
+
+// checkIfMatch enforces If-Match (RFC 7644 §3.14): a stale version is refused with 412.
+func checkIfMatch(r *http.Request, version int64) *Error {
+	im := strings.TrimSpace(r.Header.Get("If-Match"))
+	if im == "" || im == "*" {
+		return nil
+	}
+	for _, t := range strings.Split(im, ",") {
+		t = strings.TrimSpace(t)
+		if strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag(version), "W/") {
+			return nil
+		}
+	}
+	return &Error{Status: http.StatusPreconditionFailed, Detail: fmt.Sprintf("the resource has changed: its version is now %s", etag(version))}
+}
+
+func notModified(r *http.Request, version int64) bool {
+	inm := strings.TrimSpace(r.Header.Get("If-None-Match"))
+	if inm == "" {
+		return false
+	}
+	for _, t := range strings.Split(inm, ",") {
+		if t = strings.TrimSpace(t); t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag(version), "W/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
+	subject, summary := id, ""
+	var u db.User
+	err := s.mutation(r, c, "user.replace", &subject, &summary, func(tx *db.Tx) *Error {
+		in, err := readObject(w, r)
+		if err != nil {
+			return err
+		}
+		var e error
+		if u, e = tx.UserByID(r.Context(), id); e != nil {
+			return userErr(e, id)
+		}
+		subject = u.UserName
+		if err := checkIfMatch(r, u.Version); err != nil {
+			return err
+		}
+		if bodyID, ok := in["id"].(string); ok && bodyID != id {
+			return badRequest(errMutability, "id cannot be changed")
+		}
+		d, err := userNormalizer.normalize(in)
+		if err != nil {
+			return err
+		}
+		wasActive := u.Active
+		if err := userFromDoc(d, &u); err != nil {
+			return err
+		}
+		if e := tx.UpdateUser(r.Context(), &u); e != nil {
+			return userErr(e, id)
+		}
+		summary = "replaced user " + truncate(u.UserName, 100) + activeChange(wasActive, u.Active)
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeUser(w, r, http.StatusOK, &u)
+}
+
+func activeChange(was, is bool) string {
+	switch {
+	case was && !is:
+		return " (deactivated)"
+	case !was && is:
+		return " (reactivated)"
+	}
+	return ""
+}
+
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
+	subject, summary := id, ""
+	var u db.User
+	err := s.mutation(r, c, "user.patch", &subject, &summary, func(tx *db.Tx) *Error {
+		body, err := readBody(w, r)
+		if err != nil {
+			return err
+		}
+		req, err := decodePatch(body)
+		if err != nil {
+			return err
+		}
+		var e error
+		if u, e = tx.UserByID(r.Context(), id); e != nil {
+			return userErr(e, id)
+		}
+		subject = u.UserName
+		if err := checkIfMatch(r, u.Version); err != nil {
+			return err
+		}
+		var d doc
+		if e := json.Unmarshal(u.Doc, &d); e != nil {
+			s.log.Error("stored user doc is not JSON", "id", id, "err", e)
+			return errInternal
+		}
+		p := &patcher{n: userNormalizer, d: d, id: id}
+		for _, op := range req.Operations {
+			if err := p.apply(op); err != nil {
+				return err
+			}
+		}
+		wasActive := u.Active
+		if err := userFromDoc(p.d, &u); err != nil {
+			return err
+		}
+		if e := tx.UpdateUser(r.Context(), &u); e != nil {
+			return userErr(e, id)
+		}
+		summary = "patched user " + truncate(u.UserName, 100) + activeChange(wasActive, u.Active)
+		if wasActive != u.Active {
+			summary = map[bool]string{false: "deactivated user ", true: "reactivated user "}[u.Active] + truncate(u.UserName, 100)
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeUser(w, r, http.StatusOK, &u)
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
+	subject, summary := id, ""
+	err := s.mutation(r, c, "user.delete", &subject, &summary, func(tx *db.Tx) *Error {
+		u, e := tx.UserByID(r.Context(), id)
+		if e != nil {
+			return userErr(e, id)
+		}
+		subject = u.UserName
+		if err := checkIfMatch(r, u.Version); err != nil {
+			return err
+		}
+		if e := tx.DeleteUser(r.Context(), id); e != nil {
+			return userErr(e, id)
+		}
+		summary = "deleted user " + truncate(u.UserName, 100)
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
