@@ -43,7 +43,9 @@ func insertEvent(ctx context.Context, q querier, now time.Time, e Event) error {
 
 // InsertEvent records an event as part of the transaction, so the audit log says exactly
 // what was committed.
-func (tx *Tx) InsertEvent(ctx context.Context, e Event) error { return insertEvent(ctx, tx.tx, tx.now, e) }
+func (tx *Tx) InsertEvent(ctx context.Context, e Event) error {
+	return insertEvent(ctx, tx.tx, tx.now, e)
+}
 
 // InsertEvent records an event on its own (for failures, whose transaction was rolled back).
 func (d *DB) InsertEvent(ctx context.Context, e Event) error {

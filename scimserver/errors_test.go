@@ -103,7 +103,9 @@ func TestErrorPaths(t *testing.T) {
 	r.expect(t, "after errors", map[string]any{"userName": "x@example.com", "meta.version": `W/"1"`, "active": true})
 }
 
-func q(s string) string { return strings.NewReplacer(" ", "%20", `"`, "%22", "#", "%23", "&", "%26", "+", "%2B").Replace(s) }
+func q(s string) string {
+	return strings.NewReplacer(" ", "%20", `"`, "%22", "#", "%23", "&", "%26", "+", "%2B").Replace(s)
+}
 
 func TestAuth(t *testing.T) {
 	e := newEnv(t)
