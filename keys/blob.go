@@ -17,11 +17,11 @@ const FormatVersion = 1
 // the associated data, which is what stops a passphrase blob from being
 // accepted as a recovery blob and vice versa.
 const (
-	// WrapPassphrase: key = argon2id(passphrase, salt, params), sealed with
-	// XChaCha20-Poly1305.
+	// WrapPassphrase marks a private key sealed with XChaCha20-Poly1305
+	// under argon2id(passphrase, salt, params).
 	WrapPassphrase = "argon2id+xchacha20poly1305"
-	// WrapRecovery: key = HKDF-SHA256(recovery key), sealed with
-	// XChaCha20-Poly1305.
+	// WrapRecovery marks a private key sealed with XChaCha20-Poly1305
+	// under HKDF-SHA256(recovery key).
 	WrapRecovery = "recovery+hkdf-sha256+xchacha20poly1305"
 )
 

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"unicode"
@@ -78,20 +79,31 @@ func init() {
 	commonWordBits = math.Log2(float64(len(entries)))
 }
 
-// foldString applies leetFold to every rune and keeps only letters and
-// digits, so spacing and punctuation do not hide a common entry.
-func foldString(s string) (i, l string) {
-	var bi, bl strings.Builder
-	for _, r := range s {
+// foldRunes applies leetFold to every rune of rs and keeps only letters and
+// digits, so spacing and punctuation do not hide a common entry. It writes
+// the two foldings to bi and bl, which must be at least len(rs) long, and
+// returns their lengths.
+func foldRunes(rs []rune, bi, bl []byte) (ni, nl int) {
+	for _, r := range rs {
 		ci, cl := leetFold(unicode.ToLower(r))
 		if isASCIIAlnum(ci) {
-			bi.WriteByte(ci)
+			bi[ni] = ci
+			ni++
 		}
 		if isASCIIAlnum(cl) {
-			bl.WriteByte(cl)
+			bl[nl] = cl
+			nl++
 		}
 	}
-	return bi.String(), bl.String()
+	return ni, nl
+}
+
+// foldString is foldRunes for a string, used to build the tables.
+func foldString(s string) (i, l string) {
+	rs := []rune(s)
+	bi, bl := make([]byte, len(rs)), make([]byte, len(rs))
+	ni, nl := foldRunes(rs, bi, bl)
+	return string(bi[:ni]), string(bl[:nl])
 }
 
 func isASCIIAlnum(c byte) bool {
@@ -101,26 +113,40 @@ func isASCIIAlnum(c byte) bool {
 // isCommonPassphrase reports whether p is a common entry or a trivial
 // variation: different case or spacing, look-alike substitutions, digits or
 // symbols added before or after, or the entry repeated.
+//
+// Passphrases longer than analysisLimit characters are not checked: such a
+// variation would have to be mostly repetition or decoration, which the
+// strength estimate already rates as weak. The limit keeps the check cheap
+// and allocation-free on every keystroke.
 func isCommonPassphrase(p string) bool {
-	rs := []rune(p)
+	var rs [analysisLimit]rune
+	n := 0
+	for _, r := range p {
+		if n == analysisLimit {
+			return false
+		}
+		rs[n] = r
+		n++
+	}
 	// Digits and symbols around the letters are decoration (Password123!)
 	// unless they stand for a letter (1loveyou, hell0), so try the string
 	// with them removed, with all but the innermost one removed, and whole.
 	lead := 0
-	for lead < len(rs) && !unicode.IsLetter(rs[lead]) {
+	for lead < n && !unicode.IsLetter(rs[lead]) {
 		lead++
 	}
 	trail := 0
-	for trail < len(rs)-lead && !unicode.IsLetter(rs[len(rs)-1-trail]) {
+	for trail < n-lead && !unicode.IsLetter(rs[n-1-trail]) {
 		trail++
 	}
+	var bi, bl [analysisLimit]byte
 	for _, start := range [3]int{0, lead, lead - 1} {
-		for _, end := range [3]int{len(rs), len(rs) - trail, len(rs) - trail + 1} {
-			if start < 0 || end > len(rs) || start >= end {
+		for _, end := range [3]int{n, n - trail, n - trail + 1} {
+			if start < 0 || end > n || start >= end {
 				continue
 			}
-			fi, fl := foldString(string(rs[start:end]))
-			if isCommonFolded(fi, commonI) || isCommonFolded(fl, commonL) {
+			ni, nl := foldRunes(rs[start:end], bi[:], bl[:])
+			if isCommonFolded(bi[:ni], commonI) || isCommonFolded(bl[:nl], commonL) {
 				return true
 			}
 		}
@@ -128,24 +154,26 @@ func isCommonPassphrase(p string) bool {
 	return false
 }
 
-func isCommonFolded(s string, set map[string]struct{}) bool {
-	if s == "" {
+// isCommonFolded reports whether the folded s is in set, or is an entry of
+// set repeated.
+func isCommonFolded(s []byte, set map[string]struct{}) bool {
+	if len(s) == 0 {
 		return false
 	}
-	if _, ok := set[s]; ok {
+	if _, ok := set[string(s)]; ok {
 		return true
 	}
 	if u := period(s); len(u) < len(s) {
-		_, ok := set[u]
+		_, ok := set[string(u)]
 		return ok
 	}
 	return false
 }
 
 // period returns the shortest u such that s is u repeated.
-func period(s string) string {
+func period(s []byte) []byte {
 	for n := 1; n <= len(s)/2; n++ {
-		if len(s)%n == 0 && s[n:] == s[:len(s)-n] {
+		if len(s)%n == 0 && bytes.Equal(s[n:], s[:len(s)-n]) {
 			return s[:n]
 		}
 	}
