@@ -30,6 +30,8 @@ type DB struct {
 	path string
 	w    *sql.DB
 	r    *sql.DB
+	wc   *stmtCache // prepared statements on the writer
+	rc   *stmtCache // prepared statements on the readers
 }
 
 func init() {
@@ -98,7 +100,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 
-	d := &DB{path: path, w: w}
+	d := &DB{path: path, w: w, wc: newStmtCache(w)}
 	if err := d.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -113,7 +115,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	d.r = r
+	d.r, d.rc = r, newStmtCache(r)
 	if err := r.PingContext(ctx); err != nil {
 		d.Close()
 		return nil, mapErr(err)
@@ -127,6 +129,10 @@ func (d *DB) Path() string { return d.path }
 // Close closes both pools. Committed writes are already in the WAL file.
 func (d *DB) Close() error {
 	var errs []error
+	if d.rc != nil {
+		d.rc.close()
+	}
+	d.wc.close()
 	if d.r != nil {
 		errs = append(errs, d.r.Close())
 	}
@@ -139,6 +145,7 @@ func (d *DB) Close() error {
 // Tx is a write transaction. It holds the single writer connection, so keep it short.
 type Tx struct {
 	tx  *sql.Tx
+	q   querier // tx through the writer's statement cache
 	now time.Time
 }
 
@@ -152,8 +159,14 @@ func (d *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	defer sqlTx.Rollback()
-	tx := &Tx{tx: sqlTx, now: time.Now().UTC().Truncate(time.Millisecond)}
+	var missing []string
+	defer func() {
+		sqlTx.Rollback() // no-op after Commit
+		for _, q := range missing {
+			d.wc.stmt(ctx, q) // the connection is free again: prepare for next time
+		}
+	}()
+	tx := &Tx{tx: sqlTx, q: txStmts{tx: sqlTx, cache: d.wc, missing: &missing}, now: time.Now().UTC().Truncate(time.Millisecond)}
 	if err := fn(tx); err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func insertEvent(ctx context.Context, q querier, now time.Time, e Event) error {
 // InsertEvent records an event as part of the transaction, so the audit log says exactly
 // what was committed.
 func (tx *Tx) InsertEvent(ctx context.Context, e Event) error {
-	return insertEvent(ctx, tx.tx, tx.now, e)
+	return insertEvent(ctx, tx.q, tx.now, e)
 }
 
 // InsertEvent records an event on its own (for failures, whose transaction was rolled back).
@@ -55,7 +55,7 @@ func (d *DB) InsertEvent(ctx context.Context, e Event) error {
 const eventCols = `id, at, kind, token_id, addr, agent, subject, outcome, status, summary`
 
 func (d *DB) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
-	rows, err := d.r.QueryContext(ctx, query, args...)
+	rows, err := d.rc.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

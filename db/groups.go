@@ -46,18 +46,18 @@ func groupByID(ctx context.Context, q querier, id string) (Group, error) {
 }
 
 // GroupByID reads one group (without its members).
-func (d *DB) GroupByID(ctx context.Context, id string) (Group, error) { return groupByID(ctx, d.r, id) }
+func (d *DB) GroupByID(ctx context.Context, id string) (Group, error) { return groupByID(ctx, d.rc, id) }
 
 // GroupByID reads one group inside the transaction.
 func (tx *Tx) GroupByID(ctx context.Context, id string) (Group, error) {
-	return groupByID(ctx, tx.tx, id)
+	return groupByID(ctx, tx.q, id)
 }
 
 // InsertGroup stores a new group; a displayName that differs from an existing one only in
 // case is a conflict.
 func (tx *Tx) InsertGroup(ctx context.Context, g *Group) error {
 	g.Created, g.Modified, g.Version = tx.now, tx.now, 1
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO groups (id, display_name, display_name_norm, external_id, doc,
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO groups (id, display_name, display_name_norm, external_id, doc,
 		created_at, modified_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)`,
 		g.ID, g.DisplayName, Fold(g.DisplayName), nullStr(g.ExternalID), string(g.Doc), ms(g.Created), ms(g.Modified))
 	if err != nil {
@@ -71,7 +71,7 @@ func (tx *Tx) InsertGroup(ctx context.Context, g *Group) error {
 func (tx *Tx) UpdateGroup(ctx context.Context, g *Group) error {
 	g.Modified = tx.now
 	g.Version++
-	_, err := tx.tx.ExecContext(ctx, `UPDATE groups SET display_name = ?, display_name_norm = ?, external_id = ?, doc = ?,
+	_, err := tx.q.ExecContext(ctx, `UPDATE groups SET display_name = ?, display_name_norm = ?, external_id = ?, doc = ?,
 		modified_at = ?, version = ? WHERE seq = ?`,
 		g.DisplayName, Fold(g.DisplayName), nullStr(g.ExternalID), string(g.Doc), ms(g.Modified), g.Version, g.Seq)
 	return mapErr(err)
@@ -79,7 +79,7 @@ func (tx *Tx) UpdateGroup(ctx context.Context, g *Group) error {
 
 // DeleteGroup removes a group and its memberships (the users stay).
 func (tx *Tx) DeleteGroup(ctx context.Context, id string) error {
-	res, err := tx.tx.ExecContext(ctx, `DELETE FROM groups WHERE id = ?`, id)
+	res, err := tx.q.ExecContext(ctx, `DELETE FROM groups WHERE id = ?`, id)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -133,11 +133,11 @@ func resolveUsers(ctx context.Context, q querier, ids []string) ([]int64, error)
 
 // AddMembers adds users (by id) to a group; users already in it are left as they are.
 func (tx *Tx) AddMembers(ctx context.Context, groupSeq int64, userIDs []string) error {
-	seqs, err := resolveUsers(ctx, tx.tx, userIDs)
+	seqs, err := resolveUsers(ctx, tx.q, userIDs)
 	if err != nil {
 		return err
 	}
-	_, err = tx.tx.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
+	_, err = tx.q.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
 		SELECT ?, value FROM json_each(?)`, groupSeq, int64sJSON(seqs))
 	return mapErr(err)
 }
@@ -145,7 +145,7 @@ func (tx *Tx) AddMembers(ctx context.Context, groupSeq int64, userIDs []string) 
 // RemoveMembers removes users (by id) from a group and reports how many were members.
 func (tx *Tx) RemoveMembers(ctx context.Context, groupSeq int64, userIDs []string) (int, error) {
 	js, _ := json.Marshal(userIDs)
-	res, err := tx.tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?
+	res, err := tx.q.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?
 		AND user_seq IN (SELECT u.seq FROM users u JOIN json_each(?) j ON u.id = j.value)`, groupSeq, string(js))
 	if err != nil {
 		return 0, mapErr(err)
@@ -156,18 +156,18 @@ func (tx *Tx) RemoveMembers(ctx context.Context, groupSeq int64, userIDs []strin
 
 // ClearMembers empties a group.
 func (tx *Tx) ClearMembers(ctx context.Context, groupSeq int64) error {
-	_, err := tx.tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?`, groupSeq)
+	_, err := tx.q.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?`, groupSeq)
 	return mapErr(err)
 }
 
 // MembersOfGroups returns the members of each of the given groups, in one query.
 func (d *DB) MembersOfGroups(ctx context.Context, groupSeqs []int64) (map[int64][]Member, error) {
-	return membersOfGroups(ctx, d.r, groupSeqs)
+	return membersOfGroups(ctx, d.rc, groupSeqs)
 }
 
 // MembersOfGroups is MembersOfGroups inside the transaction.
 func (tx *Tx) MembersOfGroups(ctx context.Context, groupSeqs []int64) (map[int64][]Member, error) {
-	return membersOfGroups(ctx, tx.tx, groupSeqs)
+	return membersOfGroups(ctx, tx.q, groupSeqs)
 }
 
 func membersOfGroups(ctx context.Context, q querier, groupSeqs []int64) (map[int64][]Member, error) {
@@ -196,12 +196,12 @@ func membersOfGroups(ctx context.Context, q querier, groupSeqs []int64) (map[int
 // ListGroups returns one page of the groups matching w with their member counts (one
 // query for the page, none per group), and how many match in all.
 func (d *DB) ListGroups(ctx context.Context, w Where, p Page) ([]Group, int, error) {
-	total, err := count(ctx, d.r, "groups g", w)
+	total, err := count(ctx, d.rc, "groups g", w)
 	if err != nil || p.Limit <= 0 || p.Offset >= total {
 		return nil, total, err
 	}
 	suffix, args := p.suffix("g.seq")
-	rows, err := d.r.QueryContext(ctx, `SELECT `+groupCols+`, (SELECT count(*) FROM group_members m WHERE m.group_seq = g.seq)
+	rows, err := d.rc.QueryContext(ctx, `SELECT `+groupCols+`, (SELECT count(*) FROM group_members m WHERE m.group_seq = g.seq)
 		FROM groups g`+w.clause()+suffix, append(append([]any{}, w.Args...), args...)...)
 	if err != nil {
 		return nil, 0, mapErr(err)

@@ -23,7 +23,7 @@ type Heartbeat struct {
 // WriteHeartbeat replaces the heartbeat.
 func (d *DB) WriteHeartbeat(ctx context.Context, h Heartbeat) error {
 	return d.Write(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(ctx, `INSERT OR REPLACE INTO heartbeat (id, pid, addr, tls, public_url, started_at, beat_at,
+		_, err := tx.q.ExecContext(ctx, `INSERT OR REPLACE INTO heartbeat (id, pid, addr, tls, public_url, started_at, beat_at,
 			requests, last_request_at, last_agent) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			h.PID, h.Addr, h.TLS, h.PublicURL, ms(h.Started), ms(h.Beat), h.Requests, toNullMS(h.LastRequest), h.LastUserAgent)
 		return mapErr(err)
@@ -34,7 +34,7 @@ func (d *DB) WriteHeartbeat(ctx context.Context, h Heartbeat) error {
 // that no console mistakes a stopped server for a running one.
 func (d *DB) ClearHeartbeat(ctx context.Context, pid int) error {
 	return d.Write(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(ctx, `DELETE FROM heartbeat WHERE pid = ?`, pid)
+		_, err := tx.q.ExecContext(ctx, `DELETE FROM heartbeat WHERE pid = ?`, pid)
 		return mapErr(err)
 	})
 }
@@ -44,7 +44,7 @@ func (d *DB) ReadHeartbeat(ctx context.Context) (Heartbeat, error) {
 	var h Heartbeat
 	var started, beat int64
 	var last sql.NullInt64
-	err := d.r.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, started_at, beat_at, requests, last_request_at, last_agent
+	err := d.rc.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, started_at, beat_at, requests, last_request_at, last_agent
 		FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr, &h.TLS, &h.PublicURL, &started, &beat, &h.Requests, &last, &h.LastUserAgent)
 	h.Started, h.Beat, h.LastRequest = fromMS(started), fromMS(beat), nullMS(last)
 	return h, mapErr(err)

@@ -15,7 +15,7 @@ func getSetting(ctx context.Context, q querier, key string) (string, error) {
 // SCIMEnabled reports whether the admin has switched SCIM provisioning on. A new database
 // starts with it off, so that nothing is provisioned before the admin means it.
 func (d *DB) SCIMEnabled(ctx context.Context) (bool, error) {
-	v, err := getSetting(ctx, d.r, settingSCIMEnabled)
+	v, err := getSetting(ctx, d.rc, settingSCIMEnabled)
 	if err == ErrNotFound {
 		return false, nil
 	}
@@ -29,7 +29,7 @@ func (d *DB) SetSCIMEnabled(ctx context.Context, on bool, actor string) error {
 		if on {
 			v, kind, summary = "1", "scim.enable", "SCIM provisioning enabled"
 		}
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+		if _, err := tx.q.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, settingSCIMEnabled, v); err != nil {
 			return mapErr(err)
 		}

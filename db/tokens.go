@@ -85,7 +85,7 @@ func (d *DB) CreateToken(ctx context.Context, description string, ttl time.Durat
 		if ttl > 0 {
 			t.Expires = tx.now.Add(ttl)
 		}
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO scim_tokens (id, description, secret_hash, hint, created_at, expires_at)
+		_, err := tx.q.ExecContext(ctx, `INSERT INTO scim_tokens (id, description, secret_hash, hint, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Description, HashSecret(secret), t.Hint, ms(t.Created), toNullMS(t.Expires))
 		if err != nil {
 			return mapErr(err)
@@ -116,7 +116,7 @@ func scanToken(s interface{ Scan(...any) error }) (Token, error) {
 
 // Tokens lists every token, newest first.
 func (d *DB) Tokens(ctx context.Context) ([]Token, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM scim_tokens ORDER BY created_at DESC, id`)
+	rows, err := d.rc.QueryContext(ctx, `SELECT `+tokenCols+` FROM scim_tokens ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -135,13 +135,13 @@ func (d *DB) Tokens(ctx context.Context) ([]Token, error) {
 // RevokeToken revokes a token at once: the very next request that presents it is refused.
 func (d *DB) RevokeToken(ctx context.Context, id, actor string) error {
 	return d.Write(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(tx.now), id)
+		res, err := tx.q.ExecContext(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(tx.now), id)
 		if err != nil {
 			return mapErr(err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			var exists int
-			if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM scim_tokens WHERE id = ?`, id).Scan(&exists); err != nil {
+			if err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM scim_tokens WHERE id = ?`, id).Scan(&exists); err != nil {
 				return mapErr(err)
 			}
 			if exists == 0 {
@@ -170,7 +170,7 @@ func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Au
 	var id sql.NullString
 	var exp, rev sql.NullInt64
 	var enabled sql.NullString
-	err := d.r.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at,
+	err := d.rc.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at,
 			(SELECT value FROM settings WHERE key = 'scim_enabled')
 		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &enabled)
 	if err != nil {
@@ -202,7 +202,7 @@ func (d *DB) RecordTokenUses(ctx context.Context, uses []TokenUse) error {
 	}
 	return d.Write(ctx, func(tx *Tx) error {
 		for _, u := range uses {
-			if _, err := tx.tx.ExecContext(ctx, `UPDATE scim_tokens SET last_used_at = ?, last_used_addr = ?, last_used_agent = ?
+			if _, err := tx.q.ExecContext(ctx, `UPDATE scim_tokens SET last_used_at = ?, last_used_addr = ?, last_used_agent = ?
 				WHERE id = ? AND coalesce(last_used_at, 0) <= ?`, ms(u.At), u.Addr, u.Agent, u.TokenID, ms(u.At)); err != nil {
 				return mapErr(err)
 			}

@@ -48,18 +48,28 @@ func (u User) Status() string {
 	return StatusPending
 }
 
+// userCols reads a user with its key state; userColsWithGroups adds its groups in the same
+// query (one index probe per user), which suits single reads. Lists read the groups of a
+// whole page in one extra query instead (groupsOfUsers), which is cheaper than a
+// correlated subquery for every row.
 const userCols = `u.seq, u.id, u.user_name, coalesce(u.external_id, ''), u.display_name, u.given_name, u.family_name,
 	u.email, u.active, u.doc, u.created_at, u.modified_at, u.version,
-	EXISTS (SELECT 1 FROM user_keys k WHERE k.user_seq = u.seq),
+	EXISTS (SELECT 1 FROM user_keys k WHERE k.user_seq = u.seq)`
+
+const userColsWithGroups = userCols + `,
 	(SELECT json_group_array(json_array(g.id, g.display_name)) FROM group_members m JOIN groups g ON g.seq = m.group_seq
 		WHERE m.user_seq = u.seq)`
 
-func scanUser(s interface{ Scan(...any) error }) (User, error) {
+func scanUser(s interface{ Scan(...any) error }, withGroups bool) (User, error) {
 	var u User
 	var created, modified int64
 	var groups []byte
-	err := s.Scan(&u.Seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.GivenName, &u.FamilyName,
-		&u.Email, &u.Active, &u.Doc, &created, &modified, &u.Version, &u.HasKey, &groups)
+	dest := []any{&u.Seq, &u.ID, &u.UserName, &u.ExternalID, &u.DisplayName, &u.GivenName, &u.FamilyName,
+		&u.Email, &u.Active, &u.Doc, &created, &modified, &u.Version, &u.HasKey}
+	if withGroups {
+		dest = append(dest, &groups)
+	}
+	err := s.Scan(dest...)
 	if err != nil {
 		return u, mapErr(err)
 	}
@@ -78,7 +88,7 @@ func scanUser(s interface{ Scan(...any) error }) (User, error) {
 }
 
 func userByID(ctx context.Context, q querier, id string) (User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE u.id = ?`, id), true)
 	if err == ErrNotFound {
 		return u, fmt.Errorf("user %q: %w", id, ErrNotFound)
 	}
@@ -86,18 +96,18 @@ func userByID(ctx context.Context, q querier, id string) (User, error) {
 }
 
 // UserByID reads one user.
-func (d *DB) UserByID(ctx context.Context, id string) (User, error) { return userByID(ctx, d.r, id) }
+func (d *DB) UserByID(ctx context.Context, id string) (User, error) { return userByID(ctx, d.rc, id) }
 
 // UserByID reads one user inside the transaction (to change it).
 func (tx *Tx) UserByID(ctx context.Context, id string) (User, error) {
-	return userByID(ctx, tx.tx, id)
+	return userByID(ctx, tx.q, id)
 }
 
 // UserByEmail finds the user whose userName or primary email is email (case-insensitive).
 func (d *DB) UserByEmail(ctx context.Context, email string) (User, error) {
 	n := Fold(strings.TrimSpace(email))
-	u, err := scanUser(d.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.user_name_norm = ?
-		UNION ALL SELECT `+userCols+` FROM users u WHERE u.email_norm = ? AND u.user_name_norm <> ? LIMIT 1`, n, n, n))
+	u, err := scanUser(d.rc.QueryRowContext(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE u.user_name_norm = ?
+		UNION ALL SELECT `+userColsWithGroups+` FROM users u WHERE u.email_norm = ? AND u.user_name_norm <> ? LIMIT 1`, n, n, n), true)
 	if err == ErrNotFound {
 		return u, fmt.Errorf("user %q: %w", email, ErrNotFound)
 	}
@@ -108,7 +118,7 @@ func (d *DB) UserByEmail(ctx context.Context, email string) (User, error) {
 // is a conflict. It sets Seq, Created, Modified and Version.
 func (tx *Tx) InsertUser(ctx context.Context, u *User) error {
 	u.Created, u.Modified, u.Version = tx.now, tx.now, 1
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO users (id, user_name, user_name_norm, external_id, display_name,
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO users (id, user_name, user_name_norm, external_id, display_name,
 		given_name, family_name, email, email_norm, active, doc, created_at, modified_at, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
 		u.ID, u.UserName, Fold(u.UserName), nullStr(u.ExternalID), u.DisplayName, u.GivenName, u.FamilyName,
@@ -124,7 +134,7 @@ func (tx *Tx) InsertUser(ctx context.Context, u *User) error {
 func (tx *Tx) UpdateUser(ctx context.Context, u *User) error {
 	u.Modified = tx.now
 	u.Version++
-	res, err := tx.tx.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?,
+	res, err := tx.q.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?,
 		display_name = ?, given_name = ?, family_name = ?, email = ?, email_norm = ?, active = ?, doc = ?,
 		modified_at = ?, version = ? WHERE seq = ?`,
 		u.UserName, Fold(u.UserName), nullStr(u.ExternalID), u.DisplayName, u.GivenName, u.FamilyName,
@@ -140,7 +150,7 @@ func (tx *Tx) UpdateUser(ctx context.Context, u *User) error {
 
 // DeleteUser removes a user with its keys, codes and group memberships.
 func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
-	res, err := tx.tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	res, err := tx.q.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -150,27 +160,86 @@ func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
+// listUsersSQL is the one place the list queries are written, so that ExplainListUsers
+// checks exactly what ListUsers runs.
+func listUsersSQL(w Where, p Page) (countSQL, pageSQL string, pageArgs []any) {
+	suffix, args := p.suffix("u.seq")
+	countSQL = "SELECT count(*) FROM users u" + w.clause()
+	pageArgs = append(append([]any{}, w.Args...), args...)
+	if p.OrderBy == "" && p.Offset > 0 {
+		// In creation order, find the page's rows in the narrow users_seq index first, then
+		// read only those rows: an offset then skips index entries, not whole rows.
+		dir := map[bool]string{false: "", true: " DESC"}[p.Desc]
+		return countSQL, `SELECT ` + userCols + ` FROM users u WHERE u.seq IN (SELECT u.seq FROM users u INDEXED BY users_seq` +
+			w.clause() + suffix + `) ORDER BY u.seq` + dir, pageArgs
+	}
+	return countSQL, `SELECT ` + userCols + ` FROM users u` + w.clause() + suffix, pageArgs
+}
+
 // ListUsers returns one page of the users matching w, and how many match in all.
 func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error) {
-	total, err := count(ctx, d.r, "users u", w)
-	if err != nil || p.Limit <= 0 || p.Offset >= total {
-		return nil, total, err
-	}
-	suffix, args := p.suffix("u.seq")
-	rows, err := d.r.QueryContext(ctx, `SELECT `+userCols+` FROM users u`+w.clause()+suffix, append(append([]any{}, w.Args...), args...)...)
-	if err != nil {
-		return nil, 0, mapErr(err)
-	}
-	defer rows.Close()
-	out := make([]User, 0, min(p.Limit, total))
-	for rows.Next() {
-		u, err := scanUser(rows)
+	countSQL, pageSQL, args := listUsersSQL(w, p)
+	var out []User
+	if p.Limit > 0 {
+		rows, err := d.rc.QueryContext(ctx, pageSQL, args...)
 		if err != nil {
+			return nil, 0, mapErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows, false)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, u)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, 0, mapErr(err)
+		}
+		rows.Close()
+		if err := d.fillGroups(ctx, out); err != nil {
 			return nil, 0, err
 		}
-		out = append(out, u)
+		// A first page that is not full holds every match: no need to count them. This
+		// saves a query on every lookup by userName or externalId.
+		if p.Offset <= 0 && len(out) < p.Limit {
+			return out, len(out), nil
+		}
 	}
-	return out, total, mapErr(rows.Err())
+	var total int
+	if err := d.rc.QueryRowContext(ctx, countSQL, w.Args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	return out, total, nil
+}
+
+// ExplainListUsers returns SQLite's query plans for the two queries ListUsers runs, so
+// that tests can prove lookups and pages use indexes instead of scanning the table.
+func (d *DB) ExplainListUsers(ctx context.Context, w Where, p Page) (countPlan, pagePlan []string, err error) {
+	countSQL, pageSQL, args := listUsersSQL(w, p)
+	if countPlan, err = d.explain(ctx, countSQL, w.Args); err != nil {
+		return nil, nil, err
+	}
+	pagePlan, err = d.explain(ctx, pageSQL, args)
+	return countPlan, pagePlan, err
+}
+
+func (d *DB) explain(ctx context.Context, query string, args []any) ([]string, error) {
+	rows, err := d.rc.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			return nil, mapErr(err)
+		}
+		plan = append(plan, detail)
+	}
+	return plan, mapErr(rows.Err())
 }
 
 // UserQuery is the console's and CLI's view of the user list: by status and a search text.
@@ -213,7 +282,7 @@ func (c StatusCounts) Total() int { return c.Pending + c.Ready + c.Deactivated }
 func (d *DB) CountUsersByStatus(ctx context.Context) (StatusCounts, error) {
 	var c StatusCounts
 	var total, inactive, keyed sql.NullInt64
-	err := d.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM users WHERE active = 0),
+	err := d.rc.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM users WHERE active = 0),
 		(SELECT count(*) FROM user_keys k JOIN users u ON u.seq = k.user_seq WHERE u.active = 1)`).Scan(&total, &inactive, &keyed)
 	if err != nil {
 		return c, mapErr(err)
@@ -230,14 +299,23 @@ type GroupRef struct {
 	DisplayName string
 }
 
-// GroupsOfUsers returns the groups of each of the given users, in one query.
-func (d *DB) GroupsOfUsers(ctx context.Context, userSeqs []int64) (map[int64][]GroupRef, error) {
-	return groupsOfUsers(ctx, d.r, userSeqs)
-}
-
-// GroupsOfUsers is GroupsOfUsers inside the transaction.
-func (tx *Tx) GroupsOfUsers(ctx context.Context, userSeqs []int64) (map[int64][]GroupRef, error) {
-	return groupsOfUsers(ctx, tx.tx, userSeqs)
+// fillGroups reads the groups of a page of users in one query.
+func (d *DB) fillGroups(ctx context.Context, users []User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	seqs := make([]int64, len(users))
+	for i, u := range users {
+		seqs[i] = u.Seq
+	}
+	groups, err := groupsOfUsers(ctx, d.rc, seqs)
+	if err != nil {
+		return err
+	}
+	for i := range users {
+		users[i].Groups = groups[users[i].Seq]
+	}
+	return nil
 }
 
 func groupsOfUsers(ctx context.Context, q querier, userSeqs []int64) (map[int64][]GroupRef, error) {

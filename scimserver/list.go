@@ -158,24 +158,46 @@ func translate(filter string, s *filtersql.Schema) (db.Where, *Error) {
 	return w, nil
 }
 
-// writeList writes a ListResponse around resources already rendered as JSON.
-func writeList(w http.ResponseWriter, total, startIndex int, resources [][]byte) {
-	var buf bytes.Buffer
-	buf.WriteString(`{"schemas":["` + URNListResponse + `"],"totalResults":`)
-	buf.WriteString(strconv.Itoa(total))
-	buf.WriteString(`,"startIndex":`)
-	buf.WriteString(strconv.Itoa(startIndex))
-	buf.WriteString(`,"itemsPerPage":`)
-	buf.WriteString(strconv.Itoa(len(resources)))
-	buf.WriteString(`,"Resources":[`)
-	for i, res := range resources {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(res)
+// listWriter writes a ListResponse into one buffer, resource by resource, so a page is
+// built without a buffer per resource.
+type listWriter struct {
+	buf  bytes.Buffer
+	n    int
+	proj projection
+	norm normalizer
+}
+
+func newListWriter(total, startIndex, items int, proj projection, norm normalizer) *listWriter {
+	lw := &listWriter{proj: proj, norm: norm}
+	lw.buf.Grow(200 + items*800)
+	lw.buf.WriteString(`{"schemas":["` + URNListResponse + `"],"totalResults":`)
+	lw.buf.WriteString(strconv.Itoa(total))
+	lw.buf.WriteString(`,"startIndex":`)
+	lw.buf.WriteString(strconv.Itoa(startIndex))
+	lw.buf.WriteString(`,"itemsPerPage":`)
+	lw.buf.WriteString(strconv.Itoa(items))
+	lw.buf.WriteString(`,"Resources":[`)
+	return lw
+}
+
+// add renders one resource with render, applying the projection if one was asked for.
+func (lw *listWriter) add(render func(*bytes.Buffer)) {
+	if lw.n > 0 {
+		lw.buf.WriteByte(',')
 	}
-	buf.WriteString(`]}`)
-	writeRaw(w, http.StatusOK, buf.Bytes())
+	lw.n++
+	if lw.proj.empty() {
+		render(&lw.buf)
+		return
+	}
+	var one bytes.Buffer
+	render(&one)
+	lw.buf.Write(lw.proj.apply(lw.norm, one.Bytes()))
+}
+
+func (lw *listWriter) write(w http.ResponseWriter) {
+	lw.buf.WriteString(`]}`)
+	writeRaw(w, http.StatusOK, lw.buf.Bytes())
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) {
@@ -196,13 +218,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) 
 		return
 	}
 	base := s.base(r)
-	out := make([][]byte, len(users))
+	lw := newListWriter(total, q.startIndex, len(users), q.proj, userNormalizer)
 	for i := range users {
-		var buf bytes.Buffer
-		renderUser(&buf, base, &users[i])
-		out[i] = q.proj.apply(userNormalizer, buf.Bytes())
+		lw.add(func(buf *bytes.Buffer) { renderUser(buf, base, &users[i]) })
 	}
-	writeList(w, total, q.startIndex, out)
+	lw.write(w)
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q listQuery) {
@@ -236,11 +256,9 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q listQuery)
 		}
 	}
 	base := s.base(r)
-	out := make([][]byte, len(groups))
+	lw := newListWriter(total, q.startIndex, len(groups), q.proj, groupNormalizer)
 	for i := range groups {
-		var buf bytes.Buffer
-		renderGroup(&buf, base, &groups[i], members[groups[i].Seq], withMembers)
-		out[i] = q.proj.apply(groupNormalizer, buf.Bytes())
+		lw.add(func(buf *bytes.Buffer) { renderGroup(buf, base, &groups[i], members[groups[i].Seq], withMembers) })
 	}
-	writeList(w, total, q.startIndex, out)
+	lw.write(w)
 }

@@ -17,10 +17,14 @@ func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) 
 // meta after). The doc is JSON the server itself wrote, so this is safe and saves a decode
 // and an encode on every read.
 func splice(buf *bytes.Buffer, schemas []string, id string, docJSON []byte, tail func(*bytes.Buffer)) {
-	buf.WriteString(`{"schemas":`)
-	b, _ := json.Marshal(schemas)
-	buf.Write(b)
-	buf.WriteString(`,"id":`)
+	buf.WriteString(`{"schemas":[`)
+	for i, sc := range schemas {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeString(buf, sc)
+	}
+	buf.WriteString(`],"id":`)
 	writeString(buf, id)
 	inner := bytes.TrimSpace(docJSON)
 	if len(inner) > 2 {
@@ -31,9 +35,19 @@ func splice(buf *bytes.Buffer, schemas []string, id string, docJSON []byte, tail
 	buf.WriteByte('}')
 }
 
+// writeString writes s as a JSON string. Most values (ids, names, URLs) need no escaping,
+// and copying them straight saves an allocation per value on every list page.
 func writeString(buf *bytes.Buffer, s string) {
-	b, _ := json.Marshal(s)
-	buf.Write(b)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			b, _ := json.Marshal(s)
+			buf.Write(b)
+			return
+		}
+	}
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
 }
 
 func writeMeta(buf *bytes.Buffer, resourceType, location string, created, modified string, version int64) {

@@ -22,9 +22,10 @@
 //     when there is an element. "ne" also holds when no element has the sub-attribute
 //     ("absent"), like for single-valued attributes.
 //   - A value filter ("emails[type eq "work" and value co "@x"]") holds when one element
-//     satisfies the whole bracket filter. It may be followed by a sub-attribute
-//     comparison ("emails[type eq "work"].value eq "a@x"", an extension of RFC 7644 that
-//     Microsoft Entra ID sends), which must then hold for that same element.
+//     satisfies the whole bracket filter (any filter: and, or, not, parentheses). It may
+//     be followed by a sub-attribute comparison ("emails[type eq "work"].value eq "a@x"",
+//     a form RFC 7644 has in PATCH paths but not in filters, accepted because clients
+//     reuse one as the other), which must then hold for that same element.
 //   - Booleans take true/false or the strings "true"/"false" in any case (Entra sends
 //     "False"); dateTime values must be RFC 3339; integer and decimal values must be
 //     JSON numbers.
@@ -145,7 +146,10 @@ type Multi struct {
 	Where string
 	// Sub maps a lower-cased sub-attribute name to its Column over the element, e.g.
 	// "value" -> {Expr: "json_extract(e.value, '$.value')"}. A multi-valued attribute of
-	// a simple type can map "value" to the element itself ("e.value").
+	// a simple type can map "value" to the element itself ("e.value"). An Expr must not
+	// fail on any element the data can hold: json_extract on an element of json_each that
+	// is not an object fails the whole query ("malformed JSON"), so unless documents are
+	// validated on write, guard it: "CASE WHEN e.type = 'object' THEN e.value ->> '$.value' END".
 	Sub map[string]Column
 	// Default is the sub-attribute compared when a filter names the attribute alone
 	// ("emails eq "a@x""); RFC 7644 says "value". Empty: such a filter is an error.
@@ -223,12 +227,16 @@ func Translate(filter string, s *Schema) (db.Where, error) {
 	if strings.Trim(filter, " \t\r\n") == "" {
 		return db.Where{}, nil
 	}
-	p, err := parse(filter)
-	if err != nil {
-		return db.Where{}, err
+	t := translator{s: s, urn: strings.ToLower(s.URN)}
+	root := fastParse(filter)
+	if root == nil {
+		p, err := parse(filter)
+		if err != nil {
+			return db.Where{}, err
+		}
+		root, t.vps = p.root, p.vps
 	}
-	t := translator{s: s, vps: p.vps, urn: strings.ToLower(s.URN)}
-	f, err := t.cond(p.root, scope{}, false)
+	f, err := t.cond(root, scope{}, false)
 	if err != nil {
 		return db.Where{}, err
 	}
@@ -282,8 +290,6 @@ type scope struct {
 	complex string // inside the brackets of a single-valued complex attribute: its key
 	name    string // the bracketed attribute as written, for error details
 }
-
-func (sc scope) top() bool { return sc.multi == nil && sc.complex == "" }
 
 type translator struct {
 	s    *Schema
@@ -393,7 +399,7 @@ func (t *translator) attr(e *filter.AttributeExpression, sc scope, neg bool) (fr
 		return column(col, path.String(), op, v, neg)
 	}
 	if m, ok := t.s.Multis[key]; ok {
-		return t.multi(&m, t.display(path), sub, frag{}, op, v, neg)
+		return t.multi(&m, t.display(path), path.SubAttributeName(), frag{}, op, v, neg)
 	}
 	return frag{}, unsupported(path.String())
 }
@@ -420,7 +426,7 @@ func (t *translator) display(path filter.AttributePath) string {
 }
 
 func (t *translator) placeholder(name string) (valuePath, bool) {
-	i, err := strconv.ParseUint(strings.TrimRight(name[len(placeholderPrefix):], "_"), 36, 16)
+	i, err := strconv.ParseUint(name[len(placeholderPrefix):], 36, 16)
 	if err != nil || i >= uint64(len(t.vps)) {
 		return valuePath{}, false
 	}
@@ -443,7 +449,7 @@ func (t *translator) valuePath(vp valuePath, subAttr *string, op filter.CompareO
 		if subAttr == nil {
 			return negate(exists(&m, inner), neg), nil
 		}
-		return t.multi(&m, name, strings.ToLower(*subAttr), inner, op, v, neg)
+		return t.multi(&m, name, *subAttr, inner, op, v, neg)
 	}
 	if !t.isComplex(key) {
 		return frag{}, unsupported(name)
@@ -480,18 +486,19 @@ func (t *translator) isComplex(key string) bool {
 }
 
 // multi translates a comparison on the elements of m that satisfy filt (all when empty):
-// on sub-attribute sub, or, when sub is empty, on m.Default ("pr": on the elements).
+// on sub-attribute sub (as written), or, when sub is empty, on m.Default ("pr": on the
+// elements themselves).
 func (t *translator) multi(m *Multi, name, sub string, filt frag, op filter.CompareOperator, v any, neg bool) (frag, error) {
 	if sub == "" {
 		if op == filter.PR {
 			return negate(exists(m, filt), neg), nil
 		}
-		sub = strings.ToLower(m.Default)
+		sub = m.Default
 		if sub == "" {
 			return frag{}, invalid("%s needs a sub-attribute, like %s.value", shown(name), shown(name))
 		}
 	}
-	col, ok := m.Sub[sub]
+	col, ok := m.Sub[strings.ToLower(sub)]
 	if !ok {
 		return frag{}, unsupported(name + "." + sub)
 	}

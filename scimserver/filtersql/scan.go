@@ -3,7 +3,6 @@ package filtersql
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -22,18 +21,21 @@ import (
 //   - It takes only upper-case hex digits in \u escapes ("\u00e5" fails).
 //   - It leaves escapes in string values ("a\"b" comes out as a\"b).
 //   - It takes no space (nor tab or newline) before or after the filter.
-//   - Its error positions are byte offsets, and point at the start of the filter for any
-//     error before the first complete term.
+//   - It slows down quadratically on runs of U+FFFD in a string (which is also what
+//     invalid UTF-8 becomes): q-uint/parser's LookBack walks back while it decodes
+//     utf8.RuneError, and U+FFFD is that rune.
+//   - Its error positions are byte offsets, and point at the start of a term for any
+//     error inside it.
 //
 // So the pre-pass checks strings, escapes and the nesting of brackets and parentheses
 // itself (precise error positions for the most common mistakes), upper-cases \u hex
-// digits, turns tabs and newlines outside strings into spaces, and lifts every value
-// filter "attr[...]" out of the text: the bracket's contents are parsed on their own as a
-// whole filter, and "attr[...]" is replaced by a placeholder attribute of the same
-// length, "$v0___ pr" (or "$v0_____" before ".sub op value"), so that positions in the
-// rewritten text are positions in the original. Upper-case operators ("EQ", "And") and
-// literals ("True"), URN prefixes and spaces inside strings need nothing: the parser takes
-// them.
+// digits, writes U+FFFD in strings as the escape \uFFFD, turns tabs and newlines outside
+// strings into spaces, and lifts every value filter "attr[...]" out of the text: the
+// bracket's contents are parsed on their own as a whole filter, and "attr[...]" is
+// replaced by a placeholder attribute, "$v0 pr" (or "$v0" before ".sub op value"). The
+// rewritten text keeps, for each rune, its position in the original, for error details.
+// Upper-case operators ("EQ", "And") and literals ("True"), URN prefixes and spaces in
+// strings need nothing: the parser takes them.
 
 // placeholderPrefix starts the name of a lifted value filter. A name starting with "$"
 // outside brackets (other than a sub-attribute like "members.$ref") is rejected by the
@@ -51,12 +53,54 @@ type parsed struct {
 	vps  []valuePath
 }
 
+// text is (part of) the rewritten filter: its runes and, for each, the position in the
+// original it stands for.
+type text struct {
+	rs  []rune
+	pos []int
+}
+
+func (t text) slice(lo, hi int) text { return text{t.rs[lo:hi], t.pos[lo:hi]} }
+
+// trim drops the spaces around t.
+func (t text) trim() text {
+	lo, hi := 0, len(t.rs)
+	for lo < hi && t.rs[lo] == ' ' {
+		lo++
+	}
+	for hi > lo && t.rs[hi-1] == ' ' {
+		hi--
+	}
+	return t.slice(lo, hi)
+}
+
+// source is the filter being parsed.
+type source struct {
+	orig []rune // as the client wrote it
+	out  text   // the rewritten filter, as far as the pre-pass has come
+	at   []int  // at[i] is where orig[i] starts in out
+	vps  []valuePath
+	// diagBudget is how many more characters may be parsed again only to find where a
+	// syntax error is. It bounds that work to one more parse of a MaxLength filter: the
+	// parser takes milliseconds for that, and each nesting level would cost one.
+	diagBudget int
+}
+
+func (sc *source) emit(r rune, pos int) {
+	sc.out.rs = append(sc.out.rs, r)
+	sc.out.pos = append(sc.out.pos, pos)
+}
+
 // parse runs the pre-pass and the parser over src (at most MaxLength bytes, not blank).
 func parse(src string) (*parsed, error) {
 	orig := []rune(src)
-	out := slices.Clone(orig) // the rewritten text, rune for rune
+	sc := &source{
+		orig:       orig,
+		out:        text{make([]rune, 0, len(orig)+8), make([]int, 0, len(orig)+8)},
+		at:         make([]int, len(orig)+1),
+		diagBudget: MaxLength,
+	}
 	var (
-		p        parsed
 		parens   []int // positions of the open parentheses
 		bracket  = -1  // position of the open bracket
 		outerPar int   // len(parens) at the open bracket
@@ -68,15 +112,18 @@ func parse(src string) (*parsed, error) {
 		return len(parens)
 	}
 	for i := 0; i < len(orig); i++ {
-		switch orig[i] {
+		sc.at[i] = len(sc.out.rs)
+		r := orig[i]
+		switch r {
 		case '"':
-			end, err := scanString(orig, out, i)
+			end, err := sc.scanString(i)
 			if err != nil {
 				return nil, err
 			}
 			i = end
+			continue
 		case '\t', '\n', '\r':
-			out[i] = ' '
+			r = ' '
 		case '(':
 			parens = append(parens, i)
 			if depth() > MaxDepth {
@@ -106,12 +153,11 @@ func parse(src string) (*parsed, error) {
 			if len(parens) > outerPar {
 				return nil, invalid("missing ')' for the '(' at position %d", parens[len(parens)-1]+1)
 			}
-			vp, err := lift(orig, out, bracket, i, len(p.vps))
-			if err != nil {
+			if err := sc.lift(bracket, i); err != nil {
 				return nil, err
 			}
-			p.vps = append(p.vps, vp)
 			bracket = -1
+			continue
 		case '$':
 			if bracket < 0 && (i == 0 || orig[i-1] != '.') {
 				end := i + 1
@@ -121,6 +167,7 @@ func parse(src string) (*parsed, error) {
 				return nil, unsupported(string(orig[i:end]))
 			}
 		}
+		sc.emit(r, i)
 	}
 	if bracket >= 0 {
 		return nil, invalid("missing ']' for the '[' at position %d", bracket+1)
@@ -128,38 +175,47 @@ func parse(src string) (*parsed, error) {
 	if len(parens) > 0 {
 		return nil, invalid("missing ')' for the '(' at position %d", parens[len(parens)-1]+1)
 	}
-	lo, hi := trimSpace(out, 0, len(out))
-	root, err := parseFilter(out[lo:hi], lo, orig)
+	root, err := sc.parseFilter(sc.out.trim())
 	if err != nil {
 		return nil, err
 	}
-	p.root = root
-	return &p, nil
+	return &parsed{root: root, vps: sc.vps}, nil
 }
 
-// scanString checks the JSON string that starts at orig[start] and upper-cases the hex
-// digits of its \u escapes in out. It returns the position of the closing quote.
-func scanString(orig, out []rune, start int) (int, error) {
+// scanString checks the JSON string that starts at orig[start] and emits it with the hex
+// digits of its \u escapes upper-cased and U+FFFD escaped. It returns the position of
+// the closing quote.
+func (sc *source) scanString(start int) (int, error) {
+	orig := sc.orig
+	sc.emit('"', start)
 	for j := start + 1; j < len(orig); j++ {
+		sc.at[j] = len(sc.out.rs)
 		switch c := orig[j]; {
 		case c == '"':
+			sc.emit(c, j)
 			return j, nil
 		case c == '\\':
 			if j+1 >= len(orig) {
 				return 0, invalid("missing closing quote for the string at position %d", start+1)
 			}
+			sc.emit(c, j)
 			j++
-			switch orig[j] {
+			sc.at[j] = len(sc.out.rs)
+			switch e := orig[j]; e {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				sc.emit(e, j)
 			case 'u':
 				if j+4 >= len(orig) {
 					return 0, invalid("invalid escape in string at position %d", j)
 				}
+				sc.emit(e, j)
 				for k := j + 1; k <= j+4; k++ {
+					sc.at[k] = len(sc.out.rs)
 					switch h := orig[k]; {
 					case h >= 'a' && h <= 'f':
-						out[k] = h - 'a' + 'A'
+						sc.emit(h-'a'+'A', k)
 					case h >= 'A' && h <= 'F', h >= '0' && h <= '9':
+						sc.emit(h, k)
 					default:
 						return 0, invalid("invalid escape in string at position %d", j)
 					}
@@ -170,19 +226,27 @@ func scanString(orig, out []rune, start int) (int, error) {
 			}
 		case c < 0x20:
 			return 0, invalid("control character in string at position %d (escape it)", j+1)
+		case c == utf8.RuneError:
+			for _, e := range `\uFFFD` {
+				sc.emit(e, j)
+			}
+		default:
+			sc.emit(c, j)
 		}
 	}
 	return 0, invalid("missing closing quote for the string at position %d", start+1)
 }
 
-// lift parses the value filter whose brackets are at open and closeAt, with the attribute
-// before them, and overwrites it in out with the placeholder for index n.
-func lift(orig, out []rune, open, closeAt, n int) (valuePath, error) {
+// lift parses the value filter whose brackets are at open and closeAt (of the original),
+// with the attribute before them, and replaces all of it in the output with a placeholder.
+func (sc *source) lift(open, closeAt int) error {
+	orig := sc.orig
+	n := len(sc.vps)
 	if n >= MaxComparisons {
-		return valuePath{}, tooComplex(fmt.Sprintf("more than %d value filters", MaxComparisons))
+		return tooComplex(fmt.Sprintf("more than %d value filters", MaxComparisons))
 	}
 	end := open
-	for end > 0 && out[end-1] == ' ' {
+	for end > 0 && (orig[end-1] == ' ' || orig[end-1] == '\t' || orig[end-1] == '\n' || orig[end-1] == '\r') {
 		end--
 	}
 	start := end
@@ -190,35 +254,32 @@ func lift(orig, out []rune, open, closeAt, n int) (valuePath, error) {
 		start--
 	}
 	if start == end {
-		return valuePath{}, invalid("missing attribute before '[' at position %d", open+1)
+		return invalid("missing attribute before '[' at position %d", open+1)
 	}
 	path, err := filter.ParseAttrPath([]byte(string(orig[start:end])))
 	if err != nil {
-		return valuePath{}, invalid("invalid attribute %q before '[' at position %d", shown(string(orig[start:end])), start+1)
+		return invalid("invalid attribute %q before '[' at position %d", shown(string(orig[start:end])), start+1)
 	}
-	lo, hi := trimSpace(out, open+1, closeAt)
-	if lo == hi {
-		return valuePath{}, invalid("empty value filter at position %d", open+1)
+	inner := sc.out.slice(sc.at[open]+1, len(sc.out.rs)).trim()
+	if len(inner.rs) == 0 {
+		return invalid("empty value filter at position %d", open+1)
 	}
-	inner, err := parseFilter(out[lo:hi], lo, orig)
+	f, err := sc.parseFilter(inner)
 	if err != nil {
-		return valuePath{}, err
+		return err
 	}
+	sc.vps = append(sc.vps, valuePath{path: path, filter: f})
 
+	cut := sc.at[start]
+	sc.out = sc.out.slice(0, cut)
 	ph := placeholderPrefix + strconv.FormatInt(int64(n), 36)
-	size := closeAt + 1 - start
-	suffix := " pr"
-	if closeAt+1 < len(orig) && orig[closeAt+1] == '.' {
-		suffix = "" // the parser reads the placeholder with the ".sub op value" after it
+	if closeAt+1 >= len(orig) || orig[closeAt+1] != '.' {
+		ph += " pr" // else the parser reads the placeholder with the ".sub op value" after it
 	}
-	pad := size - len(ph) - len(suffix)
-	if pad < 0 {
-		// Not reached: a bracket filter that parses ("a pr") and its attribute take at
-		// least 7 characters, the placeholder at most 7 below MaxComparisons.
-		return valuePath{}, invalid("syntax error at position %d", start+1)
+	for _, r := range ph {
+		sc.emit(r, start)
 	}
-	copy(out[start:], []rune(ph+strings.Repeat("_", pad)+suffix))
-	return valuePath{path: path, filter: inner}, nil
+	return nil
 }
 
 // isPathRune says whether r can be part of an attribute path (with URN and sub-attribute).
@@ -227,113 +288,118 @@ func isPathRune(r rune) bool {
 		r == '_' || r == '-' || r == '$' || r == '.' || r == ':'
 }
 
-func trimSpace(rs []rune, lo, hi int) (int, int) {
-	for lo < hi && rs[lo] == ' ' {
-		lo++
-	}
-	for hi > lo && rs[hi-1] == ' ' {
-		hi--
-	}
-	return lo, hi
-}
-
-// parseFilter parses text, which starts at position off of the original orig (and has as
-// many runes as that part of it).
-func parseFilter(text []rune, off int, orig []rune) (e filter.Expression, err error) {
+// parseFilter parses t as a whole filter.
+func (sc *source) parseFilter(t text) (e filter.Expression, err error) {
 	defer func() {
 		// A third-party parser fed with client input: a panic in it is a bad filter,
 		// not a crashed request.
 		if r := recover(); r != nil {
-			e, err = nil, invalid("syntax error at position %d", off+1)
+			e, err = nil, sc.syntaxAt(t, 0)
 		}
 	}()
-	e, err = filter.ParseFilterNumber([]byte(string(text)))
+	e, err = filter.ParseFilterNumber([]byte(string(t.rs)))
 	if err != nil {
-		return nil, syntaxError(err, text, off, orig)
+		return nil, sc.syntaxError(err, t)
 	}
 	if e == nil {
-		return nil, invalid("syntax error at position %d", off+1)
+		return nil, sc.syntaxAt(t, 0)
 	}
 	return e, nil
 }
 
-// syntaxError turns the parser's error into a detail with a position in the original.
-func syntaxError(err error, text []rune, off int, orig []rune) error {
-	at := 0 // in text
+// syntaxError turns the parser's error for t into a detail with a position in the
+// original.
+func (sc *source) syntaxError(err error, t text) error {
+	at := 0 // in t
 	var pe *parser.ExpectedParseError
-	if errors.As(err, &pe) {
-		if r, ok := pe.Expected.(rune); ok && r == parser.EOD {
-			// The filter parsed up to here and cannot go on. The parser counts bytes;
-			// the text has no newline outside strings, and one inside a string has
-			// already been rejected, so the column is the offset.
-			_, col := pe.Conflict.Position()
-			if b := []byte(string(text)); col >= 0 && col <= len(b) {
-				at = utf8.RuneCount(b[:col])
-			}
-			at, _ = trimSpace(text, at, len(text))
-			// After "and"/"or" it is the next term that does not parse.
-			if kw := keywordAt(text, at); kw > 0 {
-				next, _ := trimSpace(text, at+kw, len(text))
-				if next == len(text) {
-					return invalid("syntax error: unexpected end of filter after %q", string(orig[off+at:off+at+kw]))
-				}
-				if next > at+kw {
-					at = next
-				}
-			}
+	if !errors.As(err, &pe) {
+		return sc.syntaxAt(t, at)
+	}
+	if r, ok := pe.Expected.(rune); ok && r == parser.EOD {
+		// The filter parsed up to here and cannot go on. The parser counts bytes; t
+		// has no newline (outside strings they are spaces, inside them an error), so
+		// the column is the offset.
+		_, col := pe.Conflict.Position()
+		if b := []byte(string(t.rs)); col >= 0 && col <= len(b) {
+			at = utf8.RuneCount(b[:col])
 		}
-		// The parser reports any failure in a term at the term's start. When the
-		// term is a parenthesis, the error is inside it: parse that alone to find out
-		// where.
-		if inner, innerOff, ok := firstGroup(text[at:]); ok {
-			if _, err := parseFilter(inner, off+at+innerOff, orig); err != nil {
-				return err
+		for at < len(t.rs) && t.rs[at] == ' ' {
+			at++
+		}
+		// After "and"/"or" it is the next term that does not parse.
+		if kw := keywordAt(t.rs, at); kw > 0 {
+			next := at + kw
+			for next < len(t.rs) && t.rs[next] == ' ' {
+				next++
+			}
+			if next == len(t.rs) {
+				return invalid("syntax error: unexpected end of filter after %q", string(t.rs[at:at+kw]))
+			}
+			if next > at+kw {
+				at = next
 			}
 		}
 	}
-	at += off
-	for at < len(orig) && orig[at] == ' ' {
-		at++
+	// The parser reports any failure in a term at the term's start. When the term is a
+	// parenthesis, the error is inside it: parse that alone to find out where.
+	if inner, ok := firstGroup(t.slice(at, len(t.rs))); ok && len(inner.rs) <= sc.diagBudget {
+		sc.diagBudget -= len(inner.rs)
+		if _, err := sc.parseFilter(inner); err != nil {
+			return err
+		}
 	}
-	if at >= len(orig) {
-		return invalid("syntax error: unexpected end of filter")
-	}
-	near := orig[at:]
-	if len(near) > 24 {
-		return invalid("syntax error at position %d near %q", at+1, string(near[:24])+"…")
-	}
-	return invalid("syntax error at position %d near %q", at+1, string(near))
+	return sc.syntaxAt(t, at)
 }
 
-// keywordAt is the length of the "and" or "or" at text[at] that ends there or before a
+// syntaxAt is a syntax error at t.rs[at], shown with the original text from there.
+func (sc *source) syntaxAt(t text, at int) error {
+	pos := len(sc.orig)
+	if at < len(t.pos) {
+		pos = t.pos[at]
+	}
+	for pos < len(sc.orig) && sc.orig[pos] == ' ' {
+		pos++
+	}
+	if pos >= len(sc.orig) {
+		return invalid("syntax error: unexpected end of filter")
+	}
+	near := sc.orig[pos:]
+	if len(near) > 24 {
+		return invalid("syntax error at position %d near %q", pos+1, string(near[:24])+"…")
+	}
+	return invalid("syntax error at position %d near %q", pos+1, string(near))
+}
+
+// keywordAt is the length of the "and" or "or" at rs[at] that ends there or before a
 // space, or 0.
-func keywordAt(text []rune, at int) int {
+func keywordAt(rs []rune, at int) int {
 	for _, kw := range []string{"and", "or"} {
 		end := at + len(kw)
-		if end <= len(text) && strings.EqualFold(string(text[at:end]), kw) && (end == len(text) || text[end] == ' ') {
+		if end <= len(rs) && strings.EqualFold(string(rs[at:end]), kw) && (end == len(rs) || rs[end] == ' ') {
 			return len(kw)
 		}
 	}
 	return 0
 }
 
-// firstGroup returns the contents of the parentheses that text starts with, after an
-// optional "not": text (pre-checked for balanced parentheses and strings) is
-// "(...)..." or "not (...)...".
-func firstGroup(text []rune) ([]rune, int, bool) {
+// firstGroup returns the contents of the parentheses that t starts with, after an
+// optional "not": t (pre-checked for balanced parentheses and strings) is "(...)..." or
+// "not (...)...".
+func firstGroup(t text) (text, bool) {
+	rs := t.rs
 	i := 0
-	if len(text) >= 3 && strings.EqualFold(string(text[:3]), "not") {
+	if len(rs) >= 3 && strings.EqualFold(string(rs[:3]), "not") {
 		i = 3
-		for i < len(text) && text[i] == ' ' {
+		for i < len(rs) && rs[i] == ' ' {
 			i++
 		}
 	}
-	if i >= len(text) || text[i] != '(' {
-		return nil, 0, false
+	if i >= len(rs) || rs[i] != '(' {
+		return text{}, false
 	}
 	depth, inString := 0, false
-	for j := i; j < len(text); j++ {
-		switch c := text[j]; {
+	for j := i; j < len(rs); j++ {
+		switch c := rs[j]; {
 		case inString && c == '\\':
 			j++
 		case c == '"':
@@ -344,13 +410,10 @@ func firstGroup(text []rune) ([]rune, int, bool) {
 		case c == ')':
 			depth--
 			if depth == 0 {
-				lo, hi := trimSpace(text, i+1, j)
-				if lo == hi {
-					return nil, 0, false
-				}
-				return text[lo:hi], lo, true
+				inner := t.slice(i+1, j).trim()
+				return inner, len(inner.rs) > 0
 			}
 		}
 	}
-	return nil, 0, false
+	return text{}, false
 }

@@ -1,0 +1,126 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// maxCachedStmts bounds the cache: SQL text varies only with the shape of a SCIM filter
+// (values are always arguments), so real traffic needs a handful of entries.
+const maxCachedStmts = 512
+
+// stmtCache prepares each distinct query once per pool instead of on every call: parsing
+// and planning a query costs more than running an indexed lookup, and the SCIM hot paths
+// are indexed lookups.
+type stmtCache struct {
+	db    *sql.DB
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
+	c.mu.RLock()
+	s, full := c.stmts[query], len(c.stmts) >= maxCachedStmts
+	c.mu.RUnlock()
+	if s != nil || full {
+		return s
+	}
+	// Prepare without holding the lock: preparing may wait for a connection, and a
+	// transaction holding the writer's only connection may need the lock meanwhile.
+	s, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // the uncached call reports the error
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.stmts[query]; old != nil {
+		s.Close() // another goroutine prepared it first
+		return old
+	}
+	c.stmts[query] = s
+	return s
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.stmts {
+		s.Close()
+	}
+	clear(c.stmts)
+}
+
+// QueryContext runs a cached statement.
+func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := c.stmt(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a cached statement.
+func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := c.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return c.db.QueryRowContext(ctx, query, args...)
+}
+
+// ExecContext runs a cached statement.
+func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := c.stmt(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return c.db.ExecContext(ctx, query, args...)
+}
+
+// cached returns a statement already in the cache, without preparing one.
+func (c *stmtCache) cached(query string) *sql.Stmt {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.stmts[query]
+}
+
+// txStmts runs the writer's cached statements inside a transaction. The writer pool has a
+// single connection, which the transaction holds, so a statement cannot be prepared on the
+// pool now (that would wait for the connection forever); queries not yet cached run
+// unprepared and are noted, and Write prepares them once the transaction has ended.
+type txStmts struct {
+	tx      *sql.Tx
+	cache   *stmtCache
+	missing *[]string
+}
+
+func (t txStmts) stmt(ctx context.Context, query string) *sql.Stmt {
+	if s := t.cache.cached(query); s != nil {
+		return t.tx.StmtContext(ctx, s)
+	}
+	*t.missing = append(*t.missing, query)
+	return nil
+}
+
+func (t txStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t txStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
+}

@@ -1,0 +1,355 @@
+// Command loadtest measures the SCIM server under load on 127.0.0.1 and compares each
+// scenario with a trivial net/http handler measured the same way in the same run, so the
+// figures mean something on a shared, noisy machine.
+//
+//	go run ./scimserver/loadtest                 # 100,000 users, 10 s per scenario
+//	go run ./scimserver/loadtest -users 20000 -duration 3s
+//
+// The server and the trivial handler each run in a child process (this program started
+// with -role), so that the server's peak RSS can be read and the client does not share a
+// Go runtime with it. Everything stays on loopback and stops by itself.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"scimdesk/db"
+	"scimdesk/scimserver"
+)
+
+func main() {
+	role := flag.String("role", "", "internal: run as the server child (scim or trivial)")
+	dbPath := flag.String("db", "", "internal: database for the scim child")
+	users := flag.Int("users", 100_000, "users to seed")
+	conns := flag.Int("conns", 16, "concurrent connections")
+	duration := flag.Duration("duration", 10*time.Second, "time per scenario")
+	flag.Parse()
+	switch *role {
+	case "scim":
+		runSCIM(*dbPath)
+		return
+	case "trivial":
+		runTrivial()
+		return
+	}
+	if err := run(*users, *conns, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// runSCIM is the server child: it prints its address and token, then serves until killed.
+func runSCIM(path string) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	d, err := db.Open(ctx, path)
+	must(err)
+	must(d.SetSCIMEnabled(ctx, true, "loadtest"))
+	_, token, err := d.CreateToken(ctx, "loadtest", 0, "loadtest")
+	must(err)
+	srv := scimserver.New(d, scimserver.Config{Addr: "127.0.0.1:0"})
+	must(srv.Listen())
+	fmt.Printf("%s %s\n", srv.SCIMURL(), token)
+	must(srv.Serve(ctx))
+}
+
+// runTrivial serves a fixed 300-byte JSON document: the ceiling for this machine.
+func runTrivial() {
+	body := []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"Resources":[{"id":"` +
+		strings.Repeat("x", 300-120) + `"}],"startIndex":1,"itemsPerPage":1}`)
+	body = body[:300-1]
+	body = append(body[:len(body)-1], '}', '}')[:300]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	fmt.Printf("http://%s/scim/v2 none\n", ln.Addr())
+	must(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/scim+json")
+		w.Write(body)
+	})))
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+type child struct {
+	cmd   *exec.Cmd
+	url   string
+	token string
+}
+
+func start(args ...string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("child did not start: %w", err)
+	}
+	f := strings.Fields(line)
+	return &child{cmd: cmd, url: f[0], token: f[1]}, nil
+}
+
+func (c *child) stop() {
+	c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		c.cmd.Process.Kill()
+	}
+}
+
+// peakRSS is the child's high-water resident set size, in MiB.
+func (c *child) peakRSS() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+type client struct {
+	http  *http.Client
+	url   string
+	token string
+}
+
+func (c *client) do(method, path string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.url+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+func newClient(c *child, conns int) *client {
+	return &client{url: c.url, token: c.token, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, IdleConnTimeout: time.Minute}}}
+}
+
+// scenario makes one request; worker and i let it pick its own data.
+type scenario struct {
+	name string
+	req  func(c *client, rng *rand.Rand) (method, path string, body []byte, want int)
+}
+
+type result struct {
+	name     string
+	n        int64
+	errors   int64
+	rps      float64
+	p50, p99 time.Duration
+}
+
+// drive runs one scenario at conns connections for d.
+func drive(c *client, conns int, d time.Duration, s scenario) result {
+	var wg sync.WaitGroup
+	var n, errs atomic.Int64
+	lat := make([][]time.Duration, conns)
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var firstErr atomic.Value
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			for time.Now().Before(deadline) {
+				method, path, body, want := s.req(c, rng)
+				t0 := time.Now()
+				status, resp, err := c.do(method, path, body)
+				lat[w] = append(lat[w], time.Since(t0))
+				n.Add(1)
+				if err != nil || status != want {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s %s: %d %v %.200s", method, path, status, err, resp))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	r := result{name: s.name, n: n.Load(), errors: errs.Load(), rps: float64(n.Load()) / elapsed.Seconds()}
+	if len(all) > 0 {
+		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintln(os.Stderr, "  first error:", e)
+	}
+	return r
+}
+
+func run(users, conns int, d time.Duration) error {
+	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	triv, err := start("-role", "trivial")
+	if err != nil {
+		return err
+	}
+	tc := newClient(triv, conns)
+	base := drive(tc, conns, d, scenario{"trivial handler (300-byte JSON)", func(*client, *rand.Rand) (string, string, []byte, int) {
+		return "GET", "/Users", nil, 200
+	}})
+	triv.stop()
+
+	srv, err := start("-role", "scim", "-db", filepath.Join(dir, "load.db"))
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	c := newClient(srv, conns)
+
+	fmt.Fprintf(os.Stderr, "seeding %d users over HTTP at %d connections...\n", users, conns)
+	t0 := time.Now()
+	ids := make([]string, users)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var seedErr atomic.Value
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= users {
+					return
+				}
+				status, body, err := c.do("POST", "/Users", userBody(fmt.Sprintf("seed%07d@example.com", i)))
+				if err != nil || status != 201 {
+					seedErr.CompareAndSwap(nil, fmt.Sprintf("seed %d: %d %v %s", i, status, err, body))
+					return
+				}
+				var u struct{ ID string }
+				json.Unmarshal(body, &u)
+				ids[i] = u.ID
+			}
+		}()
+	}
+	wg.Wait()
+	if e := seedErr.Load(); e != nil {
+		return fmt.Errorf("%v", e)
+	}
+	fmt.Fprintf(os.Stderr, "seeded in %s (%.0f creates/s)\n", time.Since(t0).Round(time.Millisecond), float64(users)/time.Since(t0).Seconds())
+
+	groups := make([]string, 50)
+	for i := range groups {
+		status, body, err := c.do("POST", "/Groups", []byte(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"load-group-%d"}`, i)))
+		if err != nil || status != 201 {
+			return fmt.Errorf("create group: %d %v %s", status, err, body)
+		}
+		var g struct{ ID string }
+		json.Unmarshal(body, &g)
+		groups[i] = g.ID
+	}
+
+	var created atomic.Int64
+	scenarios := []scenario{
+		{"lookup userName eq", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "GET", "/Users?filter=userName+eq+%22" + fmt.Sprintf("seed%07d%%40example.com", rng.IntN(users)) + "%22&startIndex=1&count=100", nil, 200
+		}},
+		{"get by id", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "GET", "/Users/" + ids[rng.IntN(users)], nil, 200
+		}},
+		{"list a page of 100", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "GET", fmt.Sprintf("/Users?startIndex=%d&count=100", 1+rng.IntN(users/100)*100), nil, 200
+		}},
+		{"PATCH deactivate", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "PATCH", "/Users/" + ids[rng.IntN(users)], []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`), 200
+		}},
+		{"create", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "POST", "/Users", userBody(fmt.Sprintf("new%08d@example.com", created.Add(1))), 201
+		}},
+		{"group member add", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"%s"}]}]}`, ids[rng.IntN(users)])
+			return "PATCH", "/Groups/" + groups[rng.IntN(len(groups))] + "?excludedAttributes=members", []byte(body), 200
+		}},
+	}
+	fmt.Printf("%d users, %d connections, %s per scenario, GOMAXPROCS of each process = %d cores\n\n", users, conns, d, numCPU())
+	fmt.Printf("%-32s %10s %9s %9s %7s %7s\n", "scenario", "req/s", "p50", "p99", "ratio", "errors")
+	printRow(base, base)
+	for _, s := range scenarios {
+		printRow(drive(c, conns, d, s), base)
+	}
+	fmt.Printf("\nserver peak RSS: %.1f MiB\n", srv.peakRSS())
+	return nil
+}
+
+func printRow(r, base result) {
+	fmt.Printf("%-32s %10.0f %9s %9s %7.3f %7d\n", r.name, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.rps/base.rps, r.errors)
+}
+
+func userBody(name string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"schemas":     []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+		"userName":    name,
+		"name":        map[string]string{"givenName": "Load", "familyName": "Test"},
+		"emails":      []map[string]any{{"value": name, "type": "work", "primary": true}},
+		"displayName": "Load Test",
+		"active":      true,
+	})
+	return b
+}
+
+func numCPU() int { return runtime.GOMAXPROCS(0) }
