@@ -46,7 +46,9 @@ func groupByID(ctx context.Context, q querier, id string) (Group, error) {
 }
 
 // GroupByID reads one group (without its members).
-func (d *DB) GroupByID(ctx context.Context, id string) (Group, error) { return groupByID(ctx, d.rc, id) }
+func (d *DB) GroupByID(ctx context.Context, id string) (Group, error) {
+	return groupByID(ctx, d.rc, id)
+}
 
 // GroupByID reads one group inside the transaction.
 func (tx *Tx) GroupByID(ctx context.Context, id string) (Group, error) {

@@ -1,0 +1,208 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test.db")
+	d, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, path
+}
+
+func TestOpenCreates0600AndReopens(t *testing.T) {
+	d, path := openTest(t)
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	ctx := context.Background()
+	if err := d.SetSCIMEnabled(ctx, true, "t"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	// Reopening applies no migration twice and keeps the data.
+	d2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if on, _ := d2.SCIMEnabled(ctx); !on {
+		t.Error("setting lost on reopen")
+	}
+}
+
+func insertUser(t *testing.T, d *DB, id, name string) User {
+	t.Helper()
+	u := User{ID: id, UserName: name, Active: true, Doc: []byte(`{"userName":"` + name + `"}`)}
+	err := d.Write(context.Background(), func(tx *Tx) error { return tx.InsertUser(context.Background(), &u) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestUserNameUniqueUnicodeCaseInsensitive(t *testing.T) {
+	d, _ := openTest(t)
+	insertUser(t, d, "1", "Åsa@Example.com")
+	u := User{ID: "2", UserName: "åSA@example.COM", Doc: []byte(`{}`)}
+	err := d.Write(context.Background(), func(tx *Tx) error { return tx.InsertUser(context.Background(), &u) })
+	if !errors.Is(err, ErrConflict) {
+		t.Errorf("insert of a case variant: %v, want ErrConflict", err)
+	}
+	got, err := d.UserByEmail(context.Background(), "ÅSA@EXAMPLE.COM")
+	if err != nil || got.ID != "1" {
+		t.Errorf("UserByEmail: %v %v", got.ID, err)
+	}
+}
+
+func TestDeleteUserCascades(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	u := insertUser(t, d, "u1", "a@x")
+	insertUser(t, d, "u2", "b@x")
+	g := Group{ID: "g1", DisplayName: "G", Doc: []byte(`{}`)}
+	err := d.Write(ctx, func(tx *Tx) error {
+		if err := tx.InsertGroup(ctx, &g); err != nil {
+			return err
+		}
+		return tx.AddMembers(ctx, g.Seq, []string{"u1", "u2", "u1"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := d.MembersOfGroups(ctx, []int64{g.Seq})
+	if len(m[g.Seq]) != 2 {
+		t.Fatalf("members %v", m)
+	}
+	var unknown *UnknownUsersError
+	err = d.Write(ctx, func(tx *Tx) error { return tx.AddMembers(ctx, g.Seq, []string{"nobody"}) })
+	if !errors.As(err, &unknown) {
+		t.Errorf("unknown member: %v", err)
+	}
+	if err := d.Write(ctx, func(tx *Tx) error { return tx.DeleteUser(ctx, u.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = d.MembersOfGroups(ctx, []int64{g.Seq})
+	if len(m[g.Seq]) != 1 || m[g.Seq][0].UserID != "u2" {
+		t.Errorf("after delete, members %v", m[g.Seq])
+	}
+	if _, err := d.UserByID(ctx, "u1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted user: %v", err)
+	}
+}
+
+func TestTokensAndAuthenticate(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	tok, secret, err := d.CreateToken(ctx, "okta", 24*time.Hour, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	a, _ := d.Authenticate(ctx, secret, now)
+	if !a.Found || a.Revoked || a.Expired || a.SCIMEnabled || a.TokenID != tok.ID {
+		t.Errorf("fresh token: %+v", a)
+	}
+	if a, _ := d.Authenticate(ctx, secret, now.Add(25*time.Hour)); !a.Expired {
+		t.Error("not expired after its ttl")
+	}
+	if a, _ := d.Authenticate(ctx, secret+"x", now); a.Found {
+		t.Error("a wrong secret was found")
+	}
+	if tok.Status(now) != TokenExpiring || tok.Status(now.Add(-30*24*time.Hour)) != TokenActive || tok.Status(now.Add(25*time.Hour)) != TokenExpired {
+		t.Error("token status over time")
+	}
+	if err := d.RevokeToken(ctx, tok.ID, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := d.Authenticate(ctx, secret, now); !a.Revoked {
+		t.Error("not revoked")
+	}
+	if err := d.RevokeToken(ctx, "tok_nope", "t"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("revoke unknown: %v", err)
+	}
+	if err := d.RecordTokenUses(ctx, []TokenUse{{TokenID: tok.ID, At: now, Addr: "10.0.0.1", Agent: "Okta"}}); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := d.Tokens(ctx)
+	if len(list) != 1 || list[0].LastUsedAddr != "10.0.0.1" || list[0].LastUsedAgent != "Okta" {
+		t.Errorf("tokens: %+v", list)
+	}
+}
+
+func TestEventsTailAndHeartbeat(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := d.InsertEvent(ctx, Event{Kind: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest, _ := d.EventsBefore(ctx, 0, 2)
+	if len(newest) != 2 || newest[0].Kind != "c" {
+		t.Fatalf("EventsBefore: %+v", newest)
+	}
+	after, _ := d.EventsAfter(ctx, newest[1].ID, 10)
+	if len(after) != 1 || after[0].Kind != "c" {
+		t.Errorf("EventsAfter: %+v", after)
+	}
+	if _, err := d.ReadHeartbeat(ctx); !errors.Is(err, ErrNotFound) {
+		t.Errorf("no heartbeat yet: %v", err)
+	}
+	h := Heartbeat{PID: 42, Addr: "127.0.0.1:1", PublicURL: "https://x", Started: time.Now(), Beat: time.Now(), Requests: 7, LastUserAgent: "Okta"}
+	if err := d.WriteHeartbeat(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.ReadHeartbeat(ctx)
+	if err != nil || got.PID != 42 || got.Requests != 7 || got.LastUserAgent != "Okta" || !got.LastRequest.IsZero() {
+		t.Errorf("heartbeat: %+v %v", got, err)
+	}
+	d.ClearHeartbeat(ctx, 42)
+	if _, err := d.ReadHeartbeat(ctx); !errors.Is(err, ErrNotFound) {
+		t.Errorf("cleared heartbeat: %v", err)
+	}
+}
+
+func TestUserQueryStatus(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	insertUser(t, d, "1", "pending@x")
+	u := insertUser(t, d, "2", "gone@x")
+	u.Active = false
+	d.Write(ctx, func(tx *Tx) error { return tx.UpdateUser(ctx, &u) })
+	c, _ := d.CountUsersByStatus(ctx)
+	if c.Pending != 1 || c.Deactivated != 1 || c.Ready != 0 {
+		t.Errorf("counts %+v", c)
+	}
+	for status, want := range map[string]int{StatusPending: 1, StatusDeactivated: 1, StatusReady: 0, "": 2} {
+		w, err := UserQuery{Status: status}.Where()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, n, err := d.ListUsers(ctx, w, Page{Limit: 10})
+		if err != nil || n != want {
+			t.Errorf("status %q: %d %v", status, n, err)
+		}
+	}
+	if _, err := (UserQuery{Status: "bogus"}).Where(); err == nil {
+		t.Error("bogus status accepted")
+	}
+	w, _ := UserQuery{Search: "GONE"}.Where()
+	if users, n, _ := d.ListUsers(ctx, w, Page{Limit: 10}); n != 1 || users[0].ID != "2" {
+		t.Errorf("search: %d", n)
+	}
+}
