@@ -52,6 +52,9 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *call)
 		s.uses[a.TokenID] = db.TokenUse{TokenID: a.TokenID, At: now, Addr: c.addr, Agent: c.agent}
 		s.mu.Unlock()
 		if !a.SCIMEnabled {
+			// Recorded (throttled like refused logins) so that the admin sees the identity
+			// provider knocking while provisioning is switched off.
+			s.refused.add(r.Context(), s, c.event("scim.refused", r.Method+" "+truncate(r.URL.Path, 100), http.StatusForbidden, "SCIM provisioning is disabled"))
 			writeError(w, &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled"})
 			return
 		}

@@ -153,9 +153,15 @@ func (s *Server) Serve(ctx context.Context) error {
 		case <-tick.C:
 			s.beat(ctx)
 		case <-ctx.Done():
-			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Let requests in flight finish; connections that never sent a request would
+			// hold Shutdown for its whole timeout, so after it the rest are closed.
+			shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			err := s.httpSrv.Shutdown(shut)
 			cancel()
+			if errors.Is(err, context.DeadlineExceeded) {
+				s.log.Warn("connections still open at shutdown; closing them")
+				err = s.httpSrv.Close()
+			}
 			s.flushUses(context.Background())
 			if cerr := s.db.ClearHeartbeat(context.Background(), s.pid); cerr != nil {
 				s.log.Warn("clear heartbeat", "err", cerr)
