@@ -35,6 +35,19 @@ type User struct {
 	Version     int64
 	HasKey      bool       // read only: the user finished key setup
 	Groups      []GroupRef // read only: the groups the user is a member of
+
+	loaded *userColumns // the columns as read, so an update writes only what changed
+}
+
+// userColumns are the indexed columns of a user: rewriting an unchanged one still costs
+// index page writes, so UpdateUser skips them.
+type userColumns struct {
+	userName, externalID, displayName, givenName, familyName, email string
+	active                                                          bool
+}
+
+func (u *User) columns() userColumns {
+	return userColumns{u.UserName, u.ExternalID, u.DisplayName, u.GivenName, u.FamilyName, u.Email, u.Active}
 }
 
 // Status is pending, ready or deactivated.
@@ -73,6 +86,8 @@ func scanUser(s interface{ Scan(...any) error }, withGroups bool) (User, error) 
 	if err != nil {
 		return u, mapErr(err)
 	}
+	cols := u.columns()
+	u.loaded = &cols
 	u.Created, u.Modified = fromMS(created), fromMS(modified)
 	if len(groups) > 2 { // "[]" when the user is in no group
 		var pairs [][2]string
@@ -130,21 +145,39 @@ func (tx *Tx) InsertUser(ctx context.Context, u *User) error {
 	return nil
 }
 
-// UpdateUser writes back a user read in this transaction, bumping its version.
+// UpdateUser writes back a user read in this transaction, bumping its version. Only the
+// columns that changed are written.
 func (tx *Tx) UpdateUser(ctx context.Context, u *User) error {
 	u.Modified = tx.now
 	u.Version++
-	res, err := tx.q.ExecContext(ctx, `UPDATE users SET user_name = ?, user_name_norm = ?, external_id = ?,
-		display_name = ?, given_name = ?, family_name = ?, email = ?, email_norm = ?, active = ?, doc = ?,
-		modified_at = ?, version = ? WHERE seq = ?`,
-		u.UserName, Fold(u.UserName), nullStr(u.ExternalID), u.DisplayName, u.GivenName, u.FamilyName,
-		u.Email, Fold(u.Email), u.Active, string(u.Doc), ms(u.Modified), u.Version, u.Seq)
+	sets := []string{"doc = ?", "modified_at = ?", "version = ?"}
+	args := []any{string(u.Doc), ms(u.Modified), u.Version}
+	now, was := u.columns(), userColumns{}
+	all := u.loaded == nil
+	if !all {
+		was = *u.loaded
+	}
+	set := func(changed bool, col string, v ...any) {
+		if all || changed {
+			sets = append(sets, col)
+			args = append(args, v...)
+		}
+	}
+	set(now.userName != was.userName, "user_name = ?, user_name_norm = ?", u.UserName, Fold(u.UserName))
+	set(now.externalID != was.externalID, "external_id = ?", nullStr(u.ExternalID))
+	set(now.displayName != was.displayName, "display_name = ?", u.DisplayName)
+	set(now.givenName != was.givenName, "given_name = ?", u.GivenName)
+	set(now.familyName != was.familyName, "family_name = ?", u.FamilyName)
+	set(now.email != was.email, "email = ?, email_norm = ?", u.Email, Fold(u.Email))
+	set(now.active != was.active, "active = ?", u.Active)
+	res, err := tx.q.ExecContext(ctx, `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE seq = ?`, append(args, u.Seq)...)
 	if err != nil {
 		return mapErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("user %q: %w", u.ID, ErrNotFound)
 	}
+	u.loaded = &now
 	return nil
 }
 
