@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -204,5 +205,67 @@ func TestUserQueryStatus(t *testing.T) {
 	w, _ := UserQuery{Search: "GONE"}.Where()
 	if users, n, _ := d.ListUsers(ctx, w, Page{Limit: 10}); n != 1 || users[0].ID != "2" {
 		t.Errorf("search: %d", n)
+	}
+}
+
+// TestGroupCommitIsolatesFailures runs many concurrent writes, some of which fail halfway:
+// each failed write leaves nothing behind, and every successful one is committed, even
+// when they share a commit.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- d.Write(ctx, func(tx *Tx) error {
+				u := User{ID: fmt.Sprintf("id-%d", i), UserName: fmt.Sprintf("user-%d", i), Active: true, Doc: []byte(`{}`)}
+				if err := tx.InsertUser(ctx, &u); err != nil {
+					return err
+				}
+				if err := tx.InsertEvent(ctx, Event{Kind: "test", Subject: u.UserName}); err != nil {
+					return err
+				}
+				switch i % 10 {
+				case 3:
+					return errors.New("fails after writing")
+				case 7:
+					panic("a bug in one write")
+				}
+				return nil
+			})
+		}()
+	}
+	failed := 0
+	for range n {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if failed != n/5 {
+		t.Errorf("%d writes failed, want %d", failed, n/5)
+	}
+	_, total, err := d.ListUsers(ctx, Where{}, Page{Limit: 1})
+	if err != nil || total != n-n/5 {
+		t.Errorf("%d users committed, want %d (%v)", total, n-n/5, err)
+	}
+	events, _ := d.EventsBefore(ctx, 0, 1000)
+	if len(events) != n-n/5 {
+		t.Errorf("%d events committed, want %d", len(events), n-n/5)
+	}
+	for _, e := range events {
+		var i int
+		fmt.Sscanf(e.Subject, "user-%d", &i)
+		if i%10 == 3 || i%10 == 7 {
+			t.Errorf("event of a failed write survived: %s", e.Subject)
+		}
+	}
+}
+
+func TestWriteAfterClose(t *testing.T) {
+	d, _ := openTest(t)
+	d.Close()
+	if err := d.Write(context.Background(), func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("write after close: %v", err)
 	}
 }
