@@ -34,6 +34,8 @@ type DB struct {
 	wc   *stmtCache // prepared statements on the writer
 	rc   *stmtCache // prepared statements on the readers
 
+	rank rankIndex
+
 	writes     chan *writeReq
 	closing    chan struct{}
 	writerDone chan struct{}

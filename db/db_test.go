@@ -269,3 +269,70 @@ func TestWriteAfterClose(t *testing.T) {
 		t.Errorf("write after close: %v", err)
 	}
 }
+
+// TestDeepPagesThroughRankIndex checks that deep pages found through the in-memory rank
+// index are exactly the pages the plain offset query returns, also after deletions.
+func TestDeepPagesThroughRankIndex(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	const n = rankThreshold + 700
+	err := d.Write(ctx, func(tx *Tx) error {
+		for i := range n {
+			u := User{ID: fmt.Sprint(i), UserName: fmt.Sprintf("u%05d", i), Active: true, Doc: []byte(`{}`)}
+			if err := tx.InsertUser(ctx, &u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(label string, wantTotal int) {
+		t.Helper()
+		for _, desc := range []bool{false, true} {
+			for _, off := range []int{rankThreshold, rankThreshold + 1, n - 150, n - 1, n + 5} {
+				d.rank.mu.Lock()
+				d.rank.built = time.Time{} // allow a rebuild now
+				d.rank.mu.Unlock()
+				fast, total, err := d.ListUsers(ctx, Where{}, Page{Offset: off, Limit: 100, Desc: desc})
+				if err != nil || total != wantTotal {
+					t.Fatalf("%s: total %d, want %d (%v)", label, total, wantTotal, err)
+				}
+				_, pageSQL, args := listUsersSQL(Where{}, Page{Offset: off, Limit: 100, Desc: desc})
+				rows, err := d.r.QueryContext(ctx, pageSQL, args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var slow []string
+				for rows.Next() {
+					u, _ := scanUser(rows, false)
+					slow = append(slow, u.ID)
+				}
+				rows.Close()
+				var got []string
+				for _, u := range fast {
+					got = append(got, u.ID)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(slow) {
+					t.Errorf("%s offset %d desc %v: rank index gave %v..., offset query %v...", label, off, desc, head(got), head(slow))
+				}
+			}
+		}
+	}
+	check("fresh", n)
+	err = d.Write(ctx, func(tx *Tx) error {
+		for _, id := range []string{"0", "5", "2100", fmt.Sprint(n - 1)} {
+			if err := tx.DeleteUser(ctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after deletes", n-4)
+}
+
+func head(s []string) []string { return s[:min(3, len(s))] }

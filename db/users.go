@@ -211,6 +211,12 @@ func listUsersSQL(w Where, p Page) (countSQL, pageSQL string, pageArgs []any) {
 
 // ListUsers returns one page of the users matching w, and how many match in all.
 func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error) {
+	if w.SQL == "" && p.OrderBy == "" && p.Offset >= rankThreshold && p.Limit > 0 {
+		if seqs, total, ok := d.seqsAt(ctx, p.Offset, p.Limit, p.Desc); ok {
+			users, err := d.usersBySeq(ctx, seqs, p.Desc)
+			return users, total, err
+		}
+	}
 	countSQL, pageSQL, args := listUsersSQL(w, p)
 	var out []User
 	if p.Limit > 0 {
@@ -244,6 +250,32 @@ func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error
 		return nil, 0, mapErr(err)
 	}
 	return out, total, nil
+}
+
+// usersBySeq reads the users with the given seqs, in creation order.
+func (d *DB) usersBySeq(ctx context.Context, seqs []int64, desc bool) ([]User, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	order := map[bool]string{false: "", true: " DESC"}[desc]
+	rows, err := d.rc.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.seq IN (SELECT value FROM json_each(?)) ORDER BY u.seq`+order, int64sJSON(seqs))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := make([]User, 0, len(seqs))
+	for rows.Next() {
+		u, err := scanUser(rows, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	rows.Close()
+	return out, d.fillGroups(ctx, out)
 }
 
 // ExplainListUsers returns SQLite's query plans for the two queries ListUsers runs, so
