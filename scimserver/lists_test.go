@@ -91,7 +91,7 @@ func TestETagsAndEvents(t *testing.T) {
 	var kinds []string
 	for _, ev := range events {
 		kinds = append(kinds, ev.Kind+"/"+ev.Outcome)
-		if ev.Kind == "user.create" && (ev.Subject != "etag@example.com" || ev.TokenID == "" || ev.Addr != "127.0.0.1") {
+		if ev.Kind == "user.create" && (ev.Subject != "etag@example.com" || ev.TokenID == "" || ev.Addr != "127.0.0.1" || ev.Status != 201) {
 			t.Errorf("create event: %+v", ev)
 		}
 	}

@@ -157,7 +157,7 @@ func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string
 		if scimErr = fn(tx); scimErr != nil {
 			return scimErr
 		}
-		return tx.InsertEvent(r.Context(), c.event(kind, *subject, http.StatusOK, *summary))
+		return tx.InsertEvent(r.Context(), c.event(kind, *subject, successStatus(kind), *summary))
 	})
 	if err != nil && scimErr == nil {
 		if !errors.Is(err, db.ErrConflict) && !errors.Is(err, db.ErrNotFound) {
@@ -171,6 +171,17 @@ func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string
 	}
 	s.published()
 	return nil
+}
+
+// successStatus is the status a successful mutation of this kind answers, for the audit log.
+func successStatus(kind string) int {
+	switch {
+	case strings.HasSuffix(kind, ".create"):
+		return http.StatusCreated
+	case strings.HasSuffix(kind, ".delete"):
+		return http.StatusNoContent
+	}
+	return http.StatusOK
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
