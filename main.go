@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/charmbracelet/x/term"
 
 	"scimdesk/db"
 	"scimdesk/scimserver"
@@ -45,7 +47,9 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run the SCIM server without a terminal (systemd, containers)."`
 	Token   tokenCmd   `cmd:"" help:"Create, list and revoke SCIM tokens."`
 	SCIM    scimCmd    `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
-	Users   usersCmd   `cmd:"" help:"List provisioned users."`
+	Users   usersCmd   `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
+	Setup   setupCmd   `cmd:"" help:"Finish your account: create your master key with the setup code from your admin."`
+	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key and a recovery code."`
 }
 
 func main() {
@@ -366,7 +370,9 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *globals) error {
 }
 
 type usersCmd struct {
-	List usersListCmd `cmd:"" help:"List users, one a line, with their status."`
+	List         usersListCmd `cmd:"" help:"List users, one a line, with their status."`
+	SetupCode    usersCodeCmd `cmd:"" name:"setup-code" help:"Issue a setup code for a pending user: printed once, alone on the first line, then the command to hand over."`
+	RecoveryCode usersCodeCmd `cmd:"" name:"recovery-code" help:"Issue a recovery code for a ready user who forgot their passphrase."`
 }
 
 type usersListCmd struct {
@@ -413,4 +419,125 @@ func actor() string {
 		name = strconv.Itoa(os.Getuid())
 	}
 	return "admin:" + name
+}
+
+type usersCodeCmd struct {
+	Email     string `arg:"" help:"The user's userName or email."`
+	PublicURL string `help:"The server's URL as users reach it (default: the running server's own URL)." env:"SCIMDESK_PUBLIC_URL" placeholder:"URL"`
+}
+
+// Run issues the code. Scripts read the code from line 1 of stdout and the command from
+// line 2; the explanation goes to stderr.
+func (c *usersCodeCmd) Run(ctx context.Context, g *globals, k *kong.Context) error {
+	purpose, command, what := db.PurposeSetup, "setup", "Setup code"
+	if k.Selected().Name == "recovery-code" {
+		purpose, command, what = db.PurposeRecover, "recover", "Recovery code"
+	}
+	d, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	u, err := d.UserByEmail(ctx, c.Email)
+	if errors.Is(err, db.ErrNotFound) {
+		return fmt.Errorf("no user has the userName or email %q (see scimdesk users list)", c.Email)
+	}
+	if err != nil {
+		return err
+	}
+	code, secret, err := d.IssueSetupCode(ctx, u.ID, purpose, actor())
+	if err != nil {
+		return err
+	}
+	// The URL users reach: what the admin says, else what the running server calls itself.
+	server, guessed := scimserver.DefaultSetupServer, true
+	if c.PublicURL != "" {
+		server, guessed = strings.TrimRight(c.PublicURL, "/"), false
+	} else if h, ok := liveServer(ctx, d); ok {
+		server, guessed = h.PublicURL, false
+	}
+	handover := "scimdesk " + command + " --server " + server
+	if shellSafe.MatchString(u.UserName) {
+		handover += " --email " + u.UserName
+	}
+	fmt.Println(secret)
+	fmt.Println(handover)
+	fmt.Fprintf(os.Stderr, "%s for %s, valid until %s, %d attempts, single use; any earlier code is void.\n"+
+		"Shown only now: hand %s the code and the command above.\n",
+		what, u.UserName, code.Expires.Local().Format("2006-01-02 15:04"), code.AttemptsLeft, u.UserName)
+	if guessed {
+		fmt.Fprintf(os.Stderr, "No server runs on this database right now, so the URL is the default: pass --public-url if users reach the server elsewhere.\n")
+	}
+	return nil
+}
+
+// shellSafe matches what can go into a command line unquoted.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@._+-]+$`)
+
+// keyFlags are what setup and recover share: where the server is and who is asking.
+type keyFlags struct {
+	Server         string `help:"Your scimdesk server's URL, from your admin (default: the local server, http://127.0.0.1:8080)." default:"http://127.0.0.1:8080" env:"SCIMDESK_SERVER" placeholder:"URL"`
+	CAFile         string `name:"ca-file" help:"PEM certificate of the CA that signed the server's certificate, for a private CA." type:"existingfile" placeholder:"FILE"`
+	Email          string `help:"Your email or user name." placeholder:"EMAIL"`
+	Code           string `help:"The code from your admin." placeholder:"CODE"`
+	PassphraseFile string `help:"Read the (new) passphrase from this file, - for stdin; one trailing newline is dropped." placeholder:"FILE"`
+}
+
+// interactive reports whether to run the full-screen flow: on a terminal, unless a flag
+// that only scripts need is given. --email and --code just fill in the form.
+func (f *keyFlags) interactive(scripted ...string) bool {
+	if f.PassphraseFile != "" {
+		return false
+	}
+	for _, s := range scripted {
+		if s != "" {
+			return false
+		}
+	}
+	return term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd())
+}
+
+type setupCmd struct {
+	keyFlags
+	RecoveryFile string `help:"Write the recovery key to this new file, mode 0600 (- for stdout), and ask no questions (for scripts)." placeholder:"FILE"`
+}
+
+func (c *setupCmd) Run(ctx context.Context) error {
+	return runKeyFlow(ctx, db.PurposeSetup, &c.keyFlags, c.RecoveryFile, "")
+}
+
+type recoverCmd struct {
+	keyFlags
+	RecoveryKeyFile string `help:"Read the recovery key from this file (line 1, as setup saved it; - for stdin), and ask no questions (for scripts)." placeholder:"FILE"`
+}
+
+func (c *recoverCmd) Run(ctx context.Context) error {
+	return runKeyFlow(ctx, db.PurposeRecover, &c.keyFlags, "", c.RecoveryKeyFile)
+}
+
+func runKeyFlow(ctx context.Context, purpose string, f *keyFlags, recoveryFile, recoveryKeyFile string) error {
+	if !f.interactive(recoveryFile, recoveryKeyFile) {
+		return tui.RunSetupScript(ctx, tui.ScriptOptions{Purpose: purpose, Server: f.Server, CAFile: f.CAFile,
+			Email: f.Email, Code: f.Code, PassphraseFile: f.PassphraseFile,
+			RecoveryFile: recoveryFile, RecoveryKeyFile: recoveryKeyFile})
+	}
+	res, err := tui.RunSetup(ctx, tui.SetupOptions{Purpose: purpose, Server: f.Server, CAFile: f.CAFile, Email: f.Email, Code: f.Code})
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Interrupted:
+		return errors.New("stopped while your key was being stored, so it may have reached the server: run the command again; if it says the code is already used, you are ready")
+	case !res.Done:
+		return errors.New("not finished: nothing was stored on the server; run the command again to carry on")
+	}
+	if purpose == db.PurposeRecover {
+		fmt.Printf("%s is ready again: your new passphrase unlocks your key.\n", res.UserName)
+		return nil
+	}
+	fmt.Printf("%s is ready: your master key is stored on %s, locked with your passphrase.\n", res.UserName, res.Server)
+	if res.RecoveryFile != "" {
+		fmt.Printf("Your recovery key is in %s (mode 0600): keep a copy offline.\n", res.RecoveryFile)
+	}
+	return nil
 }

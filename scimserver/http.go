@@ -39,6 +39,7 @@ func (s *Server) Handler() http.Handler {
 	scim("/scim/v2/", func(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, notFound("no such SCIM endpoint: %s", r.URL.Path))
 	})
+	mux.Handle("/setup/v1/", s.setupAPI())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -1,0 +1,510 @@
+package scimserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"scimdesk/db"
+	"scimdesk/keys"
+)
+
+// The setup API, beside SCIM under /setup/v1/, is how a pending user's terminal uploads the
+// master key it made (and how a ready user replaces a forgotten passphrase). It is not
+// SCIM: it works with provisioning switched off, and it is authenticated by the user's
+// one-time code alone, never by a SCIM token.
+//
+// It accepts a public key and wrapped blobs and nothing else: unknown JSON fields are
+// refused, so a client cannot send a passphrase or a private key even by mistake.
+//
+//	POST /setup/v1/begin     {email, code, purpose}                  -> SetupBeginResponse
+//	POST /setup/v1/complete  {email, code, purpose, userId, bundle}  -> SetupCompleteResponse
+//
+// begin checks the code without using it up (a wrong one costs an attempt) and tells the
+// client the user id its blobs must be bound to; complete checks it again and, in one
+// transaction, stores the key, spends the code and records the event. Errors are
+// SetupErrorBody.
+
+// SetupBeginRequest starts a setup or a recovery.
+type SetupBeginRequest struct {
+	Email   string `json:"email"`
+	Code    string `json:"code"`
+	Purpose string `json:"purpose"` // db.PurposeSetup or db.PurposeRecover
+}
+
+// SetupBeginResponse is who the code belongs to and what the client must know to make the
+// key: the user id its blobs are bound to and the weakest argon2id cost accepted.
+type SetupBeginResponse struct {
+	UserID      string      `json:"userId"`
+	UserName    string      `json:"userName"`
+	DisplayName string      `json:"displayName,omitempty"`
+	Purpose     string      `json:"purpose"`
+	MinKDF      keys.Params `json:"minKdf"`
+	// Key is, for a recovery only, the stored public key and recovery blob: what the
+	// recovery key opens. The passphrase blob is never handed out.
+	Key *StoredKey `json:"key,omitempty"`
+}
+
+// StoredKey is the part of a stored master key that a recovery needs.
+type StoredKey struct {
+	Alg       string          `json:"alg"`
+	PublicKey []byte          `json:"pub"`
+	Recovery  keys.WrappedKey `json:"recovery"`
+}
+
+// SetupCompleteRequest uploads the key. For a recovery, the bundle must carry the stored
+// public key and recovery blob unchanged; only its passphrase blob is stored.
+type SetupCompleteRequest struct {
+	Email   string      `json:"email"`
+	Code    string      `json:"code"`
+	Purpose string      `json:"purpose"`
+	UserID  string      `json:"userId"`
+	Bundle  keys.Bundle `json:"bundle"`
+}
+
+// SetupCompleteResponse confirms the stored key.
+type SetupCompleteResponse struct {
+	UserID   string `json:"userId"`
+	UserName string `json:"userName"`
+	Status   string `json:"status"` // db.StatusReady
+}
+
+// SetupErrorBody is every setup API error. Error is a stable code for programs (see the
+// setupErr* constants), Message a sentence for people.
+type SetupErrorBody struct {
+	Error        string `json:"error"`
+	Message      string `json:"message"`
+	AttemptsLeft *int   `json:"attemptsLeft,omitempty"` // after a wrong code, when there is a code to count
+	Purpose      string `json:"purpose,omitempty"`      // the code's real purpose, with wrong_purpose
+	RetryAfter   int    `json:"retryAfter,omitempty"`   // seconds, with rate_limited
+}
+
+// Setup API error codes.
+const (
+	setupErrBadRequest    = "bad_request"
+	setupErrCodeFormat    = "code_format"
+	setupErrInvalidCode   = "invalid_code"
+	setupErrExhausted     = "code_exhausted"
+	setupErrExpired       = "code_expired"
+	setupErrUsed          = "code_used"
+	setupErrWrongPurpose  = "wrong_purpose"
+	setupErrDeactivated   = "user_deactivated"
+	setupErrAlreadyReady  = "already_ready"
+	setupErrNoKey         = "no_key"
+	setupErrInvalidBundle = "invalid_bundle"
+	setupErrWeakKDF       = "weak_kdf"
+	setupErrUserMismatch  = "user_mismatch"
+	setupErrKeyMismatch   = "key_mismatch"
+	setupErrRateLimited   = "rate_limited"
+	setupErrTooLarge      = "too_large"
+	setupErrNotFound      = "not_found"
+	setupErrMethod        = "method_not_allowed"
+	setupErrBusy          = "busy"
+	setupErrInternal      = "internal"
+)
+
+// setupMaxBody bounds a setup request: a bundle is well under 2 KiB of JSON.
+const setupMaxBody = 64 << 10
+
+// Rate limit per client address. A person needs two requests, a few more with typos; the
+// limit is there to slow a sweep over many users' codes (each code dies after five wrong
+// tries anyway). It is generous because behind a reverse proxy every user shares the
+// proxy's address, and a team may set up at the same time.
+const (
+	setupRatePerMinute = 20
+	setupBurst         = 10
+)
+
+// MinKDF is the weakest argon2id cost the server stores in a passphrase blob (OWASP's
+// minimum: 2 passes over 19 MiB). The blob sits in the database; a client that chose
+// cheaper parameters would leave the passphrase open to fast offline guessing.
+func MinKDF() keys.Params { return keys.Params{Time: 2, MemoryKiB: 19 * 1024, Threads: 1} }
+
+// setupAPI serves /setup/v1/.
+type setupAPI struct {
+	s       *Server
+	now     func() time.Time
+	limit   *rateLimiter
+	minKDF  keys.Params
+	refused refusedLog // its own, so that a flood of bad SCIM tokens cannot hide these
+}
+
+// setupAPI is the handler Handler mounts at /setup/v1/.
+func (s *Server) setupAPI() http.Handler {
+	return &setupAPI{s: s, now: time.Now, limit: newRateLimiter(setupRatePerMinute, time.Minute, setupBurst), minKDF: MinKDF()}
+}
+
+// ServeHTTP counts the request for the heartbeat, applies the rate limit and routes.
+func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := a.now()
+	c := &call{addr: clientAddr(r), agent: truncate(r.UserAgent(), 200)}
+	a.s.requests.Add(1)
+	a.s.mu.Lock()
+	a.s.lastAt, a.s.lastUA = now, c.agent
+	a.s.mu.Unlock()
+	a.refused.flush(r.Context(), a.s)
+
+	if ok, wait := a.limit.allow(c.addr, now); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeSetupError(w, http.StatusTooManyRequests, SetupErrorBody{Error: setupErrRateLimited, RetryAfter: secs,
+			Message: fmt.Sprintf("too many requests from your address: wait %d seconds and try again", secs)})
+		return
+	}
+	var handle func(http.ResponseWriter, *http.Request, *call)
+	switch r.URL.Path {
+	case "/setup/v1/begin":
+		handle = a.begin
+	case "/setup/v1/complete":
+		handle = a.complete
+	default:
+		writeSetupError(w, http.StatusNotFound, SetupErrorBody{Error: setupErrNotFound, Message: "no such setup endpoint: " + truncate(r.URL.Path, 100)})
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeSetupError(w, http.StatusMethodNotAllowed, SetupErrorBody{Error: setupErrMethod, Message: "use POST"})
+		return
+	}
+	handle(w, r, c)
+}
+
+func (a *setupAPI) begin(w http.ResponseWriter, r *http.Request, c *call) {
+	var req SetupBeginRequest
+	if !decodeSetup(w, r, &req) {
+		return
+	}
+	if msg := checkCodeFields(req.Email, req.Code, req.Purpose); msg != "" {
+		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: msg})
+		return
+	}
+	u, err := a.s.db.CheckSetupCode(r.Context(), req.Email, req.Code, req.Purpose, a.now())
+	if err != nil {
+		a.refuse(w, r, c, req.Email, req.Purpose, err)
+		return
+	}
+	resp := SetupBeginResponse{UserID: u.ID, UserName: u.UserName, DisplayName: u.DisplayName, Purpose: req.Purpose, MinKDF: a.minKDF}
+	if req.Purpose == db.PurposeRecover {
+		k, err := a.s.db.UserKey(r.Context(), u.ID)
+		if err != nil {
+			a.refuse(w, r, c, req.Email, req.Purpose, err)
+			return
+		}
+		sk := &StoredKey{Alg: k.Alg, PublicKey: k.PublicKey}
+		if err := json.Unmarshal([]byte(k.Recovery), &sk.Recovery); err != nil {
+			a.refuse(w, r, c, req.Email, req.Purpose, fmt.Errorf("stored recovery blob of %s: %w", u.ID, err))
+			return
+		}
+		resp.Key = sk
+	}
+	writeSetupJSON(w, http.StatusOK, resp)
+}
+
+// errUserMismatch and errKeyMismatch refuse a complete from inside its transaction.
+var (
+	errUserMismatch = errors.New("the key is for another user: start again with begin")
+	errKeyMismatch  = errors.New("a recovery must keep the stored public key and recovery blob")
+)
+
+func (a *setupAPI) complete(w http.ResponseWriter, r *http.Request, c *call) {
+	var req SetupCompleteRequest
+	if !decodeSetup(w, r, &req) {
+		return
+	}
+	if msg := checkCodeFields(req.Email, req.Code, req.Purpose); msg != "" {
+		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: msg})
+		return
+	}
+	if req.UserID == "" {
+		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "userId is required (begin returns it)"})
+		return
+	}
+	// The key material is checked before the code, so that a broken upload costs no attempt.
+	b := req.Bundle
+	if err := b.Validate(); err != nil {
+		a.refuse(w, r, c, req.Email, req.Purpose, &setupProblem{http.StatusBadRequest, setupErrInvalidBundle, "the key material is malformed: " + err.Error()})
+		return
+	}
+	if kdf := b.Passphrase.KDF; kdf == nil || kdf.Time < a.minKDF.Time || kdf.MemoryKiB < a.minKDF.MemoryKiB || kdf.Threads < a.minKDF.Threads {
+		a.refuse(w, r, c, req.Email, req.Purpose, &setupProblem{http.StatusBadRequest, setupErrWeakKDF,
+			fmt.Sprintf("the passphrase blob's argon2id cost is below the minimum (%d passes, %d KiB)", a.minKDF.Time, a.minKDF.MemoryKiB)})
+		return
+	}
+	passBlob, err1 := json.Marshal(b.Passphrase)
+	recBlob, err2 := json.Marshal(b.Recovery)
+	if err := errors.Join(err1, err2); err != nil {
+		a.refuse(w, r, c, req.Email, req.Purpose, err)
+		return
+	}
+	kind := setupKind(req.Purpose)
+	var userName string
+	err := a.s.db.RedeemSetupCode(r.Context(), req.Email, req.Code, req.Purpose, a.now(), func(tx *db.Tx, u db.User) error {
+		userName = u.UserName
+		if u.ID != req.UserID {
+			return errUserMismatch
+		}
+		summary := "master key set up: " + u.UserName + " is ready"
+		if req.Purpose == db.PurposeSetup {
+			if err := tx.InsertUserKey(r.Context(), u.Seq, db.UserKey{Alg: b.KeyAlg, PublicKey: b.PublicKey,
+				Passphrase: string(passBlob), Recovery: string(recBlob)}); err != nil {
+				return err
+			}
+		} else {
+			k, err := tx.UserKey(r.Context(), u.Seq)
+			if err != nil {
+				return err
+			}
+			if k.Alg != b.KeyAlg || !bytes.Equal(k.PublicKey, b.PublicKey) || !sameJSON(k.Recovery, recBlob) {
+				return errKeyMismatch
+			}
+			if err := tx.SetPassphraseBlob(r.Context(), u.Seq, string(passBlob)); err != nil {
+				return err
+			}
+			summary = "passphrase replaced with the recovery key: " + u.UserName + " is ready again"
+		}
+		return tx.InsertEvent(r.Context(), c.event(kind, u.UserName, http.StatusOK, summary))
+	})
+	if err != nil {
+		subject := req.Email
+		if userName != "" {
+			subject = userName
+		}
+		a.refuse(w, r, c, subject, req.Purpose, err)
+		return
+	}
+	a.s.log.Info("master key stored", "kind", kind, "user", userName, "addr", c.addr)
+	a.s.published()
+	writeSetupJSON(w, http.StatusOK, SetupCompleteResponse{UserID: req.UserID, UserName: userName, Status: db.StatusReady})
+}
+
+// sameJSON reports whether the stored blob and the uploaded one are the same blob. Both
+// were encoded from keys.WrappedKey by encoding/json, so equal blobs are equal bytes;
+// decoding first makes the check indifferent to how an older server stored it.
+func sameJSON(stored string, uploaded []byte) bool {
+	var w keys.WrappedKey
+	if json.Unmarshal([]byte(stored), &w) != nil {
+		return false
+	}
+	again, err := json.Marshal(w)
+	return err == nil && bytes.Equal(again, uploaded)
+}
+
+func setupKind(purpose string) string {
+	if purpose == db.PurposeRecover {
+		return "user.key_recover"
+	}
+	return "user.key_setup"
+}
+
+// checkCodeFields checks the fields every request has; "" if they are fine.
+func checkCodeFields(email, code, purpose string) string {
+	switch {
+	case strings.TrimSpace(email) == "":
+		return "email is required"
+	case len(email) > 320:
+		return "email is too long"
+	case strings.TrimSpace(code) == "":
+		return "code is required"
+	case purpose != db.PurposeSetup && purpose != db.PurposeRecover:
+		return `purpose must be "setup" or "recover"`
+	}
+	return ""
+}
+
+// setupProblem is a refusal decided by the handler rather than by the code check.
+type setupProblem struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (p *setupProblem) Error() string { return p.msg }
+
+// refuse answers a refused request and records it (throttled) in the audit log. who is
+// the matched userName or the email as typed; the code never goes into the log.
+func (a *setupAPI) refuse(w http.ResponseWriter, r *http.Request, c *call, who, purpose string, err error) {
+	status, body := setupRefusal(err)
+	if status >= 500 {
+		a.s.log.Error("setup request", "path", r.URL.Path, "err", err)
+	}
+	var ce *db.CodeError
+	if errors.As(err, &ce) && ce.UserName != "" {
+		who = ce.UserName
+	}
+	if _, notEmail := db.NormalizeSetupCode(who); notEmail == nil {
+		who = "" // someone typed their code into the email field: keep it out of the log
+	}
+	a.refused.add(r.Context(), a.s, c.event(setupKind(purpose), truncate(who, 100), status, "refused: "+truncate(body.Message, 200)))
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))
+	}
+	writeSetupError(w, status, body)
+}
+
+// setupRefusal maps an error to its status and body, once, at the edge.
+func setupRefusal(err error) (int, SetupErrorBody) {
+	var p *setupProblem
+	if errors.As(err, &p) {
+		return p.status, SetupErrorBody{Error: p.code, Message: p.msg}
+	}
+	var ce *db.CodeError
+	if errors.As(err, &ce) {
+		body := SetupErrorBody{Message: ce.Error()}
+		status := http.StatusForbidden
+		switch {
+		case errors.Is(err, db.ErrCodeFormat):
+			status, body.Error = http.StatusBadRequest, setupErrCodeFormat
+		case errors.Is(err, db.ErrCodeWrong):
+			body.Error = setupErrInvalidCode
+			if ce.AttemptsLeft >= 0 {
+				n := ce.AttemptsLeft
+				body.AttemptsLeft = &n
+			}
+		case errors.Is(err, db.ErrCodeExhausted):
+			body.Error, body.Message = setupErrExhausted, "too many wrong attempts: ask your admin for a new code"
+		case errors.Is(err, db.ErrCodeExpired):
+			status, body.Error, body.Message = http.StatusGone, setupErrExpired, "code expired: ask your admin for a new one"
+		case errors.Is(err, db.ErrCodeUsed):
+			status, body.Error, body.Message = http.StatusGone, setupErrUsed, "code already used: ask your admin for a new one"
+		case errors.Is(err, db.ErrCodePurpose):
+			status, body.Error, body.Purpose = http.StatusConflict, setupErrWrongPurpose, ce.Purpose
+			body.Message = fmt.Sprintf("this is a %s code", map[string]string{db.PurposeSetup: "setup", db.PurposeRecover: "recovery"}[ce.Purpose])
+		case errors.Is(err, db.ErrUserDeactivated):
+			body.Error, body.Message = setupErrDeactivated, "your account is deactivated: ask your admin"
+		case errors.Is(err, db.ErrUserReady):
+			status, body.Error, body.Message = http.StatusConflict, setupErrAlreadyReady, "your key is already set up"
+		case errors.Is(err, db.ErrUserNoKey):
+			status, body.Error, body.Message = http.StatusConflict, setupErrNoKey, "you have no key to recover yet"
+		default:
+			return http.StatusInternalServerError, SetupErrorBody{Error: setupErrInternal, Message: "internal error; the server log has the details"}
+		}
+		return status, body
+	}
+	switch {
+	case errors.Is(err, errUserMismatch):
+		return http.StatusBadRequest, SetupErrorBody{Error: setupErrUserMismatch, Message: err.Error()}
+	case errors.Is(err, errKeyMismatch):
+		return http.StatusBadRequest, SetupErrorBody{Error: setupErrKeyMismatch, Message: err.Error()}
+	case errors.Is(err, db.ErrNotFound):
+		// The user (and so the key) went away between the code check and the read.
+		return http.StatusForbidden, SetupErrorBody{Error: setupErrInvalidCode, Message: "wrong email or code"}
+	case errors.Is(err, db.ErrConflict):
+		// Two completes raced for one code: the loser finds the key already there.
+		return http.StatusConflict, SetupErrorBody{Error: setupErrAlreadyReady, Message: "your key is already set up"}
+	case errors.Is(err, db.ErrBusy):
+		return http.StatusServiceUnavailable, SetupErrorBody{Error: setupErrBusy, Message: "the server's database is busy: try again"}
+	}
+	return http.StatusInternalServerError, SetupErrorBody{Error: setupErrInternal, Message: "internal error; the server log has the details"}
+}
+
+// decodeSetup reads a body of at most setupMaxBody bytes into v, refusing unknown fields,
+// and answers the error itself if it cannot.
+func decodeSetup(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, setupMaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeSetupError(w, http.StatusRequestEntityTooLarge, SetupErrorBody{Error: setupErrTooLarge,
+				Message: fmt.Sprintf("the request body is larger than %d bytes", setupMaxBody)})
+		} else {
+			writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "could not read the request body"})
+		}
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		msg := "the body is not the expected JSON object: " + jsonProblem(err)
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			msg = "unknown field " + truncate(f, 60) + ": the setup API takes only the email, the code, the user id and the public key with its wrapped blobs"
+		}
+		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: msg})
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "the body has data after the JSON object"})
+		return false
+	}
+	return true
+}
+
+func writeSetupJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"internal","message":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeSetupError(w http.ResponseWriter, status int, body SetupErrorBody) {
+	writeSetupJSON(w, status, body)
+}
+
+// rateLimiter is a token bucket per key (client address), in memory: it only has to slow
+// down guessing, and the attempt limit on each code is what really stops it.
+type rateLimiter struct {
+	mu      sync.Mutex
+	rate    float64 // tokens per second
+	burst   float64
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// maxBuckets bounds the limiter's memory under a flood from many addresses.
+const maxBuckets = 10000
+
+func newRateLimiter(n int, per time.Duration, burst int) *rateLimiter {
+	return &rateLimiter{rate: float64(n) / per.Seconds(), burst: float64(burst), buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for key, or says how long until one is there.
+func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxBuckets {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+	}
+	if el := now.Sub(b.at).Seconds(); el > 0 {
+		b.tokens = min(l.burst, b.tokens+el*l.rate)
+		b.at = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// prune forgets the buckets that have refilled (they are as good as new), or all of them
+// if that is not enough.
+func (l *rateLimiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) >= maxBuckets {
+		clear(l.buckets)
+	}
+}

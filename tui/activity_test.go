@@ -1,0 +1,74 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"scimdesk/db"
+)
+
+func TestActivityHistoryLiveAndDetail(t *testing.T) {
+	d := testDB(t)
+	ctx := context.Background()
+	insert := func(e db.Event) {
+		t.Helper()
+		if err := d.InsertEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert(db.Event{Kind: "user.create", Agent: "Okta SCIM Client 1.0.0", Subject: "ann@example.com", Status: 201, Addr: "10.0.0.5"})
+	insert(db.Event{Kind: "user.create", Agent: "Okta SCIM Client 1.0.0", Subject: "ann@example.com", Status: 409,
+		Outcome: db.OutcomeFail, Summary: "userName ann@example.com is taken"})
+	dp := testDeps(t, d, Options{})
+	a := newActivity(dp)
+	f := newFeed(dp)
+	dr := driveTab(t, a, 100, 20)
+	// The feed sees every message first, as in the app.
+	dr.update = func(m tea.Msg) tea.Cmd { return tea.Batch(f.update(m), a.Update(m)) }
+	dr.do(poll(dp, 0, true))
+	f.inFlight = true
+	v := plain(dr.waitText("Audit log", "ann@example.com", "✓ ok 201", "✗ fail 409", "Okta"))
+	if strings.Index(v, "fail 409") > strings.Index(v, "ok 201") {
+		t.Error("the newest event is not on top")
+	}
+
+	insert(db.Event{Kind: "group.create", Agent: "Microsoft.Identity-Provisioning/1.0", Subject: "Engineering", Status: 201})
+	dr.send(tickMsg{})
+	dr.waitText("Engineering", "Entra")
+
+	dr.key("down", "enter") // the 409
+	dr.waitText("userName ann@example.com is taken", "Outcome", "fail 409", "Okta SCIM Client 1.0.0")
+	dr.key("esc")
+	dr.waitText("newest first")
+}
+
+func TestActivityReadsOlderPages(t *testing.T) {
+	d := testDB(t)
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *db.Tx) error {
+		for i := range historySize + 250 {
+			if err := tx.InsertEvent(ctx, db.Event{Kind: "user.patch", Subject: fmt.Sprintf("u%04d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp := testDeps(t, d, Options{})
+	a := newActivity(dp)
+	dr := driveTab(t, a, 80, 20)
+	dr.do(poll(dp, 0, true))
+	dr.waitText("u0549")
+	dr.key("end")
+	dr.waitUntil("a page of older events", func() bool { return len(a.events) == historySize+pageSize })
+	dr.key("end")
+	dr.waitUntil("the last older events", func() bool { return len(a.events) == historySize+250 && a.noOlder })
+	dr.key("end")
+	dr.waitText("u0000")
+}

@@ -1,0 +1,157 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// app is the root model. It owns the window size, quitting, the help screen and the
+// status line, and routes: keys go to the shown tab only, everything else (data, events,
+// results) to every tab, so hidden tabs stay current.
+type app struct {
+	d        *deps
+	tabs     []tab
+	active   int
+	feed     *feed
+	help     help.Model
+	showHelp bool
+	width    int
+	height   int
+	status   statusMsg
+	seq      int // numbers status lines, so an old expiry does not clear a newer line
+}
+
+func newApp(d *deps) *app {
+	a := &app{d: d, feed: newFeed(d), help: help.New()}
+	a.tabs = []tab{newProvisioning(d), newTokens(d), newUsers(d), newGroups(d), newActivity(d)}
+	a.help.Styles = d.styles.Help
+	return a
+}
+
+// Init asks the terminal for its background (light or dark), starts the live feed and
+// every tab's first read, and shows why the server did not start, if it did not.
+func (a *app) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, a.feed.init()}
+	for _, t := range a.tabs {
+		cmds = append(cmds, t.Init())
+	}
+	if a.d.serverErr != nil {
+		cmds = append(cmds, report(levelErr, "The SCIM server is not running: tab 1 says why and what to do."))
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update routes one message.
+func (a *app) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.width, a.height = msg.Width, msg.Height
+		a.help.SetWidth(msg.Width)
+		for _, t := range a.tabs {
+			t.SetSize(msg.Width, a.bodyHeight())
+		}
+		return a, nil
+	case tea.BackgroundColorMsg:
+		*a.d.styles = *newStyles(msg.IsDark())
+		a.help.Styles = a.d.styles.Help
+		return a, nil
+	case statusMsg:
+		a.seq++
+		a.status = msg
+		return a, expireStatus(a.seq, msg.Level)
+	case statusExpiredMsg:
+		if msg.Seq == a.seq {
+			a.status = statusMsg{}
+		}
+		return a, nil
+	case tea.KeyPressMsg:
+		return a, a.key(msg)
+	case tea.PasteMsg:
+		return a, a.tabs[a.active].Update(msg)
+	}
+	cmds := []tea.Cmd{a.feed.update(msg)}
+	for _, t := range a.tabs {
+		cmds = append(cmds, t.Update(msg))
+	}
+	return a, tea.Batch(cmds...)
+}
+
+// key handles the global keys, unless the shown tab is reading text, and passes the rest on.
+func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
+	km := a.d.keys
+	if key.Matches(k, km.ForceQuit) {
+		return tea.Quit
+	}
+	if a.showHelp { // any key closes the help screen
+		a.showHelp = false
+		return nil
+	}
+	t := a.tabs[a.active]
+	if !t.Capturing() {
+		switch {
+		case key.Matches(k, km.Quit):
+			return tea.Quit
+		case key.Matches(k, km.Help):
+			a.showHelp = true
+			return nil
+		case key.Matches(k, km.NextTab):
+			return a.switchTo((a.active + 1) % len(a.tabs))
+		case key.Matches(k, km.PrevTab):
+			return a.switchTo((a.active + len(a.tabs) - 1) % len(a.tabs))
+		}
+		for i, b := range km.Tabs {
+			if key.Matches(k, b) {
+				return a.switchTo(i)
+			}
+		}
+	}
+	return t.Update(k)
+}
+
+// switchTo shows tab i; the tab left behind is told, so it can forget what must not
+// outlive the screen (a token's secret).
+func (a *app) switchTo(i int) tea.Cmd {
+	if i == a.active {
+		return nil
+	}
+	left := a.tabs[a.active]
+	a.active = i
+	return left.Update(tabLeftMsg{})
+}
+
+// bodyHeight is what the tabs get: the screen less the tab bar, its rule, the status line
+// and the key line.
+func (a *app) bodyHeight() int { return max(1, a.height-4) }
+
+// View draws the whole screen, always exactly the window's size.
+func (a *app) View() tea.View {
+	v := tea.NewView("")
+	v.AltScreen = true
+	v.WindowTitle = "scimdesk"
+	if a.width <= 0 || a.height <= 0 {
+		return v
+	}
+	st := a.d.styles
+	t := a.tabs[a.active]
+	body := t.View()
+	keys := t.KeyMap()
+	if a.showHelp {
+		body = st.Heading.Render("All keys — "+t.Title()) + "\n\n" +
+			a.help.FullHelpView(append(keys.FullHelp(), a.d.keys.global())) +
+			"\n\n" + st.Dim.Render("Press any key to close.")
+	}
+	short := keys.ShortHelp()
+	if !t.Capturing() {
+		short = append(short[:len(short):len(short)], a.d.keys.Help, a.d.keys.Quit)
+	}
+	v.SetContent(strings.Join([]string{
+		a.tabBar(),
+		block(body, a.width, a.bodyHeight()),
+		block(a.statusLine(), a.width, 1),
+		block(a.help.ShortHelpView(short), a.width, 1),
+	}, "\n"))
+	return v
+}

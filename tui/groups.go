@@ -1,0 +1,178 @@
+package tui
+
+import (
+	"context"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"scimdesk/db"
+)
+
+// groups is tab 4: the provisioned groups with their member counts; enter shows a group's
+// members, paged like the Users tab.
+type groups struct {
+	d             *deps
+	width, height int
+	list          *paged[db.Group]
+	filter        filterBox
+	members       *userList
+	group         db.Group // whose members are shown
+	showMembers   bool
+}
+
+var groupCols = []column{
+	{Title: "NAME", Min: 12, Flex: 3},
+	{Title: "MEMBERS", Min: 8, Right: true},
+	{Title: "EXTERNAL ID", Min: 10, Flex: 2},
+	{Title: "CREATED", Min: 10},
+}
+
+func newGroups(d *deps) *groups {
+	load := func(ctx context.Context, w db.Where, owner string, seq, offset int, _ bool) tea.Cmd {
+		return loadGroups(ctx, d, owner, seq, w, offset)
+	}
+	return &groups{d: d, list: newPaged[db.Group](d, "groups", "groups", load),
+		filter: newFilterBox(d, "groups", "group name"), members: newUserList(d, "members", false)}
+}
+
+func (g *groups) Title() string   { return "Groups" }
+func (g *groups) Capturing() bool { return g.filter.active }
+func (g *groups) Init() tea.Cmd   { return g.list.query(db.GroupQuery{}.Where()) }
+
+func (g *groups) SetSize(width, height int) {
+	g.width, g.height = width, height
+	g.list.win.setHeight(height - 5) // title, filter, blank, titles, footer
+	g.members.win.setHeight(height - 5)
+	g.filter.setWidth(width / 2)
+}
+
+func (g *groups) KeyMap() help.KeyMap {
+	km := g.d.keys
+	switch {
+	case g.filter.active:
+		back, done := km.Back, km.Open
+		back.SetHelp("esc", "clear filter")
+		done.SetHelp("enter", "keep filter")
+		return keyHelp{short: []key.Binding{done, back}}
+	case g.showMembers:
+		return keyHelp{short: []key.Binding{km.Back, km.Up, km.Down, km.PageDown}, full: [][]key.Binding{{km.Back}, km.nav()}}
+	}
+	open := km.Open
+	open.SetHelp("enter", "members")
+	return keyHelp{short: []key.Binding{km.Filter, open, km.Up, km.Down}, full: [][]key.Binding{{km.Filter, open}, km.nav()}}
+}
+
+func (g *groups) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case groupsMsg:
+		_, cmd := g.list.handle(msg)
+		return cmd
+	case usersMsg:
+		_, cmd := g.members.handle(msg)
+		return cmd
+	case debounceMsg:
+		if g.filter.settled(msg) {
+			return g.list.query(db.GroupQuery{Search: g.filter.query}.Where())
+		}
+	case pollMsg:
+		if msg.Initial || !touchesUsers(msg.Events) {
+			return nil
+		}
+		cmds := []tea.Cmd{g.list.refresh()}
+		if g.showMembers {
+			cmds = append(cmds, g.members.refresh())
+		}
+		return tea.Batch(cmds...)
+	case tea.KeyPressMsg:
+		return g.key(msg)
+	case tea.PasteMsg:
+		if g.filter.active {
+			_, cmd := g.filter.update(msg)
+			return cmd
+		}
+	}
+	return nil
+}
+
+func (g *groups) key(k tea.KeyPressMsg) tea.Cmd {
+	km := g.d.keys
+	switch {
+	case g.filter.active:
+		_, cmd := g.filter.update(k)
+		return cmd
+	case g.showMembers:
+		if key.Matches(k, km.Back) {
+			g.showMembers = false
+			return nil
+		}
+		_, cmd := g.members.navigate(k)
+		return cmd
+	case key.Matches(k, km.Filter):
+		return g.filter.open()
+	case key.Matches(k, km.Back):
+		if g.filter.input.Value() != "" {
+			g.filter.input.SetValue("")
+			return g.filter.changed()
+		}
+		return nil
+	case key.Matches(k, km.Open):
+		grp, ok := g.list.win.selected()
+		if !ok {
+			return nil
+		}
+		g.group, g.showMembers = grp, true
+		return g.members.query(db.MembersOf(grp.Seq))
+	}
+	_, cmd := g.list.navigate(k)
+	return cmd
+}
+
+func (g *groups) View() string {
+	st := g.d.styles
+	var b strings.Builder
+	if g.showMembers {
+		b.WriteString(st.Heading.Render("Members of “"+clean(g.group.DisplayName)+"”") + st.Dim.Render("   esc back") + "\n")
+		b.WriteString(st.Dim.Render(fieldsLine("id", g.group.ID, "external id", firstNonEmpty(g.group.ExternalID, "—"))) + "\n\n")
+		b.WriteString(block(viewUsers(g.members, g.width, g.height-4), g.width, g.height-4) + "\n")
+		switch w := &g.members.win; {
+		case w.loaded && w.total == 0:
+			b.WriteString(st.Dim.Render("This group has no members."))
+		case w.loaded:
+			b.WriteString(st.Dim.Render(g.members.position()))
+		}
+		return b.String()
+	}
+	w := &g.list.win
+	if w.loaded {
+		b.WriteString(st.Heading.Render(plural(w.total, "group", "groups")))
+		if g.filter.query != "" {
+			b.WriteString(st.Dim.Render(" match"))
+		}
+	}
+	b.WriteString("\n" + g.filter.view(g.width/2) + "\n\n")
+	b.WriteString(block(g.list.view(groupCols, g.width, g.height-4, func(grp db.Group) []cell {
+		return []cell{{Text: grp.DisplayName}, {Text: commas(grp.MemberCount)}, {Text: firstNonEmpty(grp.ExternalID, "—"), Style: st.Dim},
+			{Text: day(grp.Created), Style: st.Dim}}
+	}), g.width, g.height-4) + "\n")
+	switch {
+	case w.loaded && w.total == 0 && g.filter.query != "":
+		b.WriteString(st.Dim.Render("No group matches. esc clears the filter."))
+	case w.loaded && w.total == 0:
+		b.WriteString(st.Dim.Render("No groups yet. In Okta, push groups from the app's Push Groups tab."))
+	case w.loaded:
+		b.WriteString(st.Dim.Render(g.list.position() + " · enter shows the members"))
+	}
+	return b.String()
+}
+
+// fieldsLine is "label value · label value".
+func fieldsLine(kv ...string) string {
+	parts := make([]string, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		parts = append(parts, kv[i]+" "+kv[i+1])
+	}
+	return strings.Join(parts, " · ")
+}

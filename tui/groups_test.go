@@ -1,0 +1,64 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"scimdesk/db"
+)
+
+// seedGroup makes a group with the first n seeded users as members.
+func seedGroup(t *testing.T, d *db.DB, name string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *db.Tx) error {
+		g := &db.Group{ID: "g-" + name, DisplayName: name, Doc: []byte(`{}`)}
+		if err := tx.InsertGroup(ctx, g); err != nil {
+			return err
+		}
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		}
+		return tx.AddMembers(ctx, g.Seq, ids)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGroupsListMembersAndFilter(t *testing.T) {
+	d := testDB(t)
+	seedUsers(t, d, 300, 0)
+	seedGroup(t, d, "Engineering", 250)
+	seedGroup(t, d, "Sales", 3)
+	seedGroup(t, d, "Empty", 0)
+	dp := testDeps(t, d, Options{})
+	g := newGroups(dp)
+	dr := driveTab(t, g, 80, 20)
+	dr.waitText("3 groups", "Engineering", "250", "Sales")
+
+	dr.key("enter")
+	dr.waitText("Members of “Engineering”", "row 1 of 250", "user00249@example.com")
+	dr.key("end")
+	dr.waitText("row 250 of 250", "user00000@example.com")
+	dr.key("esc")
+	dr.waitText("3 groups")
+
+	dr.key("/")
+	dr.typeText("sal")
+	dr.waitText("1 group match", "Sales")
+	dr.key("enter", "enter")
+	dr.waitText("Members of “Sales”", "user00002@example.com")
+	dr.key("esc", "/", "esc")
+	dr.waitText("3 groups")
+	dr.key("end", "enter")
+	dr.waitText("Members of “Empty”", "no members")
+}
+
+func TestGroupsEmpty(t *testing.T) {
+	d := testDB(t)
+	dr := driveTab(t, newGroups(testDeps(t, d, Options{})), 80, 20)
+	dr.waitText("No groups yet", "Push Groups")
+}

@@ -1,0 +1,219 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"scimdesk/db"
+)
+
+// provisioning is tab 1: the SCIM switch, the URL to paste into the identity provider,
+// the server's state and traffic, and what to type into Okta.
+type provisioning struct {
+	d             *deps
+	width, height int
+	scimOn, known bool
+	heartbeat     db.Heartbeat
+	beatOK        bool
+	usable        int // tokens that are active or expiring
+	tokensKnown   bool
+	confirm       confirm
+}
+
+func newProvisioning(d *deps) *provisioning {
+	return &provisioning{d: d, confirm: confirm{d: d}}
+}
+
+func (p *provisioning) Title() string             { return "Provisioning" }
+func (p *provisioning) Init() tea.Cmd             { return nil } // the feed's first poll brings the state
+func (p *provisioning) SetSize(width, height int) { p.width, p.height = width, height }
+func (p *provisioning) Capturing() bool           { return p.confirm.open }
+
+func (p *provisioning) KeyMap() help.KeyMap {
+	if p.confirm.open {
+		return p.confirm.keys()
+	}
+	km := p.d.keys
+	toggle := km.ToggleSCIM
+	if p.scimOn {
+		toggle.SetHelp("e", "disable SCIM")
+	} else {
+		toggle.SetHelp("e", "enable SCIM")
+	}
+	copyURL := km.Copy
+	copyURL.SetHelp("c", "copy SCIM URL")
+	return keyHelp{short: []key.Binding{toggle, copyURL}}
+}
+
+func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case pollMsg:
+		if msg.Err == nil {
+			p.scimOn, p.known = msg.SCIMOn, true
+			p.heartbeat, p.beatOK = msg.Heartbeat, msg.HeartbeatOK
+		}
+	case tokensMsg:
+		if msg.Err == nil {
+			p.usable, p.tokensKnown = 0, true
+			now := p.d.now()
+			for _, t := range msg.Tokens {
+				if s := t.Status(now); s == db.TokenActive || s == db.TokenExpiring {
+					p.usable++
+				}
+			}
+		}
+	case scimSetMsg:
+		if msg.Err != nil {
+			return reportErr("Switching SCIM", msg.Err)
+		}
+		p.scimOn, p.known = msg.On, true
+		if msg.On {
+			return report(levelOK, "SCIM provisioning is enabled: the identity provider's requests are served.")
+		}
+		return report(levelOK, "SCIM provisioning is disabled: every SCIM request now gets 403. Tokens and users stay.")
+	case tea.KeyPressMsg:
+		if p.confirm.open {
+			return p.confirm.update(msg)
+		}
+		return p.key(msg)
+	}
+	return nil
+}
+
+func (p *provisioning) key(k tea.KeyPressMsg) tea.Cmd {
+	km := p.d.keys
+	switch {
+	case key.Matches(k, km.ToggleSCIM):
+		if !p.known {
+			return report(levelInfo, "Still reading the SCIM switch; try again in a second.")
+		}
+		if !p.scimOn {
+			return setSCIM(p.d, true)
+		}
+		p.confirm.ask("Disable SCIM provisioning?",
+			"Okta and Entra ID get 403 on every SCIM request until you enable it again. Users, groups and tokens stay as they are.",
+			setSCIM(p.d, false))
+	case key.Matches(k, km.Copy):
+		url := p.scimURL()
+		if url == "" {
+			return report(levelErr, "No SCIM URL to copy: no server is running for this database.")
+		}
+		return tea.Batch(tea.SetClipboard(url), report(levelOK, "Copied the SCIM URL: "+url))
+	}
+	return nil
+}
+
+// scimURL is the base URL the identity provider needs: from the server in this process,
+// else from the heartbeat of the one in another process.
+func (p *provisioning) scimURL() string { return scimURL(p.d, p.heartbeat, p.beatOK) }
+
+func (p *provisioning) View() string {
+	if p.confirm.open {
+		return p.confirm.view(p.width, p.height)
+	}
+	st := p.d.styles
+	now := p.d.now()
+	srv := serverState(p.d, p.heartbeat, p.beatOK, now)
+	url := p.scimURL()
+	var lines []string
+	add := func(label, value string) { lines = append(lines, kv(st, label, value, p.width)...) }
+
+	switch {
+	case !p.known:
+		add("SCIM", st.Dim.Render("reading…"))
+	case p.scimOn:
+		add("SCIM", st.OK.Render("● enabled")+st.Dim.Render(": Okta and Entra ID can create, update and deactivate users"))
+	default:
+		add("SCIM", st.Warn.Render("○ disabled")+st.Dim.Render(": SCIM requests get 403. Press e to enable."))
+	}
+	if url != "" {
+		add("SCIM URL", st.Accent.Render(url)+"   "+st.Dim.Render("(c copies it)"))
+	} else {
+		add("SCIM URL", st.Dim.Render("unknown while no server runs for this database"))
+	}
+	if srv.up {
+		add("Server", srv.summary)
+	} else {
+		add("Server", st.Fail.Render("✗ "+srv.summary))
+	}
+	if strings.HasPrefix(url, "http://") {
+		add("", st.Warn.Render("▲ Okta needs HTTPS: --tls-cert/--tls-key, or a proxy + --public-url"))
+	}
+	add("Requests", p.requests())
+	add("Tokens", p.tokens())
+
+	lines = append(lines, "", st.Heading.Render("In Okta")+st.Dim.Render(" (Applications › your app › Provisioning)"))
+	steps := []string{
+		"Integration › SCIM connector base URL: the SCIM URL above",
+		"Unique identifier field for users: " + st.Key.Render("email"),
+		"Provisioning actions: Push New Users, Push Profile Updates, Push Groups",
+		"Authentication Mode: HTTP Header; Authorization: a token from tab 2",
+		"Test Connector Configuration: the request shows above and in tab 5",
+		"To App: enable Create Users, Update User Attributes, Deactivate Users",
+	}
+	for i, s := range steps {
+		lines = append(lines, hang(" "+string(rune('1'+i))+". ", s, p.width)...)
+	}
+	lines = append(lines, "")
+	lines = append(lines, hang("", st.Dim.Render("Entra ID: Provisioning › Admin Credentials: Tenant URL = the SCIM URL, Secret Token = a token."), p.width)...)
+	return strings.Join(lines, "\n")
+}
+
+// requests is the server's traffic: how many, and the last one with its client, so the
+// admin sees Okta's "Test Connector Configuration" arrive.
+func (p *provisioning) requests() string {
+	st := p.d.styles
+	if !p.beatOK {
+		if p.d.server != nil {
+			return "0 served" // the server writes its first heartbeat as it starts
+		}
+		return st.Dim.Render("— (no server is running)")
+	}
+	h := p.heartbeat
+	s := commas(int(h.Requests)) + " served"
+	if h.LastRequest.IsZero() {
+		return s + st.Dim.Render(" · Okta's “Test Connector Configuration” shows here")
+	}
+	return s + " · last " + ago(p.d.now(), h.LastRequest) + " from " + st.Accent.Render(idpOf(h.LastUserAgent)) + st.Dim.Render(" ("+clean(h.LastUserAgent)+")")
+}
+
+// tokens says whether there is a token to paste into the identity provider.
+func (p *provisioning) tokens() string {
+	st := p.d.styles
+	switch {
+	case !p.tokensKnown:
+		return st.Dim.Render("reading…")
+	case p.usable == 0:
+		return st.Warn.Render("▲ no usable token") + st.Dim.Render(": create one in tab 2 (n)")
+	}
+	return plural(p.usable, "usable token", "usable tokens") + st.Dim.Render(" · manage them in tab 2")
+}
+
+// labelWidth is the width of the label column on the Provisioning tab.
+const labelWidth = 10
+
+// kv is a label and a value wrapped under itself.
+func kv(st *styles, label, value string, width int) []string {
+	return hang(st.Label.Render(fit(label, labelWidth, false)), value, width)
+}
+
+// hang wraps text to width, indenting the lines after the first under prefix's end.
+func hang(prefix, text string, width int) []string {
+	pw := lipgloss.Width(prefix)
+	body := lipgloss.NewStyle().Width(max(10, width-pw)).Render(text)
+	lines := strings.Split(body, "\n")
+	pad := strings.Repeat(" ", pw)
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+		if i == 0 {
+			lines[i] = prefix + lines[i]
+		} else {
+			lines[i] = pad + lines[i]
+		}
+	}
+	return lines
+}

@@ -1,0 +1,317 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"scimdesk/db"
+)
+
+// users is tab 3: the provisioned users, paged from the database, with counts per status,
+// a "/" filter, a status filter and a detail page.
+type users struct {
+	d             *deps
+	width, height int
+	list          *userList
+	filter        filterBox
+	status        string // "", pending, ready or deactivated
+	detail        detail
+	detailID      string
+	confirm       confirm
+	code          setupCode
+	heartbeat     db.Heartbeat // for the server URL in the setup command
+	beatOK        bool
+}
+
+// statusCycle is the order the s key steps through.
+var statusCycle = []string{"", db.StatusPending, db.StatusReady, db.StatusDeactivated}
+
+func newUsers(d *deps) *users {
+	return &users{d: d, list: newUserList(d, "users", true), filter: newFilterBox(d, "users", "email, user name or name"),
+		detail: newDetail(d), confirm: confirm{d: d}, code: setupCode{d: d}}
+}
+
+func (u *users) Title() string   { return "Users" }
+func (u *users) Capturing() bool { return u.filter.active || u.confirm.open }
+func (u *users) Init() tea.Cmd   { return u.list.query(u.where()) }
+
+func (u *users) SetSize(width, height int) {
+	u.width, u.height = width, height
+	u.list.win.setHeight(height - 5) // counts, filter, blank, titles, footer
+	u.filter.setWidth(width / 2)
+	u.detail.setSize(width, height)
+}
+
+// where is the condition for the filters in force.
+func (u *users) where() db.Where {
+	w, _ := db.UserQuery{Status: u.status, Search: u.filter.query}.Where() // statuses come from statusCycle
+	return w
+}
+
+func (u *users) KeyMap() help.KeyMap {
+	km := u.d.keys
+	switch {
+	case u.confirm.open:
+		return u.confirm.keys()
+	case u.code.shown():
+		return u.code.keys()
+	case u.filter.active:
+		back, done := km.Back, km.Open
+		back.SetHelp("esc", "clear filter")
+		done.SetHelp("enter", "keep filter")
+		return keyHelp{short: []key.Binding{done, back}}
+	case u.detail.open:
+		return keyHelp{short: []key.Binding{km.SetupCode, km.Up, km.Down, km.Back}}
+	}
+	status, code, clear := km.StatusFilter, km.SetupCode, km.Back
+	status.SetHelp("s", "status")
+	code.SetHelp("i", "setup code")
+	clear.SetHelp("esc", "clear filter")
+	return keyHelp{
+		short: []key.Binding{km.Filter, status, km.Open, code},
+		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, km.SetupCode, clear}, km.nav()},
+	}
+}
+
+func (u *users) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case usersMsg:
+		mine, cmd := u.list.handle(msg)
+		if mine && u.detail.open {
+			for _, row := range msg.Rows {
+				if row.ID == u.detailID {
+					u.detail.replace(userDetail(u.d.styles, row, u.width))
+				}
+			}
+		}
+		return cmd
+	case debounceMsg:
+		if u.filter.settled(msg) {
+			return u.list.query(u.where())
+		}
+	case setupCodeMsg:
+		if msg.Err != nil {
+			return reportErr("Issuing a setup code", msg.Err)
+		}
+		u.code.show(msg, scimURL(u.d, u.heartbeat, u.beatOK))
+		return report(levelOK, "Setup code issued. Hand it over now: it is shown only once.")
+	case tabLeftMsg:
+		u.code.hide()
+		u.confirm.open = false
+	case pollMsg:
+		if msg.Err == nil {
+			u.heartbeat, u.beatOK = msg.Heartbeat, msg.HeartbeatOK
+		}
+		if !msg.Initial && touchesUsers(msg.Events) {
+			return u.list.refresh()
+		}
+	case tea.KeyPressMsg:
+		return u.key(msg)
+	case tea.PasteMsg:
+		if u.filter.active {
+			_, cmd := u.filter.update(msg)
+			return cmd
+		}
+	}
+	return nil
+}
+
+func (u *users) key(k tea.KeyPressMsg) tea.Cmd {
+	km := u.d.keys
+	switch {
+	case u.confirm.open:
+		return u.confirm.update(k)
+	case u.code.shown():
+		return u.code.update(k)
+	case u.filter.active:
+		_, cmd := u.filter.update(k)
+		return cmd
+	}
+	if u.detail.open {
+		if key.Matches(k, km.SetupCode) {
+			return u.setupCode()
+		}
+		_, cmd := u.detail.update(k)
+		return cmd
+	}
+	switch {
+	case key.Matches(k, km.Filter):
+		return u.filter.open()
+	case key.Matches(k, km.StatusFilter):
+		for i, s := range statusCycle {
+			if s == u.status {
+				u.status = statusCycle[(i+1)%len(statusCycle)]
+				break
+			}
+		}
+		return u.list.query(u.where())
+	case key.Matches(k, km.Open):
+		if row, ok := u.list.win.selected(); ok {
+			u.detailID = row.ID
+			u.detail.show(userDetail(u.d.styles, row, u.width))
+		}
+		return nil
+	case key.Matches(k, km.SetupCode):
+		return u.setupCode()
+	case key.Matches(k, km.Back):
+		if u.filter.query != "" || u.filter.input.Value() != "" {
+			u.filter.input.SetValue("")
+			return u.filter.changed()
+		}
+		return nil
+	}
+	_, cmd := u.list.navigate(k)
+	return cmd
+}
+
+// setupCode asks, for a pending user, whether to issue a setup code: a new code voids the
+// one the user may already hold, so a stray key must not do it.
+func (u *users) setupCode() tea.Cmd {
+	row, ok := u.list.win.selected()
+	if u.detail.open {
+		ok = ok && row.ID == u.detailID
+	}
+	switch {
+	case !ok:
+		return report(levelInfo, "Select a pending user first.")
+	case row.Status() != db.StatusPending:
+		return report(levelInfo, "Only pending users need a setup code; this user is "+row.Status()+".")
+	}
+	u.confirm.ask("Issue a setup code for "+clean(row.UserName)+"?",
+		"The code is valid for 24 hours and 5 attempts; it is shown once, with the command to hand over. A code issued before for this user stops working.",
+		issueSetupCode(u.d, row.ID))
+	return nil
+}
+
+// touchesUsers reports whether any of the events may have changed a user row (a user, a
+// group membership, a key set up).
+func touchesUsers(events []db.Event) bool {
+	for _, e := range events {
+		if e.Outcome == db.OutcomeOK && (strings.HasPrefix(e.Kind, "user.") || strings.HasPrefix(e.Kind, "group.") ||
+			strings.HasPrefix(e.Kind, "setup.") || strings.HasPrefix(e.Kind, "key.")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *users) View() string {
+	st := u.d.styles
+	switch {
+	case u.confirm.open:
+		return u.confirm.view(u.width, u.height)
+	case u.code.shown():
+		return u.code.view(u.width)
+	case u.detail.open:
+		return u.detail.view()
+	}
+	var b strings.Builder
+	if c := u.list.counts; c != nil {
+		b.WriteString(st.Heading.Render(plural(c.Total(), "user", "users")) + "   " +
+			st.Warn.Render("○ "+commas(c.Pending)+" pending") + "   " +
+			st.OK.Render("● "+commas(c.Ready)+" ready") + "   " +
+			st.Dim.Render("✗ "+commas(c.Deactivated)+" deactivated"))
+	} else {
+		b.WriteString(st.Dim.Render("counting users…"))
+	}
+	b.WriteString("\n")
+	show := "all"
+	if u.status != "" {
+		show = u.status
+	}
+	left := u.filter.view(u.width / 2)
+	right := st.Dim.Render("showing ") + st.Accent.Render(show) + st.Dim.Render(" (s) · newest first")
+	b.WriteString(spread(left, right, u.width) + "\n\n")
+	b.WriteString(block(viewUsers(u.list, u.width, u.height-4), u.width, u.height-4) + "\n")
+	b.WriteString(u.footer())
+	return b.String()
+}
+
+// footer is where the cursor is, and what the list holds when it is empty.
+func (u *users) footer() string {
+	st := u.d.styles
+	w := &u.list.win
+	switch {
+	case !w.loaded:
+		return ""
+	case w.total == 0 && (u.filter.query != "" || u.status != ""):
+		return st.Dim.Render("No user matches. esc clears the filter; s changes the status shown.")
+	case w.total == 0:
+		return st.Dim.Render("No users yet. Enable SCIM (tab 1) and assign people to the app in Okta or Entra ID.")
+	}
+	s := st.Dim.Render(u.list.position())
+	if row, ok := w.selected(); ok && row.Status() == db.StatusPending {
+		s += st.Dim.Render(" · enter for details · i issues a setup code")
+	}
+	return s
+}
+
+// spread puts left and right on one line of width, right-aligned if there is room.
+func spread(left, right string, width int) string {
+	gap := width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 2 {
+		return left
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// userDetail is the detail page of a user.
+func userDetail(st *styles, u db.User, width int) (string, []string) {
+	status := statusCell(st, u.Status())
+	title := st.Heading.Render(clean(firstNonEmpty(userName(u), u.UserName))) + "  " + status.Style.Render(status.Text) +
+		st.Dim.Render("   esc back")
+	explain := map[string]string{
+		db.StatusPending:     "active, has not set up a master key yet (i issues a setup code)",
+		db.StatusReady:       "active, has set up a master key",
+		db.StatusDeactivated: "the identity provider set active=false: cannot finish setup; keeps its groups",
+	}[u.Status()]
+	pairs := [][2]string{
+		{"Email", firstNonEmpty(u.Email, "—")},
+		{"User name", u.UserName},
+		{"Name", firstNonEmpty(strings.TrimSpace(u.GivenName+" "+u.FamilyName), "—")},
+		{"Display name", firstNonEmpty(u.DisplayName, "—")},
+		{"Status", u.Status() + ": " + explain},
+		{"ID", u.ID},
+		{"External ID", firstNonEmpty(u.ExternalID, "—")},
+		{"Created", stamp(u.Created)},
+		{"Modified", stamp(u.Modified)},
+		{"Version", "W/\"" + strconv.FormatInt(u.Version, 10) + "\""},
+	}
+	if len(u.Groups) == 0 {
+		pairs = append(pairs, [2]string{"Groups", "none"})
+	}
+	for i, g := range u.Groups {
+		label := ""
+		if i == 0 {
+			label = "Groups"
+		}
+		pairs = append(pairs, [2]string{label, g.DisplayName})
+	}
+	lines := fields(st, pairs, width)
+	lines = append(lines, "", st.Heading.Render("Attributes from the identity provider"))
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, u.Doc, "", "  ") == nil {
+		for _, l := range strings.Split(pretty.String(), "\n") {
+			lines = append(lines, "  "+clean(l))
+		}
+	} else {
+		lines = append(lines, "  "+clean(string(u.Doc)))
+	}
+	return title, lines
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
