@@ -148,7 +148,8 @@ func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *call) {
 	subject, summary := "", ""
 	var g db.Group
-	err := s.mutation(r, c, "group.create", &subject, &summary, func(tx *db.Tx) *Error {
+	var ids []string
+	pre := func() *Error {
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -161,11 +162,11 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *call) {
 		if err := groupFromDoc(d, &g); err != nil {
 			return err
 		}
-		ids, err := memberIDs(d["members"])
-		if err != nil {
-			return err
-		}
+		ids, err = memberIDs(d["members"])
 		g.ID = uuid.NewString()
+		return err
+	}
+	err := s.mutation(r, c, "group.create", &subject, &summary, pre, func(tx *db.Tx) *Error {
 		if e := tx.InsertGroup(r.Context(), &g); e != nil {
 			return groupErr(e, g.ID)
 		}
@@ -194,18 +195,11 @@ func memberCount(n int) string {
 
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
-	var g db.Group
-	err := s.mutation(r, c, "group.replace", &subject, &summary, func(tx *db.Tx) *Error {
+	var g, next db.Group
+	var ids []string
+	pre := func() *Error {
 		in, err := readObject(w, r)
 		if err != nil {
-			return err
-		}
-		var e error
-		if g, e = tx.GroupByID(r.Context(), id); e != nil {
-			return groupErr(e, id)
-		}
-		subject = g.DisplayName
-		if err := checkIfMatch(r, g.Version); err != nil {
 			return err
 		}
 		if bodyID, ok := in["id"].(string); ok && bodyID != id {
@@ -215,13 +209,22 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, i
 		if err != nil {
 			return err
 		}
-		if err := groupFromDoc(d, &g); err != nil {
+		if err := groupFromDoc(d, &next); err != nil {
 			return err
 		}
-		ids, err := memberIDs(d["members"])
-		if err != nil {
+		ids, err = memberIDs(d["members"])
+		return err
+	}
+	err := s.mutation(r, c, "group.replace", &subject, &summary, pre, func(tx *db.Tx) *Error {
+		var e error
+		if g, e = tx.GroupByID(r.Context(), id); e != nil {
+			return groupErr(e, id)
+		}
+		subject = g.DisplayName
+		if err := checkIfMatch(r, g.Version); err != nil {
 			return err
 		}
+		g.DisplayName, g.ExternalID, g.Doc = next.DisplayName, next.ExternalID, next.Doc
 		if e := tx.UpdateGroup(r.Context(), &g); e != nil {
 			return groupErr(e, id)
 		}
@@ -244,15 +247,16 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, i
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var g db.Group
-	err := s.mutation(r, c, "group.patch", &subject, &summary, func(tx *db.Tx) *Error {
+	var req patchRequest
+	pre := func() *Error {
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
 		}
-		req, err := decodePatch(body)
-		if err != nil {
-			return err
-		}
+		req, err = decodePatch(body)
+		return err
+	}
+	err := s.mutation(r, c, "group.patch", &subject, &summary, pre, func(tx *db.Tx) *Error {
 		var e error
 		if g, e = tx.GroupByID(r.Context(), id); e != nil {
 			return groupErr(e, id)
@@ -296,7 +300,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
-	err := s.mutation(r, c, "group.delete", &subject, &summary, func(tx *db.Tx) *Error {
+	err := s.mutation(r, c, "group.delete", &subject, &summary, nil, func(tx *db.Tx) *Error {
 		g, e := tx.GroupByID(r.Context(), id)
 		if e != nil {
 			return groupErr(e, id)

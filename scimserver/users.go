@@ -151,7 +151,16 @@ func userErr(err error, id string) *Error {
 
 // mutation runs one audited change: fn's work and its success event commit together;
 // a failure is recorded on its own. It returns the SCIM error to answer, if any.
-func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string, summary *string, fn func(tx *db.Tx) *Error) *Error {
+//
+// pre, if not nil, runs first, outside the transaction: reading and decoding the body
+// there keeps that work off the single writer, which runs every fn in turn.
+func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string, summary *string, pre func() *Error, fn func(tx *db.Tx) *Error) *Error {
+	if pre != nil {
+		if scimErr := pre(); scimErr != nil {
+			s.record(r.Context(), c.event(kind, *subject, scimErr.Status, truncate(scimErr.Detail, 300)))
+			return scimErr
+		}
+	}
 	var scimErr *Error
 	err := s.db.Write(r.Context(), func(tx *db.Tx) error {
 		if scimErr = fn(tx); scimErr != nil {
@@ -187,7 +196,7 @@ func successStatus(kind string) int {
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 	subject, summary := "", ""
 	var u db.User
-	err := s.mutation(r, c, "user.create", &subject, &summary, func(tx *db.Tx) *Error {
+	pre := func() *Error {
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -197,10 +206,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 		if err != nil {
 			return err
 		}
-		if err := userFromDoc(d, &u); err != nil {
-			return err
-		}
 		u.ID = uuid.NewString()
+		return userFromDoc(d, &u)
+	}
+	err := s.mutation(r, c, "user.create", &subject, &summary, pre, func(tx *db.Tx) *Error {
 		if e := tx.InsertUser(r.Context(), &u); e != nil {
 			return userErr(e, u.ID)
 		}
@@ -264,18 +273,10 @@ func notModified(r *http.Request, version int64) bool {
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
-	var u db.User
-	err := s.mutation(r, c, "user.replace", &subject, &summary, func(tx *db.Tx) *Error {
+	var u, next db.User
+	pre := func() *Error {
 		in, err := readObject(w, r)
 		if err != nil {
-			return err
-		}
-		var e error
-		if u, e = tx.UserByID(r.Context(), id); e != nil {
-			return userErr(e, id)
-		}
-		subject = u.UserName
-		if err := checkIfMatch(r, u.Version); err != nil {
 			return err
 		}
 		if bodyID, ok := in["id"].(string); ok && bodyID != id {
@@ -285,10 +286,20 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id
 		if err != nil {
 			return err
 		}
-		wasActive := u.Active
-		if err := userFromDoc(d, &u); err != nil {
+		return userFromDoc(d, &next)
+	}
+	err := s.mutation(r, c, "user.replace", &subject, &summary, pre, func(tx *db.Tx) *Error {
+		var e error
+		if u, e = tx.UserByID(r.Context(), id); e != nil {
+			return userErr(e, id)
+		}
+		subject = u.UserName
+		if err := checkIfMatch(r, u.Version); err != nil {
 			return err
 		}
+		wasActive := u.Active
+		u.UserName, u.ExternalID, u.DisplayName, u.GivenName, u.FamilyName = next.UserName, next.ExternalID, next.DisplayName, next.GivenName, next.FamilyName
+		u.Email, u.Active, u.Doc = next.Email, next.Active, next.Doc
 		if e := tx.UpdateUser(r.Context(), &u); e != nil {
 			return userErr(e, id)
 		}
@@ -315,15 +326,16 @@ func activeChange(was, is bool) string {
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var u db.User
-	err := s.mutation(r, c, "user.patch", &subject, &summary, func(tx *db.Tx) *Error {
+	var req patchRequest
+	pre := func() *Error {
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
 		}
-		req, err := decodePatch(body)
-		if err != nil {
-			return err
-		}
+		req, err = decodePatch(body)
+		return err
+	}
+	err := s.mutation(r, c, "user.patch", &subject, &summary, pre, func(tx *db.Tx) *Error {
 		var e error
 		if u, e = tx.UserByID(r.Context(), id); e != nil {
 			return userErr(e, id)
@@ -365,7 +377,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
-	err := s.mutation(r, c, "user.delete", &subject, &summary, func(tx *db.Tx) *Error {
+	err := s.mutation(r, c, "user.delete", &subject, &summary, nil, func(tx *db.Tx) *Error {
 		u, e := tx.UserByID(r.Context(), id)
 		if e != nil {
 			return userErr(e, id)
