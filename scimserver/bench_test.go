@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"scimdesk/db"
@@ -150,6 +151,28 @@ func BenchmarkGroupMemberAdd(b *testing.B) {
 		benchScenario(b, n, 200, func(e *benchEnv, i int) (string, string, string) {
 			return "PATCH", "/Groups/" + e.groups[i%len(e.groups)] + "?excludedAttributes=members",
 				`{"Operations":[{"op":"add","path":"members","value":[{"value":"` + e.ids[(i*7919)%n] + `"}]}]}`
+		})
+	})
+}
+
+// BenchmarkPatchParallel runs PATCH from many goroutines at once, as 16 IdP connections
+// would: it measures the group-commit writer rather than one request at a time.
+func BenchmarkPatchParallel(b *testing.B) {
+	benchSizes(b, func(b *testing.B, n int) {
+		e := seededEnv(b, n)
+		b.ReportAllocs()
+		b.SetParallelism(8)
+		var ctr atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := int(ctr.Add(1))
+				rec := e.h("PATCH", "/Users/"+e.ids[(i*7919)%n], `{"Operations":[{"op":"replace","value":{"active":false}}]}`)
+				if rec.Code != 200 {
+					b.Errorf("%d %s", rec.Code, rec.Body)
+					return
+				}
+			}
 		})
 	})
 }

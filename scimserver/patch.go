@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -92,7 +93,7 @@ func (p *patcher) applyPath(kind, path string, value any) *Error {
 		}
 		return badRequest(errMutability, "id cannot be changed")
 	}
-	fp, err := filter.ParsePath([]byte(path))
+	fp, err := parsePath(path)
 	if err != nil {
 		return badRequest(errInvalidPath, "cannot parse path %q", path)
 	}
@@ -160,6 +161,29 @@ func (p *patcher) applyPath(kind, path string, value any) *Error {
 		return p.subAttr(kind, m, a, r.sub, value)
 	}
 	return p.whole(kind, m, a, value)
+}
+
+// simplePath matches paths without a value filter: active, name.givenName, and the same
+// prefixed with a schema URN. They are most of what clients send, and the general parser
+// costs more than the rest of a PATCH.
+var simplePath = regexp.MustCompile(`^(?:(urn:[A-Za-z0-9:._-]+):)?([A-Za-z$][A-Za-z0-9_$-]*)(?:\.([A-Za-z$][A-Za-z0-9_$-]*))?$`)
+
+func parsePath(path string) (filter.Path, error) {
+	m := simplePath.FindStringSubmatch(path)
+	if m == nil {
+		return filter.ParsePath([]byte(path))
+	}
+	var fp filter.Path
+	if m[1] != "" {
+		uri := m[1]
+		fp.AttributePath.URIPrefix = &uri
+	}
+	fp.AttributePath.AttributeName = m[2]
+	if m[3] != "" {
+		sub := m[3]
+		fp.AttributePath.SubAttribute = &sub
+	}
+	return fp, nil
 }
 
 func unwrapOne(v any) any {
