@@ -12,11 +12,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alecthomas/kong"
 	"github.com/charmbracelet/x/term"
@@ -42,6 +44,7 @@ type serverFlags struct {
 
 type cli struct {
 	globals
+	Version kong.VersionFlag `help:"Print the version and exit."`
 
 	Console consoleCmd `cmd:"" default:"withargs" help:"Open the console and run the SCIM server (the default)."`
 	Serve   serveCmd   `cmd:"" help:"Run the SCIM server without a terminal (systemd, containers)."`
@@ -58,6 +61,7 @@ func main() {
 		kong.Name("scimdesk"),
 		kong.Description("Self-hosted SCIM provisioning console: Okta and Microsoft Entra ID provision users and groups into a SQLite file."),
 		kong.UsageOnError(),
+		kong.Vars{"version": version()},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -294,6 +298,16 @@ func (c *tokenRevokeCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer d.Close()
+	tokens, err := d.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tokens {
+		if t.ID == c.ID && !t.Revoked.IsZero() {
+			fmt.Printf("Token %s was already revoked on %s.\n", c.ID, t.Revoked.Local().Format("2006-01-02 15:04"))
+			return nil
+		}
+	}
 	if err := d.RevokeToken(ctx, c.ID, actor()); err != nil {
 		return err
 	}
@@ -376,7 +390,7 @@ type usersCmd struct {
 }
 
 type usersListCmd struct {
-	Status string `help:"Only users in this state." enum:",pending,ready,deactivated" default:""`
+	Status string `help:"Only users in this state: pending, ready or deactivated." enum:",pending,ready,deactivated" default:""`
 	Search string `help:"Only users whose userName, email or name contains this."`
 }
 
@@ -403,7 +417,7 @@ func (c *usersListCmd) Run(ctx context.Context, g *globals) error {
 			if name == "" {
 				name = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Status(), u.UserName, u.Email, name, u.ID, day(u.Created))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Status(), clip(u.UserName), clip(u.Email), clip(name), u.ID, day(u.Created))
 		}
 		if len(users) < batch {
 			break
@@ -540,4 +554,28 @@ func runKeyFlow(ctx context.Context, purpose string, f *keyFlags, recoveryFile, 
 		fmt.Printf("Your recovery key is in %s (mode 0600): keep a copy offline.\n", res.RecoveryFile)
 	}
 	return nil
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "scimdesk (unknown version)"
+	}
+	v := "scimdesk " + info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
+
+// clip keeps one long value from widening every row of a table.
+func clip(s string) string {
+	const max = 60
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max-1]) + "…"
 }

@@ -95,7 +95,7 @@ func (tx *Tx) DeleteGroup(ctx context.Context, id string) error {
 type UnknownUsersError struct{ IDs []string }
 
 func (e *UnknownUsersError) Error() string {
-	return fmt.Sprintf("no user with id %q", e.IDs)
+	return fmt.Sprintf("no user with id %q", e.IDs[:min(len(e.IDs), 5)])
 }
 
 // resolveUsers maps user ids to seqs in one query; ids that name no user are an
@@ -135,13 +135,23 @@ func resolveUsers(ctx context.Context, q querier, ids []string) ([]int64, error)
 
 // AddMembers adds users (by id) to a group; users already in it are left as they are.
 func (tx *Tx) AddMembers(ctx context.Context, groupSeq int64, userIDs []string) error {
+	_, err := tx.AddMembersN(ctx, groupSeq, userIDs)
+	return err
+}
+
+// AddMembersN is AddMembers, also reporting how many users were not members before.
+func (tx *Tx) AddMembersN(ctx context.Context, groupSeq int64, userIDs []string) (int, error) {
 	seqs, err := resolveUsers(ctx, tx.q, userIDs)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = tx.q.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
+	res, err := tx.q.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
 		SELECT ?, value FROM json_each(?)`, groupSeq, int64sJSON(seqs))
-	return mapErr(err)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }
 
 // RemoveMembers removes users (by id) from a group and reports how many were members.

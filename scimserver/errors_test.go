@@ -40,6 +40,13 @@ func TestErrorPaths(t *testing.T) {
 		{"missing userName", "POST", "/Users", `{"name":{"givenName":"A"}}`, nil, 400, errInvalidValue},
 		{"userName not a string", "POST", "/Users", `{"userName":{"a":1}}`, nil, 400, errInvalidValue},
 		{"active not a boolean", "POST", "/Users", `{"userName":"b@x","active":"maybe"}`, nil, 400, errInvalidValue},
+		{"userName a number", "POST", "/Users", `{"userName":123}`, nil, 400, errInvalidValue},
+		{"emails a string", "POST", "/Users", `{"userName":"e@x","emails":"e@x"}`, nil, 400, errInvalidValue},
+		{"value too long", "POST", "/Users", `{"userName":"l@x","displayName":"` + strings.Repeat("x", maxStringLen+1) + `"}`, nil, 400, errInvalidValue},
+		{"too many emails", "POST", "/Users", `{"userName":"m@x","emails":[` + strings.Repeat(`{"value":"a@b"},`, maxValues) + `{"value":"c@d"}]}`, nil, 400, errInvalidValue},
+		{"invalid UTF-8", "POST", "/Users", "{\"userName\":\"\xff\xfe@x\"}", nil, 400, errInvalidSyntax},
+		{"blank filter", "GET", "/Users?filter=%20%20", "", nil, 400, errInvalidFilter},
+		{"SCIM base URL itself", "GET", "", "", nil, 404, ""},
 		{"body too large", "POST", "/Users", big, nil, 413, ""},
 		{"duplicate userName", "POST", "/Users", `{"userName":"X@EXAMPLE.COM"}`, nil, 409, errUniqueness},
 		{"unknown user", "GET", "/Users/nope", "", nil, 404, ""},
@@ -216,5 +223,58 @@ func TestAuth(t *testing.T) {
 			t.Fatal("token last use never recorded")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNoOpPatchKeepsVersion: a PATCH that changes nothing answers 200 and keeps the ETag,
+// so clients that use If-Match get no spurious 412.
+func TestNoOpPatchKeepsVersion(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	r := e.do("POST", "/Users", `{"userName":"noop@example.com","title":"t"}`)
+	e.vars["u"] = r.json["id"].(string)
+	for _, body := range []string{
+		`{"Operations":[{"op":"replace","path":"title","value":"t"}]}`,
+		`{"Operations":[{"op":"replace","path":"someAttributeWeDoNotKeep","value":"x"}]}`,
+	} {
+		r = e.do("PATCH", "/Users/${u}", body)
+		if r.status != 200 || r.header.Get("ETag") != `W/"1"` {
+			t.Errorf("%s: %d ETag %s", body, r.status, r.header.Get("ETag"))
+		}
+	}
+	r = e.do("POST", "/Groups", `{"displayName":"noop","members":[{"value":"${u}"}]}`)
+	e.vars["g"] = r.json["id"].(string)
+	r = e.do("PATCH", "/Groups/${g}", `{"Operations":[{"op":"add","path":"members","value":[{"value":"${u}"}]}]}`)
+	if r.status != 200 || r.header.Get("ETag") != `W/"1"` {
+		t.Errorf("re-adding a member: %d ETag %s", r.status, r.header.Get("ETag"))
+	}
+	r = e.do("PATCH", "/Groups/${g}", `{"Operations":[{"op":"remove","path":"members","value":[{"value":"${u}"}]}]}`)
+	if r.status != 200 || r.header.Get("ETag") != `W/"2"` {
+		t.Errorf("removing a member: %d ETag %s", r.status, r.header.Get("ETag"))
+	}
+}
+
+// TestHeadAndForwardedAddress: HEAD answers like GET; behind a local reverse proxy the
+// audit log records the address the proxy saw, and a remote X-Forwarded-For is ignored.
+func TestHeadAndForwardedAddress(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	req, _ := http.NewRequest("HEAD", e.url+"/Users", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("HEAD /Users: %d", res.StatusCode)
+	}
+	r := e.do("POST", "/Users", `{"userName":"fwd@example.com"}`, "X-Forwarded-For", "198.51.100.7, 203.0.113.9")
+	if r.status != 201 {
+		t.Fatalf("create: %d", r.status)
+	}
+	events, _ := e.db.EventsBefore(context.Background(), 0, 1)
+	if len(events) != 1 || events[0].Addr != "203.0.113.9" {
+		t.Errorf("event address %+v, want the proxy's last hop 203.0.113.9", events)
 	}
 }

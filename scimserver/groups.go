@@ -276,9 +276,13 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 				return err
 			}
 		}
-		oldName := g.DisplayName
+		oldName, oldDoc := g.DisplayName, g.Doc
 		if err := groupFromDoc(p.d, &g); err != nil {
 			return err
+		}
+		if oldName == g.DisplayName && bytes.Equal(oldDoc, g.Doc) && !p.membersChanged {
+			summary = "patched group " + truncate(g.DisplayName, 100) + " (no change)"
+			return nil // the version stays: nothing changed
 		}
 		if e := tx.UpdateGroup(r.Context(), &g); e != nil {
 			return groupErr(e, id)

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"scimdesk/db"
 )
@@ -39,6 +40,9 @@ func (s *Server) Handler() http.Handler {
 	scim("/scim/v2/", func(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, notFound("no such SCIM endpoint: %s", r.URL.Path))
 	})
+	mux.HandleFunc("/scim/v2", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, notFound("this is the SCIM base URL: resources are under it, e.g. %s/Users", s.SCIMURL()))
+	})
 	mux.Handle("/setup/v1/", s.setupAPI())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -47,7 +51,45 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("not found: the SCIM base URL is %s", s.SCIMURL()))
 	})
-	return s.recoverer(mux)
+	return s.recoverer(s.logged(headAsGet(mux)))
+}
+
+// headAsGet answers HEAD like GET (net/http drops the body), so that every readable
+// resource also answers HEAD.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			r.Method = http.MethodGet
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status of a response for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	sw.status = code
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+// logged writes a log line for every request that fails (4xx and 5xx), so that an admin
+// debugging an identity provider at 2 a.m. finds the refused lookups too (the audit log
+// has only writes). The Authorization header and the query string are never logged: the
+// query can carry people's names and addresses in filters.
+func (s *Server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(sw, r)
+		if sw.status >= 400 {
+			s.log.Info("request failed", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"addr", clientAddr(r), "agent", truncate(r.UserAgent(), 200), "ms", time.Since(start).Milliseconds())
+		}
+	})
 }
 
 // recoverer turns a panic into a SCIM 500 and a log line, never a dropped connection.
@@ -83,10 +125,22 @@ func (c *call) event(kind, subject string, status int, summary string) db.Event 
 		Outcome: outcome, Status: status, Summary: summary}
 }
 
+// clientAddr is the client's address. Behind a reverse proxy on the same machine (the
+// setup the README describes) every request comes from loopback, so there, and only there,
+// the proxy's X-Forwarded-For is believed: its last entry is the address the proxy saw.
+// A remote client cannot forge it, since its own requests do not come from loopback.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(last) != nil {
+				return last
+			}
+		}
 	}
 	return host
 }
@@ -136,6 +190,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 		}
 		return nil, badRequest(errInvalidSyntax, "could not read the request body")
 	}
+	if !utf8.Valid(body) {
+		// Stored as it came, invalid bytes would turn into U+FFFD and make distinct names
+		// collide; refusing them is the honest answer.
+		return nil, badRequest(errInvalidSyntax, "the request body is not valid UTF-8")
+	}
 	return body, nil
 }
 
@@ -181,7 +240,11 @@ func storeErr(err error) *Error {
 	var unknown *db.UnknownUsersError
 	switch {
 	case errors.As(err, &unknown):
-		return badRequest(errInvalidValue, "no user with id %s", strings.Join(quoteAll(unknown.IDs), ", "))
+		ids := quoteAll(unknown.IDs[:min(len(unknown.IDs), 5)])
+		if more := len(unknown.IDs) - len(ids); more > 0 {
+			ids = append(ids, fmt.Sprintf("and %d more", more))
+		}
+		return badRequest(errInvalidValue, "no user with id %s", strings.Join(ids, ", "))
 	case errors.Is(err, db.ErrNotFound):
 		return notFound("resource not found")
 	case errors.Is(err, db.ErrConflict):

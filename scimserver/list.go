@@ -145,8 +145,11 @@ func (q listQuery) page(urn string, sortCols map[string]string) (db.Page, *Error
 }
 
 func translate(filter string, s *filtersql.Schema) (db.Where, *Error) {
-	if strings.TrimSpace(filter) == "" {
+	if filter == "" {
 		return db.Where{}, nil
+	}
+	if strings.TrimSpace(filter) == "" {
+		return db.Where{}, badRequest(errInvalidFilter, "the filter is empty")
 	}
 	w, err := filtersql.Translate(filter, s)
 	if err != nil {

@@ -1,7 +1,6 @@
 package scimserver
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -201,6 +200,9 @@ func coerce(a *attr, v any, path string) (any, *Error) {
 		if !ok {
 			list = []any{v} // one value where a list is expected
 		}
+		if len(list) > maxValues && a.Name != "members" { // groups may be large
+			return nil, badRequest(errInvalidValue, "%s has more than %d values", path, maxValues)
+		}
 		out := make([]any, 0, len(list))
 		for _, item := range list {
 			c, err := coerceSingle(a, item, path)
@@ -221,6 +223,9 @@ func coerce(a *attr, v any, path string) (any, *Error) {
 	}
 	return coerceSingle(a, v, path)
 }
+
+// maxValues bounds a multi-valued attribute (emails, phoneNumbers, ...) of a user.
+const maxValues = 100
 
 // onePrimary keeps at most one primary value (RFC 7643 §2.4): when several claim it, the
 // last one wins, which is also what a PATCH that adds a new primary value needs.
@@ -248,9 +253,9 @@ func coerceSingle(a *attr, v any, path string) (any, *Error) {
 	case typeComplex:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			// A bare value for a complex attribute is its "value" sub-attribute: Entra sends
-			// the enterprise manager as a plain id, and some clients send emails as strings.
-			if a.sub("value") == nil {
+			// Entra ID sends the enterprise manager as a bare id string; that one shape is
+			// read as {"value": id}. Any other non-object is a client error.
+			if _, isString := v.(string); !isString || a.Name != "manager" {
 				return nil, badRequest(errInvalidValue, "%s must be an object", path)
 			}
 			obj = map[string]any{"value": v}
@@ -309,20 +314,21 @@ func coerceBool(path string, v any) (any, *Error) {
 	return nil, badRequest(errInvalidValue, "%s must be a boolean", path)
 }
 
-// coerceString accepts strings, and numbers or booleans written as strings, since some
-// clients send employee numbers and the like as JSON numbers.
+// maxStringLen bounds one string attribute. Real names, addresses and ids are far
+// shorter; a megabyte displayName would only make every list unreadable.
+const maxStringLen = 2048
+
+// coerceString accepts strings only: a number where a string belongs is a client error
+// (RFC 7644 invalidValue), not something to guess about.
 func coerceString(path string, v any) (string, *Error) {
 	switch x := v.(type) {
 	case nil:
 		return "", nil
 	case string:
+		if len(x) > maxStringLen {
+			return "", badRequest(errInvalidValue, "%s is longer than %d bytes", path, maxStringLen)
+		}
 		return x, nil
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case json.Number:
-		return x.String(), nil
-	case bool:
-		return strconv.FormatBool(x), nil
 	}
 	return "", badRequest(errInvalidValue, "%s must be a string", path)
 }

@@ -445,7 +445,6 @@ func memberIDs(value any) ([]string, *Error) {
 
 // members applies an operation on a group's members, in the database.
 func (p *patcher) members(kind string, fp filter.Path, value any) *Error {
-	p.membersChanged = true
 	if fp.SubAttribute != nil && !strings.EqualFold(*fp.SubAttribute, "value") {
 		return badRequest(errInvalidPath, "members.%s cannot be changed", *fp.SubAttribute)
 	}
@@ -463,21 +462,28 @@ func (p *patcher) members(kind string, fp filter.Path, value any) *Error {
 	case "add":
 		return p.addMembers(value)
 	case "replace":
+		p.membersChanged = true
 		if err := p.tx.ClearMembers(p.ctx, p.groupSeq); err != nil {
 			return storeErr(err)
 		}
 		return p.addMembers(value)
 	default: // remove
 		if value == nil {
+			p.membersChanged = true
 			return storeErr(p.tx.ClearMembers(p.ctx, p.groupSeq))
 		}
 		ids, err := memberIDs(value)
 		if err != nil {
 			return err
 		}
-		if _, err := p.tx.RemoveMembers(p.ctx, p.groupSeq, ids); err != nil {
-			return storeErr(err)
+		// Entra ID removes members with a value list; removing one who is already gone is
+		// not an error there (unlike a filtered path that matches nothing), since Entra
+		// would otherwise retry forever.
+		n, rerr := p.tx.RemoveMembers(p.ctx, p.groupSeq, ids)
+		if rerr != nil {
+			return storeErr(rerr)
 		}
+		p.membersChanged = p.membersChanged || n > 0
 		return nil
 	}
 }
@@ -487,7 +493,9 @@ func (p *patcher) addMembers(value any) *Error {
 	if err != nil {
 		return err
 	}
-	return storeErr(p.tx.AddMembers(p.ctx, p.groupSeq, ids))
+	n, aerr := p.tx.AddMembersN(p.ctx, p.groupSeq, ids)
+	p.membersChanged = p.membersChanged || n > 0
+	return storeErr(aerr)
 }
 
 // removeMatching removes the members a value filter selects. The common form,
@@ -518,6 +526,7 @@ func (p *patcher) removeMatching(expr filter.Expression) *Error {
 	if err != nil {
 		return storeErr(err)
 	}
+	p.membersChanged = p.membersChanged || n > 0
 	if n == 0 {
 		return badRequest(errNoTarget, "no member matches the filter in the path")
 	}

@@ -156,7 +156,7 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeSetupError(w, http.StatusTooManyRequests, SetupErrorBody{Error: setupErrRateLimited, RetryAfter: secs,
-			Message: fmt.Sprintf("too many requests from your address: wait %d seconds and try again", secs)})
+			Message: fmt.Sprintf("too many requests from your address: wait %s and try again", seconds(secs))})
 		return
 	}
 	var handle func(http.ResponseWriter, *http.Request, *call)
@@ -507,4 +507,11 @@ func (l *rateLimiter) prune(now time.Time) {
 	if len(l.buckets) >= maxBuckets {
 		clear(l.buckets)
 	}
+}
+
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
 }

@@ -90,7 +90,11 @@ func NormalizeServerURL(s string) (string, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("%q is not a server URL: give one like https://scim.example.com or http://127.0.0.1:8080", s)
 	}
-	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+	// The URL an admin most often has at hand is the SCIM URL; the setup API sits beside
+	// SCIM under the same base, so accept it too.
+	path := strings.TrimRight(u.EscapedPath(), "/")
+	path = strings.TrimSuffix(path, "/scim/v2")
+	return strings.TrimRight(u.Scheme+"://"+u.Host+path, "/"), nil
 }
 
 func isLoopback(host string) bool {

@@ -591,15 +591,17 @@ func TestSetupClientErrors(t *testing.T) {
 	}
 
 	for in, want := range map[string]string{
-		"127.0.0.1:8080":             "http://127.0.0.1:8080",
-		"localhost:8080/":            "http://localhost:8080",
-		"scim.example.com":           "https://scim.example.com",
-		" https://scim.example.com/": "https://scim.example.com",
-		"https://example.com/desk/":  "https://example.com/desk",
-		"ftp://example.com":          "",
-		"":                           "",
-		"https://":                   "",
-		"https://u:p@example.com":    "",
+		"127.0.0.1:8080":                      "http://127.0.0.1:8080",
+		"localhost:8080/":                     "http://localhost:8080",
+		"scim.example.com":                    "https://scim.example.com",
+		" https://scim.example.com/":          "https://scim.example.com",
+		"https://example.com/desk/":           "https://example.com/desk",
+		"https://example.com/scim/v2":         "https://example.com",
+		"http://127.0.0.1:8080/desk/scim/v2/": "http://127.0.0.1:8080/desk",
+		"ftp://example.com":                   "",
+		"":                                    "",
+		"https://":                            "",
+		"https://u:p@example.com":             "",
 	} {
 		got, err := NormalizeServerURL(in)
 		if (want == "") != (err != nil) || got != want {

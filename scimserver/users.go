@@ -355,9 +355,15 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 				return err
 			}
 		}
-		wasActive := u.Active
+		wasActive, oldDoc := u.Active, u.Doc
 		if err := userFromDoc(p.d, &u); err != nil {
 			return err
+		}
+		if bytes.Equal(oldDoc, u.Doc) {
+			// Nothing changed (an attribute we do not keep, a value it already had): the
+			// version stays, so clients holding the ETag get no spurious 412.
+			summary = "patched user " + truncate(u.UserName, 100) + " (no change)"
+			return nil
 		}
 		if e := tx.UpdateUser(r.Context(), &u); e != nil {
 			return userErr(e, id)
