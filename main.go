@@ -146,7 +146,9 @@ func (c *serveCmd) Run(ctx context.Context, g *globals) error {
 	if !on {
 		log.Warn("SCIM provisioning is disabled: requests get 403 until `scimdesk scim enable`")
 	}
-	return srv.Serve(ctx)
+	err = srv.Serve(ctx)
+	log.Info("scimdesk stopped", "err", err)
+	return err
 }
 
 type consoleCmd struct {
