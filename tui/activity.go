@@ -129,11 +129,13 @@ func (a *activity) View() string {
 	if !a.win.loaded {
 		return st.Dim.Render("reading the audit log…")
 	}
+	head := st.Heading.Render("Audit log") + st.Dim.Render(" · newest first · live")
 	if len(a.events) == 0 {
-		return st.Heading.Render("Audit log") + "\n\n" + hangJoin(st.Dim.Render("Nothing yet. Every SCIM request that changes something, every refused token and every admin action appears here, live."), a.width)
+		return head + "\n" + table(st, eventCols, a.width, a.rows(), 0, 0, 0, nil) + "\n" +
+			st.Dim.Render(strings.Repeat(" ", gutter)+"no events yet") + "\n\n" +
+			hangJoin(st.Dim.Render("Every SCIM request that changes something, every refused token and every admin action appears here, live."), a.width)
 	}
 	now := a.d.now()
-	head := st.Heading.Render("Audit log") + st.Dim.Render(" · newest first · live")
 	body := table(st, eventCols, a.width, a.rows(), a.win.total, a.win.top, a.win.cursor, func(i int) ([]cell, bool) {
 		e, ok := a.win.at(i)
 		if !ok {
@@ -148,7 +150,7 @@ func (a *activity) View() string {
 	})
 	foot := ""
 	if e, ok := a.win.selected(); ok && e.Summary != "" {
-		foot = st.Dim.Render(clean(e.Summary))
+		foot = st.Dim.Render(strings.TrimRight(fit(clean(e.Summary), a.width, false), " ")) // enter shows it whole
 	}
 	if a.olderLoading {
 		foot = st.Dim.Render("reading older events…")
@@ -184,5 +186,5 @@ func eventDetail(st *styles, e db.Event, width int) (string, []string) {
 		{"Token", firstNonEmpty(e.TokenID, "—")},
 		{"Event", "#" + strconv.FormatInt(e.ID, 10)},
 	}
-	return title, fields(st, pairs, width)
+	return title, fields(st, pairs, width, 8) // a failure's summary says what to do: room for it
 }

@@ -72,3 +72,16 @@ func TestActivityReadsOlderPages(t *testing.T) {
 	dr.key("end")
 	dr.waitText("u0000")
 }
+
+// An empty audit log says so under the titles.
+func TestActivityEmptySaysSo(t *testing.T) {
+	d := testDB(t)
+	dp := testDeps(t, d, Options{})
+	a := newActivity(dp)
+	dr := driveTab(t, a, 80, 20)
+	dr.do(poll(dp, 0, true))
+	v := plain(dr.waitText("Audit log", "TIME", "no events yet", "every refused token"))
+	if lines := strings.Split(v, "\n"); !strings.Contains(lines[2], "no events yet") {
+		t.Errorf("no line under the titles says the log is empty:\n%s", v)
+	}
+}

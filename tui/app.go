@@ -22,10 +22,12 @@ type app struct {
 	height   int
 	status   statusMsg
 	seq      int // numbers status lines, so an old expiry does not clear a newer line
+	// quit asks before q stops the SCIM server that runs in this process.
+	quit confirm
 }
 
 func newApp(d *deps) *app {
-	a := &app{d: d, feed: newFeed(d), help: help.New()}
+	a := &app{d: d, feed: newFeed(d), help: help.New(), quit: confirm{d: d}}
 	a.tabs = []tab{newProvisioning(d), newTokens(d), newUsers(d), newGroups(d), newActivity(d)}
 	a.help.Styles = d.styles.Help
 	return a
@@ -85,6 +87,9 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, km.ForceQuit) {
 		return tea.Quit
 	}
+	if a.quit.open {
+		return a.quit.update(k)
+	}
 	if a.showHelp { // any key closes the help screen
 		a.showHelp = false
 		return nil
@@ -93,7 +98,7 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 	if !t.Capturing() {
 		switch {
 		case key.Matches(k, km.Quit):
-			return tea.Quit
+			return a.askQuit()
 		case key.Matches(k, km.Help):
 			a.showHelp = true
 			return nil
@@ -108,7 +113,36 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 			}
 		}
 	}
-	return t.Update(k)
+	capturing := t.Capturing()
+	cmd := t.Update(k)
+	if !capturing && t.Capturing() {
+		a.clearTransient() // a question, a form or a filter opened
+	}
+	return cmd
+}
+
+// askQuit quits at once, unless the SCIM server runs in this process: then quitting
+// stops it, and the identity providers get "connection refused", so it asks first.
+func (a *app) askQuit() tea.Cmd {
+	if a.d.server == nil {
+		return tea.Quit
+	}
+	a.clearTransient()
+	a.quit.ask("Quit?",
+		"This stops the SCIM server on "+a.d.server.Addr()+": Okta and Entra ID cannot reach it until you start scimdesk again.",
+		tea.Quit)
+	a.quit.no = "Still running: the SCIM server keeps serving."
+	return nil
+}
+
+// clearTransient clears the status line unless it reports an error: a passing note
+// ("Cancelled", "Secret hidden") must not follow the admin to another screen, while an
+// error stays until the next action replaces it (or it expires).
+func (a *app) clearTransient() {
+	if a.status.Level != levelErr {
+		a.seq++
+		a.status = statusMsg{}
+	}
 }
 
 // switchTo shows tab i; the tab left behind is told, so it can forget what must not
@@ -119,6 +153,7 @@ func (a *app) switchTo(i int) tea.Cmd {
 	}
 	left := a.tabs[a.active]
 	a.active = i
+	a.clearTransient()
 	return left.Update(tabLeftMsg{})
 }
 
@@ -138,13 +173,17 @@ func (a *app) View() tea.View {
 	t := a.tabs[a.active]
 	body := t.View()
 	keys := t.KeyMap()
-	if a.showHelp {
+	global := a.d.keys.global(a.d.server != nil)
+	switch {
+	case a.quit.open:
+		body, keys = a.quit.view(a.width, a.bodyHeight()), a.quit.keys()
+	case a.showHelp:
 		body = st.Heading.Render("All keys — "+t.Title()) + "\n\n" +
-			a.help.FullHelpView(append(keys.FullHelp(), a.d.keys.global())) +
+			a.help.FullHelpView(append(keys.FullHelp(), global)) +
 			"\n\n" + st.Dim.Render("Press any key to close.")
 	}
 	short := keys.ShortHelp()
-	if !t.Capturing() {
+	if !t.Capturing() && !a.quit.open {
 		short = append(short[:len(short):len(short)], a.d.keys.Help, a.d.keys.Quit)
 	}
 	v.SetContent(strings.Join([]string{

@@ -135,3 +135,137 @@ var sgrColour = regexp.MustCompile(`\x1b\[(?:[0-9:]*;)*(?:3[0-9]|4[0-9]|9[0-7]|1
 type colorWhite struct{}
 
 func (colorWhite) RGBA() (r, g, b, a uint32) { return 0xffff, 0xffff, 0xffff, 0xffff }
+
+// With the SCIM server in this process, q stops it: it asks first. ctrl+c does not.
+func TestAppQuitAsksWhileServingHere(t *testing.T) {
+	d := testDB(t)
+	srv := startServer(t, d)
+	a := newApp(testDeps(t, d, Options{Server: srv}))
+	dr := driveApp(t, a, 80, 24)
+	dr.waitText("SCIM URL")
+
+	dr.key("?")
+	dr.waitText("quit (asks first)", "ctrl+c", "quit at once")
+	dr.key("x")
+
+	dr.key("3", "q")
+	v := dr.waitText("Quit?", "This stops the SCIM server on "+srv.Addr()+": Okta and", "cannot reach it until you start scimdesk",
+		"again.", "y yes", "n/esc no")
+	if dr.quit {
+		t.Fatal("q quit at once although the server runs in this process")
+	}
+	// The question is drawn like every other: a box that fits the screen.
+	checkFits(t, v, 80, 24)
+	if !strings.Contains(plain(v), "╭") || !strings.Contains(plain(v), "╯") {
+		t.Errorf("the question is not in a dialog box:\n%s", plain(v))
+	}
+	dr.key("3") // any key but y says no, and does not act (no tab switch, no typing)
+	dr.waitStatus("Still running")
+	if dr.quit || a.quit.open {
+		t.Fatal("a key other than y quit, or left the question open")
+	}
+	dr.key("n")
+	if a.active != 2 {
+		t.Fatal("the key that answered the question also acted on the tab")
+	}
+
+	dr.key("q", "y")
+	dr.waitQuit()
+
+	// ctrl+c quits at once, question or not.
+	a2 := newApp(testDeps(t, d, Options{Server: srv}))
+	dr2 := driveApp(t, a2, 80, 24)
+	dr2.key("ctrl+c")
+	dr2.waitQuit()
+}
+
+// Attached to another process's server, or with none, q quits at once as before.
+func TestAppQuitAtOnceWithoutServerHere(t *testing.T) {
+	d := testDB(t)
+	for _, o := range []Options{{AttachedPID: 4242}, {}} {
+		a := newApp(testDeps(t, d, o))
+		dr := driveApp(t, a, 80, 24)
+		dr.waitText("SCIM URL")
+		dr.key("q")
+		dr.waitQuit()
+		if a.quit.open {
+			t.Errorf("%+v: q asked although no server runs in this process", o)
+		}
+	}
+}
+
+// A passing note ("Cancelled", "Secret hidden") does not follow the admin into the next
+// dialog, form or tab; an error stays.
+func TestAppClearsTransientStatus(t *testing.T) {
+	d := testDB(t)
+	seedUsers(t, d, 2, 0)
+	a := newApp(testDeps(t, d, Options{}))
+	dr := driveApp(t, a, 80, 24)
+	dbLine := "db " + d.Path()
+	shows := func(what, want string) {
+		t.Helper()
+		lines := strings.Split(plain(dr.view()), "\n")
+		if got := lines[len(lines)-2]; !strings.Contains(got, want) {
+			t.Errorf("%s: the status line is %q, want %q", what, got, want)
+		}
+	}
+
+	// A cancelled question, then the next question.
+	dr.key("3")
+	dr.waitText("row 1 of 2")
+	dr.key("i", "n")
+	dr.waitStatus("Cancelled: nothing was changed.")
+	shows("after cancelling", "Cancelled")
+	dr.key("i")
+	dr.waitText("Issue a setup code")
+	shows("the next question", dbLine)
+	dr.key("n")
+	dr.waitStatus("Cancelled")
+
+	// The setup code's "hidden for good" stays on its tab.
+	dr.key("i", "y")
+	dr.waitText("Setup code for user00001@example.com")
+	dr.key("esc")
+	dr.waitStatus("Setup code hidden for good")
+	shows("after hiding the code", "hidden for good")
+	dr.key("4")
+	dr.waitText("Groups")
+	shows("on another tab", dbLine)
+
+	// A cancelled form, then the form again; the secret's note, then another tab.
+	dr.key("2", "n", "esc")
+	dr.waitStatus("No token created.")
+	dr.key("n")
+	dr.waitText("New SCIM token")
+	shows("the form opened again", dbLine)
+	dr.typeText("okta")
+	dr.key("enter")
+	dr.waitText("Copy the secret now")
+	dr.key("esc")
+	dr.waitStatus("Secret hidden for good")
+	shows("after hiding the secret", "Secret hidden")
+	dr.key("3")
+	shows("on another tab", dbLine)
+
+	// Errors stay until the next action replaces them.
+	dr.send(statusMsg{Level: levelErr, Text: "Reading users: disk full"})
+	dr.key("4")
+	shows("an error after a tab switch", "disk full")
+	dr.key("3", "i")
+	dr.waitText("Issue a setup code")
+	shows("an error when a question opens", "disk full")
+}
+
+// checkFits fails unless view is exactly w x h cells.
+func checkFits(t *testing.T, view string, w, h int) {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	if len(lines) != h {
+		t.Errorf("%d lines, want %d", len(lines), h)
+	}
+	for n, l := range lines {
+		if lw := ansi.StringWidth(l); lw > w {
+			t.Errorf("line %d is %d wide: %q", n, lw, ansi.Strip(l))
+		}
+	}
+}

@@ -3,6 +3,8 @@ package tui
 import (
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
@@ -59,9 +61,14 @@ func (v *detail) view() string {
 	return v.title + "\n\n" + v.vp.View()
 }
 
-// fields aligns label/value pairs in two columns, wrapping values under themselves; a pair
-// with an empty label continues the value above, and one with an empty value is a heading.
-func fields(st *styles, pairs [][2]string, width int) []string {
+// fieldLines is the most lines one value of a user's page takes: a huge value is cut with
+// an ellipsis, so that the fields after it (status, ID, groups) stay on the first screen.
+const fieldLines = 3
+
+// fields aligns label/value pairs in two columns, wrapping values under themselves in at
+// most maxLines lines each; a pair with an empty label continues the value above, and one
+// with an empty value is a heading.
+func fields(st *styles, pairs [][2]string, width, maxLines int) []string {
 	w := 0
 	for _, p := range pairs {
 		if p[1] != "" {
@@ -76,8 +83,34 @@ func fields(st *styles, pairs [][2]string, width int) []string {
 		case p[1] == "":
 			out = append(out, st.Heading.Render(p[0]))
 		default:
-			out = append(out, hang(st.Label.Render(p[0]+strings.Repeat(" ", w-len(p[0])))+"  ", clean(p[1]), width)...)
+			out = append(out, hangClip(st.Label.Render(p[0]+strings.Repeat(" ", w-len(p[0])))+"  ", clean(p[1]), width, maxLines)...)
 		}
 	}
 	return out
+}
+
+// rawLines is the most lines one line of raw JSON takes on a detail page; the rest of a
+// huge value is cut with an ellipsis (the API still returns it whole).
+const rawLines = 40
+
+// raw is a line of raw text (JSON) for a detail page: indented, broken at the width
+// wherever it falls (wrapping by words would misplace JSON's indentation), and cut after
+// rawLines lines. The viewport's own soft wrap is no help here: it cuts a long line
+// from its start again for each screen line, which a megabyte line turns into seconds.
+func raw(text string, width int) []string {
+	const indent = "  "
+	w := max(10, width-len(indent))
+	text = clean(text)
+	cut := false
+	if ansi.StringWidth(text) > w*rawLines {
+		text, cut = ansi.Truncate(text, w*rawLines-1, ""), true
+	}
+	lines := strings.Split(ansi.Hardwrap(text, w, true), "\n")
+	for i := range lines {
+		lines[i] = indent + lines[i]
+	}
+	if cut {
+		lines[len(lines)-1] += "…"
+	}
+	return lines
 }

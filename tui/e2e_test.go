@@ -107,7 +107,11 @@ func TestEndToEndInTmux(t *testing.T) {
 	scr := waitScreen("1 user", "e2e.user@example.com", "Eve Tmux", "pending")
 	t.Logf("the Users tab in tmux:\n%s", scr)
 
+	// The server runs in this console: q asks first, as quitting stops it.
 	tmux("send-keys", "-t", session, "q")
+	scr = waitScreen("Quit?", "stops the SCIM server on "+addr, "y yes")
+	t.Logf("the quit question in tmux:\n%s", scr)
+	tmux("send-keys", "-t", session, "y")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, err := tmux("has-session", "-t", session); err != nil {

@@ -185,3 +185,47 @@ func block(s string, w, h int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// clip wraps text to width, breaking words longer than the width, into at most n lines;
+// longer text ends with an ellipsis on the last line. Values from the identity provider
+// go through it wherever they could otherwise fill the screen (a megabyte displayName).
+func clip(text string, width, n int) []string {
+	width, n = max(1, width), max(1, n)
+	// Wrapping a megabyte to keep three lines is waste: keep what n lines can hold
+	// (twice over, as word wrapping leaves lines short), and remember the cut.
+	cut := false
+	if limit := 2 * width * n; ansi.StringWidth(text) > limit {
+		text, cut = ansi.Truncate(text, limit, ""), true
+	}
+	lines := strings.Split(ansi.Wrap(text, width, ""), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	if len(lines) > n {
+		lines, cut = lines[:n], true
+	}
+	if cut {
+		last := lines[n-1]
+		if ansi.StringWidth(last) >= width {
+			last = ansi.Truncate(last, width-1, "")
+		}
+		lines[n-1] = last + "…"
+	}
+	return lines
+}
+
+// hangClip is hang for values that may be huge: at most n lines, the last with an
+// ellipsis if the value goes on.
+func hangClip(prefix, text string, width, n int) []string {
+	pw := ansi.StringWidth(prefix)
+	lines := clip(text, max(10, width-pw), n)
+	pad := strings.Repeat(" ", pw)
+	for i := range lines {
+		if i == 0 {
+			lines[i] = prefix + lines[i]
+		} else {
+			lines[i] = pad + lines[i]
+		}
+	}
+	return lines
+}

@@ -7,6 +7,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"scimdesk/db"
 )
@@ -134,9 +135,11 @@ func (g *groups) View() string {
 	st := g.d.styles
 	var b strings.Builder
 	if g.showMembers {
-		b.WriteString(st.Heading.Render("Members of “"+clean(g.group.DisplayName)+"”") + st.Dim.Render("   esc back") + "\n")
-		b.WriteString(st.Dim.Render(fieldsLine("id", g.group.ID, "external id", firstNonEmpty(g.group.ExternalID, "—"))) + "\n\n")
-		b.WriteString(block(viewUsers(g.members, g.width, g.height-4), g.width, g.height-4) + "\n")
+		const back = "   esc back"
+		name := strings.TrimRight(fit(clean(g.group.DisplayName), g.width-ansi.StringWidth("Members of “”"+back), false), " ")
+		b.WriteString(st.Heading.Render("Members of “"+name+"”") + st.Dim.Render(back) + "\n")
+		b.WriteString(st.Dim.Render(fit(clean(fieldsLine("id", g.group.ID, "external id", firstNonEmpty(g.group.ExternalID, "—"))), g.width, false)) + "\n\n")
+		b.WriteString(block(viewUsers(g.members, g.width, g.height-4, "no members"), g.width, g.height-4) + "\n")
 		switch w := &g.members.win; {
 		case w.loaded && w.total == 0:
 			b.WriteString(st.Dim.Render("This group has no members."))
@@ -153,7 +156,11 @@ func (g *groups) View() string {
 		}
 	}
 	b.WriteString("\n" + g.filter.view(g.width/2) + "\n\n")
-	b.WriteString(block(g.list.view(groupCols, g.width, g.height-4, func(grp db.Group) []cell {
+	empty := "no groups yet"
+	if g.filter.query != "" {
+		empty = "no groups match"
+	}
+	b.WriteString(block(g.list.view(groupCols, g.width, g.height-4, empty, func(grp db.Group) []cell {
 		return []cell{{Text: grp.DisplayName}, {Text: commas(grp.MemberCount)}, {Text: firstNonEmpty(grp.ExternalID, "—"), Style: st.Dim},
 			{Text: day(grp.Created), Style: st.Dim}}
 	}), g.width, g.height-4) + "\n")

@@ -3,7 +3,10 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"scimdesk/db"
 )
@@ -61,4 +64,35 @@ func TestGroupsEmpty(t *testing.T) {
 	d := testDB(t)
 	dr := driveTab(t, newGroups(testDeps(t, d, Options{})), 80, 20)
 	dr.waitText("No groups yet", "Push Groups")
+}
+
+// The empty list says so under its titles; so does a filter that matches nothing.
+func TestGroupsEmptyListSaysSo(t *testing.T) {
+	d := testDB(t)
+	g := newGroups(testDeps(t, d, Options{}))
+	dr := driveTab(t, g, 80, 20)
+	v := plain(dr.waitText("NAME", "no groups yet"))
+	if lines := strings.Split(v, "\n"); !strings.Contains(lines[4], "no groups yet") {
+		t.Errorf("no line says the list is empty under its titles:\n%s", v)
+	}
+	seedGroup(t, d, "Sales", 0)
+	dr.send(pollMsg{Events: []db.Event{{ID: 1, Kind: "group.create", Outcome: db.OutcomeOK}}})
+	dr.waitText("1 group", "Sales")
+	dr.key("/")
+	dr.typeText("nothing")
+	dr.waitText("no groups match", "No group matches")
+}
+
+// A very long group name is cut with an ellipsis in its members' title.
+func TestGroupsLongNameInMembersTitle(t *testing.T) {
+	d := testDB(t)
+	seedGroup(t, d, strings.Repeat("Engineering ", 20), 0)
+	g := newGroups(testDeps(t, d, Options{}))
+	dr := driveTab(t, g, 80, 20)
+	dr.waitText("1 group")
+	dr.key("enter")
+	v := plain(dr.waitText("Members of “Engineering", "esc back", "no members"))
+	if title := strings.Split(v, "\n")[0]; !strings.Contains(title, "…”") || ansi.StringWidth(title) > 80 {
+		t.Errorf("the title is not cut to the width with an ellipsis: %q", title)
+	}
 }

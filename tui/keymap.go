@@ -28,7 +28,7 @@ func newKeyMap() *keyMap {
 	}
 	km := &keyMap{
 		Quit:      b([]string{"q"}, "q", "quit"),
-		ForceQuit: b([]string{"ctrl+c"}, "ctrl+c", "quit from anywhere"),
+		ForceQuit: b([]string{"ctrl+c"}, "ctrl+c", "quit at once"),
 		Help:      b([]string{"?"}, "?", "all keys"),
 		NextTab:   b([]string{"tab"}, "tab", "next tab"),
 		PrevTab:   b([]string{"shift+tab"}, "shift+tab", "previous tab"),
@@ -88,7 +88,12 @@ func (k *keyMap) nav() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 }
 
-// global is the column of keys that work on every tab.
-func (k *keyMap) global() []key.Binding {
-	return []key.Binding{k.Jump, k.NextTab, k.PrevTab, k.Help, k.Quit, k.ForceQuit}
+// global is the column of keys that work on every tab; with the SCIM server in this
+// process, q asks first (quitting stops the server) and ctrl+c does not.
+func (k *keyMap) global(serverHere bool) []key.Binding {
+	quit := k.Quit
+	if serverHere {
+		quit.SetHelp("q", "quit (asks first)")
+	}
+	return []key.Binding{k.Jump, k.NextTab, k.PrevTab, k.Help, quit, k.ForceQuit}
 }

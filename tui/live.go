@@ -136,9 +136,10 @@ func serverState(d *deps, h db.Heartbeat, beatOK bool, now time.Time) server {
 		// since (after this console failed to bind).
 		return server{up: true, summary: fmt.Sprintf("attached to the server running in pid %d, on %s (%s)", h.PID, h.Addr, tlsWord(h.TLS))}
 	case d.attachedPID != 0 && !beatOK:
-		return server{summary: fmt.Sprintf("the server in pid %d has stopped: start `scimdesk serve` again, or restart the console to serve from here", d.attachedPID)}
+		// The other process may be `scimdesk serve` or another console: say neither.
+		return server{summary: fmt.Sprintf("the scimdesk serving this database (pid %d) has stopped: restart `scimdesk` or `scimdesk serve` to serve it again", d.attachedPID)}
 	case d.attachedPID != 0:
-		return server{summary: fmt.Sprintf("the server in pid %d has written no heartbeat since %s: is it hung?", h.PID, stamp(h.Beat))}
+		return server{summary: fmt.Sprintf("the scimdesk serving this database (pid %d) has written no heartbeat since %s: is it hung? If it stopped, restart `scimdesk` or `scimdesk serve`", h.PID, stamp(h.Beat))}
 	case d.serverErr != nil:
 		return server{summary: "not running: " + d.serverErr.Error()}
 	}

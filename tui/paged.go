@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -116,8 +117,9 @@ func (p *paged[T]) navigate(k tea.KeyPressMsg) (bool, tea.Cmd) {
 	return true, p.more()
 }
 
-// view renders the column titles and the visible rows, or why there are none.
-func (p *paged[T]) view(cols []column, width, height int, cells func(T) []cell) string {
+// view renders the column titles and the visible rows, or why there are none: empty
+// ("no users match") when the list is read and holds nothing.
+func (p *paged[T]) view(cols []column, width, height int, empty string, cells func(T) []cell) string {
 	st := p.d.styles
 	if p.win.total == 0 {
 		switch {
@@ -126,7 +128,7 @@ func (p *paged[T]) view(cols []column, width, height int, cells func(T) []cell) 
 		case !p.win.loaded:
 			return st.Dim.Render("reading " + p.what + "…")
 		}
-		return ""
+		return table(st, cols, width, height, 0, 0, 0, nil) + "\n" + st.Dim.Render(strings.Repeat(" ", gutter)+empty)
 	}
 	return table(st, cols, width, height, p.win.total, p.win.top, p.win.cursor, func(i int) ([]cell, bool) {
 		row, ok := p.win.at(i)

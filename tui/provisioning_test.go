@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -105,8 +106,27 @@ func TestProvisioningServerError(t *testing.T) {
 
 func TestProvisioningAttachedServerGone(t *testing.T) {
 	d := testDB(t)
-	dp := testDeps(t, d, Options{AttachedPID: os.Getpid() + 100000})
-	dr := driveTab(t, newProvisioning(dp), 80, 20)
+	pid := os.Getpid() + 100000
+	dp := testDeps(t, d, Options{AttachedPID: pid})
+	dr := driveTab(t, newProvisioning(dp), 200, 20)
 	dr.do(poll(dp, 0, true))
-	dr.waitText("has stopped")
+	// The other process may have been a console as well as `scimdesk serve`: the line
+	// names neither as the one to start again.
+	v := plain(dr.waitText(fmt.Sprintf("the scimdesk serving this database (pid %d) has stopped: restart `scimdesk` or `scimdesk serve` to serve it again", pid)))
+	if strings.Contains(v, "start `scimdesk serve` again") {
+		t.Errorf("the line assumes the other process was `scimdesk serve`:\n%s", v)
+	}
+}
+
+func TestProvisioningAttachedServerHung(t *testing.T) {
+	d := testDB(t)
+	pid := os.Getpid() + 100000
+	old := time.Now().Add(-time.Minute)
+	if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{PID: pid, Addr: "127.0.0.1:1", Started: old, Beat: old}); err != nil {
+		t.Fatal(err)
+	}
+	dp := testDeps(t, d, Options{AttachedPID: pid})
+	dr := driveTab(t, newProvisioning(dp), 200, 20)
+	dr.do(poll(dp, 0, true))
+	dr.waitText(fmt.Sprintf("the scimdesk serving this database (pid %d) has written no heartbeat", pid), "restart `scimdesk` or `scimdesk serve`")
 }

@@ -68,8 +68,11 @@ func (s *setupCode) view(width int) string {
 		server = st.Warn.Render("URL") + st.Dim.Render(" (no server is running: use the server's public URL)")
 	}
 	rule := st.Rule.Render(strings.Repeat("━", min(width, 20)))
+	// The user name comes from the identity provider: two lines at most (the copied text
+	// has it whole).
+	head := hangClip("", st.OK.Render("✓ Setup code for "+clean(s.code.UserName)), width, 2)
 	lines := []string{
-		st.OK.Render("✓ Setup code for " + clean(s.code.UserName)),
+		strings.Join(head, "\n"),
 		st.Dim.Render("  valid until " + s.code.Expires.Local().Format("2006-01-02 15:04") + ", " +
 			plural(s.code.AttemptsLeft, "attempt", "attempts") + "; a new code voids this one"),
 		"",

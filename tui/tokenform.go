@@ -59,7 +59,7 @@ func (f *tokenForm) update(msg tea.Msg) (done bool, cmd tea.Cmd) {
 	case isKey && key.Matches(k, km.Submit):
 		desc := strings.TrimSpace(f.desc.Value())
 		if desc == "" {
-			f.problem = "Give the token a description, so you know later where it is used."
+			f.problem = "a description is required, e.g. okta"
 			f.field = 0
 			return false, f.desc.Focus()
 		}
@@ -96,7 +96,11 @@ func (f *tokenForm) view(width int) string {
 		}
 		return "  "
 	}
-	b.WriteString(mark(0) + st.Label.Render(fit("Description", 14, false)) + f.desc.View() + "\n\n")
+	b.WriteString(mark(0) + st.Label.Render(fit("Description", 14, false)) + f.desc.View() + "\n")
+	if f.problem != "" { // inline, under the field, where the eye is
+		b.WriteString(strings.Repeat(" ", 16) + st.Fail.Render("✗ "+f.problem))
+	}
+	b.WriteString("\n")
 	b.WriteString(mark(1) + st.Label.Render(fit("Lifetime", 14, false)))
 	for i, l := range lifetimes {
 		if i == f.lifetime {
@@ -108,9 +112,6 @@ func (f *tokenForm) view(width int) string {
 	b.WriteString("\n")
 	if lifetimes[f.lifetime].ttl == 0 {
 		b.WriteString("\n" + hangJoin(st.Warn.Render("▲ A token that never expires works until you revoke it. Prefer a lifetime and replace the token before it ends."), width))
-	}
-	if f.problem != "" {
-		b.WriteString("\n" + st.Fail.Render("✗ "+f.problem))
 	}
 	return b.String()
 }

@@ -221,10 +221,10 @@ func (t *tokens) footer() string {
 	case db.TokenRevoked:
 		s = st.Dim.Render("– revoked " + stamp(tok.Revoked))
 	default:
-		s = st.Dim.Render(tok.ID + " · " + clean(tok.Description))
+		s = st.Dim.Render(strings.TrimRight(fit(tok.ID+" · "+clean(tok.Description), t.width, false), " "))
 	}
 	if !tok.LastUsed.IsZero() {
-		s += "\n" + st.Dim.Render("last used "+stamp(tok.LastUsed)+" from "+tok.LastUsedAddr+" by "+clean(tok.LastUsedAgent))
+		s += "\n" + st.Dim.Render(strings.TrimRight(fit("last used "+stamp(tok.LastUsed)+" from "+tok.LastUsedAddr+" by "+clean(tok.LastUsedAgent), t.width, false), " "))
 	}
 	return s
 }
@@ -251,8 +251,11 @@ func (t *tokens) secretView() string {
 		exp = "expires " + day(t.created.Expires)
 	}
 	rule := st.Rule.Render(strings.Repeat("━", min(t.width, lipgloss.Width(t.secret)+4)))
+	// The description may be long (the CLI takes any): one line for it, with an ellipsis.
+	tail := "” created (" + t.created.ID + ", " + exp + ")"
+	desc := strings.TrimRight(fit(clean(t.created.Description), max(10, t.width-lipgloss.Width("✓ Token “"+tail)), false), " ")
 	lines := []string{
-		st.OK.Render("✓ Token “"+clean(t.created.Description)+"” created") + st.Dim.Render(" ("+t.created.ID+", "+exp+")"),
+		st.OK.Render("✓ Token “"+desc+"” created") + st.Dim.Render(" ("+t.created.ID+", "+exp+")"),
 		"",
 		st.Heading.Render("Copy the secret now. It is shown only this once: scimdesk keeps only its hash."),
 		"",

@@ -56,7 +56,16 @@ func TestTokensFormValidatesAndWarns(t *testing.T) {
 	tk := newTokens(dp)
 	dr := driveTab(t, tk, 80, 20)
 	dr.key("n", "enter")
-	dr.waitText("Give the token a description")
+	v := plain(dr.waitText("a description is required, e.g. okta"))
+	// Inline: right under the field, before the lifetime.
+	if strings.Index(v, "description is required") > strings.Index(v, "Lifetime") {
+		t.Errorf("the hint is not under the description:\n%s", v)
+	}
+	dr.typeText("x")
+	if strings.Contains(plain(dr.view()), "description is required") {
+		t.Error("the hint stays while typing a description")
+	}
+	dr.key("backspace")
 
 	dr.typeText("entra")
 	dr.key("tab", "right", "right", "right")
@@ -117,4 +126,28 @@ func TestTokensRevokeAndMarks(t *testing.T) {
 	}
 	dr.key("down")
 	dr.waitText("expires in", "create a new token")
+}
+
+// A long description (the CLI takes any) keeps the secret screen within the width, cut
+// with an ellipsis.
+func TestTokensSecretScreenLongDescription(t *testing.T) {
+	d := testDB(t)
+	a := newApp(testDeps(t, d, Options{}))
+	dr := driveApp(t, a, 80, 24)
+	dr.key("2")
+	dr.waitText("No tokens yet")
+	tok, secret, err := d.CreateToken(context.Background(), strings.Repeat("okta production tenant ", 20), 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr.send(tokenCreatedMsg{Token: tok, Secret: secret})
+	v := dr.waitText("Copy the secret now", secret)
+	checkFits(t, v, 80, 24)
+	lines := strings.Split(plain(v), "\n")
+	if head := lines[2]; !strings.Contains(head, "…” created ("+tok.ID) {
+		t.Errorf("the heading does not cut the description with an ellipsis: %q", head)
+	}
+	dr.key("esc")
+	v = dr.waitText("1 token")
+	checkFits(t, v, 80, 24)
 }

@@ -20,9 +20,9 @@ func newUserList(d *deps, owner string, withCounts bool) *userList {
 	})
 }
 
-// viewUsers renders a user list.
-func viewUsers(l *userList, width, height int) string {
-	return l.view(userCols, width, height, func(u db.User) []cell { return userCells(l.d.styles, u) })
+// viewUsers renders a user list; empty is what an empty list says.
+func viewUsers(l *userList, width, height int, empty string) string {
+	return l.view(userCols, width, height, empty, func(u db.User) []cell { return userCells(l.d.styles, u) })
 }
 
 var userCols = []column{

@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"scimdesk/db"
 )
@@ -229,7 +230,11 @@ func (u *users) View() string {
 	left := u.filter.view(u.width / 2)
 	right := st.Dim.Render("showing ") + st.Accent.Render(show) + st.Dim.Render(" (s) · newest first")
 	b.WriteString(spread(left, right, u.width) + "\n\n")
-	b.WriteString(block(viewUsers(u.list, u.width, u.height-4), u.width, u.height-4) + "\n")
+	empty := "no users yet"
+	if u.filter.query != "" || u.status != "" {
+		empty = "no users match"
+	}
+	b.WriteString(block(viewUsers(u.list, u.width, u.height-4, empty), u.width, u.height-4) + "\n")
 	b.WriteString(u.footer())
 	return b.String()
 }
@@ -265,8 +270,9 @@ func spread(left, right string, width int) string {
 // userDetail is the detail page of a user.
 func userDetail(st *styles, u db.User, width int) (string, []string) {
 	status := statusCell(st, u.Status())
-	title := st.Heading.Render(clean(firstNonEmpty(userName(u), u.UserName))) + "  " + status.Style.Render(status.Text) +
-		st.Dim.Render("   esc back")
+	const back = "   esc back"
+	name := fit(clean(firstNonEmpty(userName(u), u.UserName)), width-2-ansi.StringWidth(status.Text)-len(back), false)
+	title := st.Heading.Render(strings.TrimRight(name, " ")) + "  " + status.Style.Render(status.Text) + st.Dim.Render(back)
 	explain := map[string]string{
 		db.StatusPending:     "active, has not set up a master key yet (i issues a setup code)",
 		db.StatusReady:       "active, has set up a master key",
@@ -294,15 +300,15 @@ func userDetail(st *styles, u db.User, width int) (string, []string) {
 		}
 		pairs = append(pairs, [2]string{label, g.DisplayName})
 	}
-	lines := fields(st, pairs, width)
+	lines := fields(st, pairs, width, fieldLines)
 	lines = append(lines, "", st.Heading.Render("Attributes from the identity provider"))
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, u.Doc, "", "  ") == nil {
 		for _, l := range strings.Split(pretty.String(), "\n") {
-			lines = append(lines, "  "+clean(l))
+			lines = append(lines, raw(l, width)...)
 		}
 	} else {
-		lines = append(lines, "  "+clean(string(u.Doc)))
+		lines = append(lines, raw(string(u.Doc), width)...)
 	}
 	return title, lines
 }

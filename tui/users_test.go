@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,154 @@ func TestUsersFollowLiveChanges(t *testing.T) {
 	// The feed's poll says a user was created; the tab reads its page again.
 	dr.send(pollMsg{Events: []db.Event{{ID: 1, Kind: "user.create", Outcome: db.OutcomeOK}}})
 	dr.waitText("2 users", "user00001@example.com")
+}
+
+// insertUser stores one pending user with these names.
+func insertUser(t *testing.T, d *db.DB, id, userName, displayName string) {
+	t.Helper()
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *db.Tx) error {
+		doc, _ := json.Marshal(map[string]any{"userName": userName, "displayName": displayName})
+		return tx.InsertUser(ctx, &db.User{ID: id, UserName: userName, Email: userName, DisplayName: displayName, Active: true, Doc: doc})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+const longUserName = "a.very.long.username.that.goes.on.and.on@subdomain.example-corporation.com"
+
+// A long user name stays inside the question's box and the setup code's screen at 80x24.
+func TestUsersLongNameFitsTheDialogs(t *testing.T) {
+	d := testDB(t)
+	insertUser(t, d, "00000000-0000-4000-8000-000000000001", longUserName, "Long Name")
+	a := newApp(testDeps(t, d, Options{}))
+	dr := driveApp(t, a, 80, 24)
+	dr.key("3")
+	dr.waitText("row 1 of 1")
+
+	dr.key("i")
+	v := dr.waitText("Issue a setup code for", "y yes")
+	checkFits(t, v, 80, 24)
+	checkBox(t, plain(v))
+	// The name is wrapped in the box, whole.
+	if got := strings.Join(strings.Fields(strings.NewReplacer("│", "", "\n", "").Replace(plain(v))), ""); !strings.Contains(got, longUserName+"?") {
+		t.Errorf("the question lost part of the name:\n%s", plain(v))
+	}
+
+	dr.key("y")
+	v = dr.waitText("Setup code for", "scimdesk setup --server")
+	checkFits(t, v, 80, 24)
+	for _, l := range strings.Split(plain(v), "\n") {
+		if strings.HasPrefix(l, "✓ Setup code for") && !strings.Contains(l, "a.very.long") {
+			t.Errorf("the heading does not start the name: %q", l)
+		}
+	}
+
+	// A huge name: at most two lines, with an ellipsis.
+	u := a.tabs[2].(*users)
+	u.code.code.UserName = strings.Repeat("x", 5000) + "@example.com"
+	v = plain(u.code.view(80))
+	if n := strings.Count(v, "xxxxxxxxxx\n") + strings.Count(v, "xxxxxxxxxx…"); n > 2 || !strings.Contains(v, "x…") {
+		t.Errorf("a huge user name takes %d lines, or has no ellipsis:\n%s", n, v)
+	}
+}
+
+// checkBox fails unless every line of the dialog box in view has both borders.
+func checkBox(t *testing.T, view string) {
+	t.Helper()
+	in := false
+	for _, l := range strings.Split(view, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "╭"):
+			in = true
+			if !strings.HasSuffix(l, "╮") {
+				t.Errorf("the box's top lacks its right corner: %q", l)
+			}
+		case strings.HasPrefix(l, "╰"):
+			in = false
+			if !strings.HasSuffix(l, "╯") {
+				t.Errorf("the box's bottom lacks its right corner: %q", l)
+			}
+		case in && (!strings.HasPrefix(l, "│") || !strings.HasSuffix(l, "│")):
+			t.Errorf("a box line lacks a border: %q", l)
+		}
+	}
+}
+
+// A megabyte displayName is cut to a few lines: the fields after it stay on screen, and
+// drawing the page stays fast.
+func TestUsersDetailHugeValue(t *testing.T) {
+	d := testDB(t)
+	huge := strings.Repeat("X", 1<<20)
+	insertUser(t, d, "00000000-0000-4000-8000-000000000000", "other@example.com", "Other")
+	insertUser(t, d, "00000000-0000-4000-8000-000000000001", "huge@example.com", huge) // newest: row 1
+	seedGroup(t, d, "Engineering", 2)
+	a := newApp(testDeps(t, d, Options{}))
+	dr := driveApp(t, a, 80, 24)
+	dr.key("3")
+	dr.waitText("row 1 of 2", "huge@example.com")
+	dr.key("enter")
+	start := time.Now()
+	v := dr.waitText("Display name", "Status", "ID", "Groups", "Engineering", "Created")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the page took %v", took)
+	}
+	checkFits(t, v, 80, 24)
+	lines := strings.Split(plain(v), "\n")
+	if !strings.HasSuffix(strings.TrimSpace(lines[2]), "esc back") || !strings.Contains(lines[2], "…") {
+		t.Errorf("the title is not cut with an ellipsis: %q", lines[2])
+	}
+	xs := 0
+	for _, l := range lines {
+		if strings.Contains(l, "XXXXXXXXXX") {
+			xs++
+		}
+	}
+	if xs > 1+fieldLines+2 { // the title, the field, and the start of the raw attributes
+		t.Errorf("the display name takes %d lines:\n%s", xs, plain(v))
+	}
+	if !strings.Contains(plain(v), "X…") {
+		t.Error("the display name is cut without an ellipsis")
+	}
+
+	// The raw attributes scroll, in lines that fit, and a huge one is cut too.
+	start = time.Now()
+	for range 60 {
+		dr.key("pgdown")
+	}
+	v = dr.view()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("scrolling took %v", took)
+	}
+	checkFits(t, v, 80, 24)
+	if !strings.Contains(plain(v), "…") {
+		t.Errorf("the raw displayName is not cut:\n%s", plain(v))
+	}
+}
+
+// An empty list says so where the rows go.
+func TestUsersEmptyListSaysSo(t *testing.T) {
+	d := testDB(t)
+	seedUsers(t, d, 3, 0)
+	dp := testDeps(t, d, Options{})
+	u := newUsers(dp)
+	dr := driveTab(t, u, 80, 24)
+	dr.waitText("row 1 of 3")
+
+	dr.key("s", "s") // ready: none
+	v := plain(dr.waitText("showing ready", "no users match"))
+	lines := strings.Split(v, "\n")
+	if !strings.Contains(lines[3], "STATUS") || !strings.Contains(lines[4], "no users match") {
+		t.Errorf("the empty list does not say so under its titles:\n%s", v)
+	}
+	dr.key("s", "s") // all again
+	dr.waitText("row 1 of 3")
+
+	dr.key("/")
+	dr.typeText("nobody")
+	dr.waitText("no users match", "No user matches")
+	dr.key("esc")
+	dr.waitText("row 1 of 3")
 }
