@@ -34,6 +34,9 @@ type Page struct {
 	Desc    bool
 	Offset  int
 	Limit   int
+	// Few says the caller expects a handful of rows (a lookup by a unique attribute):
+	// then each row's groups are read in the same query instead of a second one.
+	Few bool
 }
 
 func (p Page) suffix(seqCol string) (string, []any) {

@@ -199,6 +199,9 @@ func listUsersSQL(w Where, p Page) (countSQL, pageSQL string, pageArgs []any) {
 	suffix, args := p.suffix("u.seq")
 	countSQL = "SELECT count(*) FROM users u" + w.clause()
 	pageArgs = append(append([]any{}, w.Args...), args...)
+	if p.Few {
+		return countSQL, `SELECT ` + userColsWithGroups + ` FROM users u` + w.clause() + suffix, pageArgs
+	}
 	if p.OrderBy == "" && p.Offset > 0 {
 		// In creation order, find the page's rows in the narrow users_seq index first, then
 		// read only those rows: an offset then skips index entries, not whole rows.
@@ -226,7 +229,7 @@ func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error
 		}
 		defer rows.Close()
 		for rows.Next() {
-			u, err := scanUser(rows, false)
+			u, err := scanUser(rows, p.Few)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -236,8 +239,10 @@ func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error
 			return nil, 0, mapErr(err)
 		}
 		rows.Close()
-		if err := d.fillGroups(ctx, out); err != nil {
-			return nil, 0, err
+		if !p.Few {
+			if err := d.fillGroups(ctx, out); err != nil {
+				return nil, 0, err
+			}
 		}
 		// A first page that is not full holds every match: no need to count them. This
 		// saves a query on every lookup by userName or externalId.

@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"scimdesk/db"
 	"scimdesk/scimserver/filtersql"
 )
+
+// uniqueLookup matches the lookups identity providers make before every create and
+// update: an eq on an attribute that names one user.
+var uniqueLookup = regexp.MustCompile(`(?i)^\s*(urn:ietf:params:scim:schemas:core:2\.0:user:)?(username|externalid|id)\s+eq\s+"[^"]*"\s*$`)
 
 // MaxResults is the largest page the server returns, advertised in ServiceProviderConfig.
 const MaxResults = 1000
@@ -214,6 +219,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) 
 		writeError(w, err)
 		return
 	}
+	p.Few = p.Offset == 0 && uniqueLookup.MatchString(q.filter)
 	users, total, e := s.db.ListUsers(r.Context(), where, p)
 	if e != nil {
 		s.log.Error("list users", "err", e)
