@@ -57,53 +57,6 @@ func groupErr(err error, id string) *Error {
 	return storeErr(err)
 }
 
-// groups serves /Groups.
-func (s *Server) groups(w http.ResponseWriter, r *http.Request, c *call) {
-	switch r.Method {
-	case http.MethodGet:
-		q, err := listQueryFromURL(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		s.listGroups(w, r, q)
-	case http.MethodPost:
-		s.createGroup(w, r, c)
-	default:
-		methodNotAllowed(w, "GET, POST")
-	}
-}
-
-// group serves /Groups/{id} and /Groups/.search.
-func (s *Server) group(w http.ResponseWriter, r *http.Request, c *call) {
-	id := r.PathValue("id")
-	if id == ".search" {
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, "POST")
-			return
-		}
-		q, err := listQueryFromBody(w, r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		s.listGroups(w, r, q)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		s.getGroup(w, r, id)
-	case http.MethodPut:
-		s.replaceGroup(w, r, c, id)
-	case http.MethodPatch:
-		s.patchGroup(w, r, c, id)
-	case http.MethodDelete:
-		s.deleteGroup(w, r, c, id)
-	default:
-		methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
-	}
-}
-
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 	g, err := s.db.GroupByID(r.Context(), id)
 	if err != nil {

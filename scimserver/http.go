@@ -28,10 +28,14 @@ func (s *Server) Handler() http.Handler {
 	scim := func(pattern string, h func(w http.ResponseWriter, r *http.Request, c *call)) {
 		mux.Handle(pattern, s.authenticated(h))
 	}
-	scim("/scim/v2/Users", s.users)
-	scim("/scim/v2/Users/{id}", s.user)
-	scim("/scim/v2/Groups", s.groups)
-	scim("/scim/v2/Groups/{id}", s.group)
+	users := endpoints{list: s.listUsers, create: s.createUser, get: s.getUser,
+		replace: s.replaceUser, patch: s.patchUser, remove: s.deleteUser}
+	groups := endpoints{list: s.listGroups, create: s.createGroup, get: s.getGroup,
+		replace: s.replaceGroup, patch: s.patchGroup, remove: s.deleteGroup}
+	scim("/scim/v2/Users", users.collection)
+	scim("/scim/v2/Users/{id}", users.item)
+	scim("/scim/v2/Groups", groups.collection)
+	scim("/scim/v2/Groups/{id}", groups.item)
 	scim("/scim/v2/ServiceProviderConfig", s.serviceProviderConfig)
 	scim("/scim/v2/ResourceTypes", s.resourceTypes)
 	scim("/scim/v2/ResourceTypes/{name}", s.resourceType)
@@ -271,3 +275,61 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// endpoints are one resource type's handlers; collection and item route to them the same
+// way for Users and Groups.
+type endpoints struct {
+	list    func(http.ResponseWriter, *http.Request, listQuery)
+	create  func(http.ResponseWriter, *http.Request, *call)
+	get     func(http.ResponseWriter, *http.Request, string)
+	replace func(http.ResponseWriter, *http.Request, *call, string)
+	patch   func(http.ResponseWriter, *http.Request, *call, string)
+	remove  func(http.ResponseWriter, *http.Request, *call, string)
+}
+
+// collection serves /Users and /Groups: list (GET) and create (POST).
+func (e endpoints) collection(w http.ResponseWriter, r *http.Request, c *call) {
+	switch r.Method {
+	case http.MethodGet:
+		q, err := listQueryFromURL(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		e.list(w, r, q)
+	case http.MethodPost:
+		e.create(w, r, c)
+	default:
+		methodNotAllowed(w, "GET, POST")
+	}
+}
+
+// item serves /Users/{id} and /Groups/{id}, and .search (RFC 7644 §3.4.3) under them.
+func (e endpoints) item(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	if id == ".search" {
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, "POST")
+			return
+		}
+		q, err := listQueryFromBody(w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		e.list(w, r, q)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		e.get(w, r, id)
+	case http.MethodPut:
+		e.replace(w, r, c, id)
+	case http.MethodPatch:
+		e.patch(w, r, c, id)
+	case http.MethodDelete:
+		e.remove(w, r, c, id)
+	default:
+		methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
+	}
+}

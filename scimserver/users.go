@@ -66,53 +66,6 @@ func (s *Server) base(r *http.Request) string {
 	return scheme + "://" + r.Host + "/scim/v2"
 }
 
-// users serves /Users: list (GET) and create (POST).
-func (s *Server) users(w http.ResponseWriter, r *http.Request, c *call) {
-	switch r.Method {
-	case http.MethodGet:
-		q, err := listQueryFromURL(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		s.listUsers(w, r, q)
-	case http.MethodPost:
-		s.createUser(w, r, c)
-	default:
-		methodNotAllowed(w, "GET, POST")
-	}
-}
-
-// user serves /Users/{id} and /Users/.search.
-func (s *Server) user(w http.ResponseWriter, r *http.Request, c *call) {
-	id := r.PathValue("id")
-	if id == ".search" {
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, "POST")
-			return
-		}
-		q, err := listQueryFromBody(w, r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		s.listUsers(w, r, q)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		s.getUser(w, r, id)
-	case http.MethodPut:
-		s.replaceUser(w, r, c, id)
-	case http.MethodPatch:
-		s.patchUser(w, r, c, id)
-	case http.MethodDelete:
-		s.deleteUser(w, r, c, id)
-	default:
-		methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
-	}
-}
-
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
 	u, err := s.db.UserByID(r.Context(), id)
 	if err != nil {
