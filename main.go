@@ -141,6 +141,7 @@ func (c *serveCmd) Run(ctx context.Context, g *globals) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	scimserver.TuneRuntime()
 	on, _ := d.SCIMEnabled(ctx)
 	log.Info("scimdesk serving", "scim_url", srv.SCIMURL(), "listen", srv.Addr(), "tls", srv.TLS(), "db", d.Path(), "scim_enabled", on)
 	if !on {
@@ -189,6 +190,7 @@ func (c *consoleCmd) Run(ctx context.Context, g *globals) error {
 			opts.ServerErr = err
 		} else {
 			opts.Server = srv
+			scimserver.TuneRuntime()
 			go func() { served <- srv.Serve(ctx) }()
 		}
 	}

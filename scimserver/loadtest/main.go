@@ -68,6 +68,7 @@ func runSCIM(path string) {
 	must(err)
 	srv := scimserver.New(d, scimserver.Config{Addr: "127.0.0.1:0"})
 	must(srv.Listen())
+	scimserver.TuneRuntime() // as scimdesk serve does
 	fmt.Printf("%s %s\n", srv.SCIMURL(), token)
 	must(srv.Serve(ctx))
 }
