@@ -36,6 +36,8 @@ type DB struct {
 
 	rank rankIndex
 
+	cp         *sql.DB // the background checkpointer's connection
+	cpDone     chan struct{}
 	writes     chan *writeReq
 	closing    chan struct{}
 	writerDone chan struct{}
@@ -99,7 +101,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	w, err := sql.Open("sqlite", base+"?_txlock=immediate&_pragma=journal_mode(WAL)&"+common)
+	// The writer never checkpoints inside a commit (wal_autocheckpoint 0): a checkpoint
+	// copies pages into the database file and syncs it, which would stall every write
+	// queued behind that commit. A background checkpointer does it instead.
+	w, err := sql.Open("sqlite", base+"?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&"+common)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +114,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 
 	d := &DB{path: path, w: w, wc: newStmtCache(w),
-		writes: make(chan *writeReq), closing: make(chan struct{}), writerDone: make(chan struct{})}
+		writes: make(chan *writeReq), closing: make(chan struct{}), writerDone: make(chan struct{}), cpDone: make(chan struct{})}
 	go d.writer()
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
@@ -126,6 +131,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	d.r, d.rc = r, newStmtCache(r)
+	cp, err := sql.Open("sqlite", base+"?"+common)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	cp.SetMaxOpenConns(1)
+	d.cp = cp
+	go d.checkpointer()
 	if err := r.PingContext(ctx); err != nil {
 		d.Close()
 		return nil, mapErr(err)
@@ -141,6 +154,11 @@ func (d *DB) Close() error {
 	d.closeOnce.Do(func() { close(d.closing) })
 	<-d.writerDone
 	var errs []error
+	if d.cp != nil {
+		<-d.cpDone
+		d.cp.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		errs = append(errs, d.cp.Close())
+	}
 	if d.rc != nil {
 		d.rc.close()
 	}
@@ -318,4 +336,21 @@ func nullStr(s string) sql.NullString {
 		return sql.NullString{}
 	}
 	return sql.NullString{String: s, Valid: true}
+}
+
+// checkpointer copies the WAL back into the database file in the background (PASSIVE: it
+// never blocks readers or the writer), so that the WAL stays small without any commit
+// paying for it.
+func (d *DB) checkpointer() {
+	defer close(d.cpDone)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-d.closing:
+			return
+		case <-tick.C:
+			d.cp.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
