@@ -81,7 +81,6 @@ func (a *attr) exact() *attr     { a.CaseExact = true; return a }
 func (a *attr) readOnly() *attr  { a.Mutability = "readOnly"; return a }
 func (a *attr) writeOnly() *attr { a.Mutability = "writeOnly"; a.Returned = "never"; return a }
 func (a *attr) unique() *attr    { a.Uniqueness = "server"; return a }
-func (a *attr) always() *attr    { a.Returned = "always"; return a }
 func (a *attr) typ(t string) *attr {
 	a.Type = t
 	return a
