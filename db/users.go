@@ -102,8 +102,12 @@ func scanUser(s interface{ Scan(...any) error }, withGroups bool) (User, error) 
 	return u, nil
 }
 
-func userByID(ctx context.Context, q querier, id string) (User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE u.id = ?`, id), true)
+func userByID(ctx context.Context, q querier, id string, withGroups bool) (User, error) {
+	cols := userCols
+	if withGroups {
+		cols = userColsWithGroups
+	}
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+cols+` FROM users u WHERE u.id = ?`, id), withGroups)
 	if err == ErrNotFound {
 		return u, fmt.Errorf("user %q: %w", id, ErrNotFound)
 	}
@@ -111,11 +115,15 @@ func userByID(ctx context.Context, q querier, id string) (User, error) {
 }
 
 // UserByID reads one user.
-func (d *DB) UserByID(ctx context.Context, id string) (User, error) { return userByID(ctx, d.rc, id) }
+func (d *DB) UserByID(ctx context.Context, id string) (User, error) {
+	return userByID(ctx, d.rc, id, true)
+}
 
-// UserByID reads one user inside the transaction (to change it).
+// UserByID reads one user inside the transaction (to change it), without its groups:
+// the single writer should not spend time on what the change does not need. FillGroups
+// reads them afterwards, outside the transaction.
 func (tx *Tx) UserByID(ctx context.Context, id string) (User, error) {
-	return userByID(ctx, tx.q, id)
+	return userByID(ctx, tx.q, id, false)
 }
 
 // UserByEmail finds the user whose userName or primary email is email (case-insensitive).
@@ -368,6 +376,9 @@ type GroupRef struct {
 	ID          string
 	DisplayName string
 }
+
+// FillGroups reads the groups of the given users in one query.
+func (d *DB) FillGroups(ctx context.Context, users []User) error { return d.fillGroups(ctx, users) }
 
 // fillGroups reads the groups of a page of users in one query.
 func (d *DB) fillGroups(ctx context.Context, users []User) error {

@@ -81,6 +81,15 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *db.User) {
+	if u.Groups == nil && status == http.StatusOK && r.Method != http.MethodGet {
+		// Read in the write transaction without its groups; read them now, off the writer.
+		one := []db.User{*u}
+		if err := s.db.FillGroups(r.Context(), one); err != nil {
+			writeError(w, storeErr(err))
+			return
+		}
+		u = &one[0]
+	}
 	var buf bytes.Buffer
 	base := s.base(r)
 	renderUser(&buf, base, u)
