@@ -179,9 +179,6 @@ type Tx struct {
 	now time.Time
 }
 
-// Now is the time stamped on everything the transaction writes.
-func (tx *Tx) Now() time.Time { return tx.now }
-
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("database is closed")
 

@@ -210,13 +210,6 @@ func listUsersSQL(w Where, p Page) (countSQL, pageSQL string, pageArgs []any) {
 	if p.Few {
 		return countSQL, `SELECT ` + userColsWithGroups + ` FROM users u` + w.clause() + suffix, pageArgs
 	}
-	if p.OrderBy == "" && p.Offset > 0 {
-		// In creation order, find the page's rows in the narrow users_seq index first, then
-		// read only those rows: an offset then skips index entries, not whole rows.
-		dir := map[bool]string{false: "", true: " DESC"}[p.Desc]
-		return countSQL, `SELECT ` + userCols + ` FROM users u WHERE u.seq IN (SELECT u.seq FROM users u INDEXED BY users_seq` +
-			w.clause() + suffix + `) ORDER BY u.seq` + dir, pageArgs
-	}
 	return countSQL, `SELECT ` + userCols + ` FROM users u` + w.clause() + suffix, pageArgs
 }
 

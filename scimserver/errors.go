@@ -16,8 +16,6 @@ const (
 	errInvalidPath   = "invalidPath"
 	errNoTarget      = "noTarget"
 	errInvalidValue  = "invalidValue"
-	errInvalidVers   = "invalidVers"
-	errSensitive     = "sensitive"
 )
 
 // Error is a SCIM error (RFC 7644 §3.12): the one shape every failure takes on the wire.

@@ -23,13 +23,8 @@ type setupFlowStyles struct {
 }
 
 func newSetupFlowStyles(dark bool) *setupFlowStyles {
-	ld := lipgloss.LightDark(dark)
-	subtle := ld(lipgloss.Color("243"), lipgloss.Color("246"))
-	faint := ld(lipgloss.Color("250"), lipgloss.Color("238"))
-	accent := ld(lipgloss.Color("4"), lipgloss.Color("14"))
-	green := ld(lipgloss.Color("2"), lipgloss.Color("10"))
-	yellow := ld(lipgloss.Color("3"), lipgloss.Color("11"))
-	red := ld(lipgloss.Color("1"), lipgloss.Color("9"))
+	pal := newPalette(dark) // the console's colours
+	subtle, faint, accent, green, yellow, red := pal.subtle, pal.faint, pal.accent, pal.green, pal.yellow, pal.red
 
 	base := lipgloss.NewStyle()
 	s := &setupFlowStyles{

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"image/color"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/lipgloss/v2"
@@ -33,15 +35,28 @@ type styles struct {
 	Input textinput.Styles
 }
 
+// palette is the few colours every screen uses, picked for a dark or light background
+// from the 16/256-colour sets so that they survive limited terminals.
+type palette struct {
+	subtle, faint, accent, green, yellow, red color.Color
+}
+
+func newPalette(dark bool) palette {
+	ld := lipgloss.LightDark(dark)
+	return palette{
+		subtle: ld(lipgloss.Color("243"), lipgloss.Color("246")),
+		faint:  ld(lipgloss.Color("250"), lipgloss.Color("238")),
+		accent: ld(lipgloss.Color("4"), lipgloss.Color("14")),
+		green:  ld(lipgloss.Color("2"), lipgloss.Color("10")),
+		yellow: ld(lipgloss.Color("3"), lipgloss.Color("11")),
+		red:    ld(lipgloss.Color("1"), lipgloss.Color("9")),
+	}
+}
+
 // newStyles builds the styles for a dark or light background.
 func newStyles(dark bool) *styles {
-	ld := lipgloss.LightDark(dark)
-	subtle := ld(lipgloss.Color("243"), lipgloss.Color("246"))
-	faint := ld(lipgloss.Color("250"), lipgloss.Color("238"))
-	accent := ld(lipgloss.Color("4"), lipgloss.Color("14"))
-	green := ld(lipgloss.Color("2"), lipgloss.Color("10"))
-	yellow := ld(lipgloss.Color("3"), lipgloss.Color("11"))
-	red := ld(lipgloss.Color("1"), lipgloss.Color("9"))
+	pal := newPalette(dark)
+	subtle, faint, accent, green, yellow, red := pal.subtle, pal.faint, pal.accent, pal.green, pal.yellow, pal.red
 
 	s := &styles{Dark: dark}
 	base := lipgloss.NewStyle()
