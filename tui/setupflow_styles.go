@@ -8,8 +8,8 @@ import (
 )
 
 // setupFlowStyles are the looks of `scimdesk setup` and `scimdesk recover`. They are the
-// flow's own, apart from the console's Styles, so that each can change without the other;
-// the palette is the same (16 ANSI colours, greys by background) and, as in the console,
+// flow's own, apart from the console's styles, so that each can change without the other;
+// the colours come from the console's palette (newPalette) and, as in the console,
 // no state is told by colour alone: every mark also has a symbol or a word.
 type setupFlowStyles struct {
 	Title, Heading, Text, Dim, Label lipgloss.Style
