@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,22 +27,36 @@ import (
 //
 // Writes go through one connection so that SQLite never has to arbitrate between writers
 // of this process (they queue in Go instead of spinning on SQLITE_BUSY); reads use a
-// separate pool marked query_only, which WAL lets run beside the writer.
+// separate pool marked query_only, which WAL lets run beside the writer. Authentication
+// has a small pool of its own, so that heavy list queries filling the read pool can never
+// keep a request from being authenticated or refused.
 type DB struct {
 	path string
+	opts options
 	w    *sql.DB
 	r    *sql.DB
+	auth *sql.DB
 	wc   *stmtCache // prepared statements on the writer
 	rc   *stmtCache // prepared statements on the readers
+	ac   *stmtCache // prepared statements on the authentication pool
+
+	// lists bounds how many list queries read at once, so that point reads (a user by id,
+	// a lookup by userName) always find a free reader however many heavy filters run.
+	lists chan struct{}
 
 	rank rankIndex
 
 	cp         *sql.DB // the background checkpointer's connection
 	cpDone     chan struct{}
 	writes     chan *writeReq
+	urgent     chan *writeReq // admin writes: served before any queued SCIM write
+	intent     *adminIntent
 	closing    chan struct{}
 	writerDone chan struct{}
 	closeOnce  sync.Once
+
+	walDirty   bool      // the writer committed since the WAL was last truncated
+	walChecked time.Time // when the writer last looked at the WAL's size
 }
 
 func init() {
@@ -83,10 +98,15 @@ func DefaultPath() (string, error) {
 }
 
 // Open opens (creating if needed, mode 0600) the database at path and brings its schema up
-// to date.
-func Open(ctx context.Context, path string) (*DB, error) {
+// to date. Opening a database that is already up to date writes nothing and takes no
+// lock, so that an admin command works while a server next door writes at full speed.
+func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("no database path given")
+	}
+	o := defaultOptions()
+	for _, f := range opt {
+		f(&o)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
@@ -98,13 +118,19 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database file: %w", err)
 	}
 	f.Close()
+	fixModes(path, o.log)
 
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
-	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	// synchronous FULL: a commit is acknowledged only once the WAL is synced, so an
+	// acknowledged write survives a power cut too, not only a killed process. Group commit
+	// shares that sync between every write of a batch.
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
 	// The writer never checkpoints inside a commit (wal_autocheckpoint 0): a checkpoint
 	// copies pages into the database file and syncs it, which would stall every write
-	// queued behind that commit. A background checkpointer does it instead.
-	w, err := sql.Open("sqlite", base+"?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&"+common)
+	// queued behind that commit. A background checkpointer does it instead, and the writer
+	// truncates the WAL when it is idle or has grown past walLimit.
+	w, err := sql.Open("sqlite", base+"?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&"+
+		fmt.Sprintf("_pragma=journal_size_limit(%d)&", walLimit)+common)
 	if err != nil {
 		return nil, err
 	}
@@ -113,24 +139,30 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 
-	d := &DB{path: path, w: w, wc: newStmtCache(w),
-		writes: make(chan *writeReq), closing: make(chan struct{}), writerDone: make(chan struct{}), cpDone: make(chan struct{})}
+	intent, err := openAdminIntent(path)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	d := &DB{path: path, opts: o, w: w, wc: newStmtCache(w), intent: intent,
+		writes: make(chan *writeReq), urgent: make(chan *writeReq), closing: make(chan struct{}),
+		writerDone: make(chan struct{}), cpDone: make(chan struct{})}
 	go d.writer()
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}
 
-	r, err := sql.Open("sqlite", base+"?_pragma=query_only(1)&"+common)
-	if err != nil {
-		w.Close()
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	if d.r, d.rc, err = openReaders(base, common, n); err != nil {
+		d.Close()
 		return nil, err
 	}
-	n := max(2, runtime.GOMAXPROCS(0)*2)
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	r.SetConnMaxIdleTime(0)
-	d.r, d.rc = r, newStmtCache(r)
+	if d.auth, d.ac, err = openReaders(base, common, 2); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.lists = make(chan struct{}, n/2)
 	cp, err := sql.Open("sqlite", base+"?"+common)
 	if err != nil {
 		d.Close()
@@ -139,17 +171,46 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	cp.SetMaxOpenConns(1)
 	d.cp = cp
 	go d.checkpointer()
-	if err := r.PingContext(ctx); err != nil {
+	if err := d.r.PingContext(ctx); err != nil {
 		d.Close()
 		return nil, mapErr(err)
 	}
 	return d, nil
 }
 
+// openReaders opens a pool of n read-only connections with its statement cache.
+func openReaders(base, common string, n int) (*sql.DB, *stmtCache, error) {
+	r, err := sql.Open("sqlite", base+"?_pragma=query_only(1)&"+common)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxIdleTime(0)
+	return r, newStmtCache(r), nil
+}
+
+// fixModes makes the database and its -wal and -shm files private again if someone made
+// them readable by others (a restored backup, a careless chmod): they hold everything the
+// identity provider sent.
+func fixModes(path string, log *slog.Logger) {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, 0o600); err != nil {
+			log.Warn("database file is readable by others and could not be fixed", "file", p, "mode", fi.Mode().Perm().String(), "err", err)
+			continue
+		}
+		log.Warn("database file was readable by others; set it to 0600", "file", p, "was", fi.Mode().Perm().String())
+	}
+}
+
 // Path is the file this database was opened from.
 func (d *DB) Path() string { return d.path }
 
-// Close closes both pools. Committed writes are already in the WAL file.
+// Close closes every pool. Committed writes are already in the WAL file.
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() { close(d.closing) })
 	<-d.writerDone
@@ -159,155 +220,18 @@ func (d *DB) Close() error {
 		d.cp.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
 		errs = append(errs, d.cp.Close())
 	}
-	if d.rc != nil {
-		d.rc.close()
+	for _, c := range []*stmtCache{d.rc, d.ac, d.wc} {
+		if c != nil {
+			c.close()
+		}
 	}
-	d.wc.close()
-	if d.r != nil {
-		errs = append(errs, d.r.Close())
+	for _, p := range []*sql.DB{d.r, d.auth, d.w} {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
 	}
-	if d.w != nil {
-		errs = append(errs, d.w.Close())
-	}
+	d.intent.close()
 	return errors.Join(errs...)
-}
-
-// Tx is a write transaction. It holds the single writer connection, so keep it short.
-type Tx struct {
-	tx  *sql.Tx
-	q   querier // tx through the writer's statement cache
-	now time.Time
-}
-
-// ErrClosed is returned by writes after Close.
-var ErrClosed = errors.New("database is closed")
-
-// maxBatch bounds how many writes share one commit.
-const maxBatch = 64
-
-type writeReq struct {
-	ctx  context.Context
-	fn   func(tx *Tx) error
-	done chan error
-}
-
-// Write runs fn in one write transaction: everything fn does is committed together, or,
-// if fn returns an error, nothing is. Write returns once the change is committed.
-//
-// Writes from concurrent callers are committed in groups (group commit): one goroutine
-// owns the writer connection, runs each waiting fn inside its own savepoint of a shared
-// transaction, and commits once for all of them. A commit costs far more than a small
-// change, so this multiplies write throughput under load while keeping each fn atomic:
-// an fn that fails is rolled back to its savepoint and the others are unaffected.
-func (d *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case d.writes <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-d.closing:
-		return ErrClosed
-	}
-	return <-req.done
-}
-
-// writer owns the writer connection until Close.
-func (d *DB) writer() {
-	defer close(d.writerDone)
-	for {
-		var first *writeReq
-		select {
-		case first = <-d.writes:
-		case <-d.closing:
-			return
-		}
-		batch := []*writeReq{first}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-d.writes:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		d.commitBatch(batch)
-	}
-}
-
-func (d *DB) commitBatch(batch []*writeReq) {
-	results := make([]error, len(batch))
-	finish := func() {
-		for i, r := range batch {
-			r.done <- results[i]
-		}
-	}
-	ctx := context.Background()
-	sqlTx, err := d.w.BeginTx(ctx, nil)
-	if err != nil {
-		for i := range results {
-			results[i] = mapErr(err)
-		}
-		finish()
-		return
-	}
-	var missing []string
-	q := txStmts{tx: sqlTx, cache: d.wc, missing: &missing}
-	broken := error(nil)
-	for i, r := range batch {
-		if broken != nil {
-			results[i] = broken
-			continue
-		}
-		if err := r.ctx.Err(); err != nil {
-			results[i] = err
-			continue
-		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-			broken = mapErr(err)
-			results[i] = broken
-			continue
-		}
-		tx := &Tx{tx: sqlTx, q: q, now: time.Now().UTC().Truncate(time.Millisecond)}
-		if err := runFn(r.fn, tx); err != nil {
-			results[i] = err
-			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
-				broken = mapErr(rerr) // the transaction's state is unknown: fail the rest
-			}
-		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil && broken == nil {
-			broken = mapErr(err)
-		}
-	}
-	if broken != nil {
-		sqlTx.Rollback()
-		for i := range results {
-			if results[i] == nil {
-				results[i] = broken
-			}
-		}
-	} else if err := sqlTx.Commit(); err != nil {
-		for i := range results {
-			if results[i] == nil {
-				results[i] = mapErr(err)
-			}
-		}
-	}
-	finish()
-	for _, q := range missing {
-		d.wc.stmt(ctx, q) // the connection is free again: prepare for next time
-	}
-}
-
-// runFn runs one write, turning a panic into an error: the writer goroutine serves every
-// caller and must survive a bug in one of them.
-func runFn(fn func(*Tx) error, tx *Tx) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("panic in database write: %v", v)
-		}
-	}()
-	return fn(tx)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -335,19 +259,3 @@ func nullStr(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: true}
 }
 
-// checkpointer copies the WAL back into the database file in the background (PASSIVE: it
-// never blocks readers or the writer), so that the WAL stays small without any commit
-// paying for it.
-func (d *DB) checkpointer() {
-	defer close(d.cpDone)
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-d.closing:
-			return
-		case <-tick.C:
-			d.cp.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
-		}
-	}
-}

@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-func openTest(t *testing.T) (*DB, string) {
+func openTest(t *testing.T, opt ...Option) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.db")
-	d, err := Open(context.Background(), path)
+	d, err := Open(context.Background(), path, opt...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestWriteAfterClose(t *testing.T) {
 // TestDeepPagesThroughRankIndex checks that deep pages found through the in-memory rank
 // index are exactly the pages the plain offset query returns, also after deletions.
 func TestDeepPagesThroughRankIndex(t *testing.T) {
-	d, _ := openTest(t)
+	d, _ := openTest(t, WithWriteBudget(time.Minute)) // seeds thousands of users in one write
 	ctx := context.Background()
 	const n = rankThreshold + 700
 	err := d.Write(ctx, func(tx *Tx) error {

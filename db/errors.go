@@ -49,3 +49,13 @@ func constraintName(msg string) string {
 	}
 	return msg
 }
+
+// ErrWriteBudget means a write used more than its budget of writer time and was rolled
+// back alone; every other write of its batch was committed.
+var ErrWriteBudget = errors.New("the write took longer than its budget of database time")
+
+// ErrReadBudget means a query read for longer than its budget and was stopped.
+var ErrReadBudget = errors.New("the query took longer than its budget of database time")
+
+// ErrNewerSchema means the database was written by a newer scimdesk than this one.
+var ErrNewerSchema = errors.New("the database was written by a newer version of scimdesk")

@@ -2,48 +2,104 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
+	"time"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// migrationBudget is the writer time one migration may use: far above a request's
+// budget, since a migration rewrites tables once, with nothing else to wait for.
+const migrationBudget = 10 * time.Minute
+
 // migrate applies, in name order, every embedded migration not yet recorded, each in its
 // own transaction together with its record, so a crash leaves either all of one or none.
+//
+// It first reads what is recorded without taking the write lock: a database that is up
+// to date is opened without writing anything, so admin commands and consoles open it while
+// a server next door writes at full speed. A database that records a migration this
+// binary does not know was written by a newer scimdesk: it is refused before anything is
+// written to it.
 func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("prepare migrations: %w", mapErr(err))
-	}
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	applied, err := d.appliedMigrations(ctx)
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", mapErr(err))
+	}
+	known := map[string]bool{}
 	for _, name := range names {
-		err := d.Write(ctx, func(tx *Tx) error {
-			var n int
-			if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		known[name] = true
+	}
+	for _, name := range applied {
+		if !known[name] {
+			return fmt.Errorf("%w (it records migration %s, which this version does not know): upgrade scimdesk to open it",
+				ErrNewerSchema, strings.TrimPrefix(name, "migrations/"))
+		}
+	}
+	if len(applied) == len(names) {
+		return nil
+	}
+	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("prepare migrations: %w", mapErr(err))
+	}
+	for _, name := range names {
+		err := d.submit(ctx, d.urgent, &writeReq{ctx: ctx, done: make(chan error, 1), urgent: true, budget: migrationBudget,
+			fn: func(tx *Tx) error {
+				var n int
+				if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+					return err
+				}
+				if n > 0 {
+					return nil
+				}
+				body, err := migrationFS.ReadFile(name)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
+					return err
+				}
+				_, err = tx.tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, ms(tx.now))
 				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			body, err := migrationFS.ReadFile(name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err = tx.tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, ms(tx.now))
-			return err
-		})
+			}})
 		if err != nil {
 			return fmt.Errorf("migration %s: %w", name, mapErr(err))
 		}
 	}
 	return nil
+}
+
+// appliedMigrations reads the recorded migrations: none for a new, empty database.
+func (d *DB) appliedMigrations(ctx context.Context) ([]string, error) {
+	var exists int
+	if err := d.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if exists == 0 {
+		return nil, nil
+	}
+	rows, err := d.w.QueryContext(ctx, `SELECT name FROM migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name sql.NullString
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out = append(out, name.String)
+	}
+	return out, rows.Err()
 }

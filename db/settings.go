@@ -15,7 +15,7 @@ func getSetting(ctx context.Context, q querier, key string) (string, error) {
 // SCIMEnabled reports whether the admin has switched SCIM provisioning on. A new database
 // starts with it off, so that nothing is provisioned before the admin means it.
 func (d *DB) SCIMEnabled(ctx context.Context) (bool, error) {
-	v, err := getSetting(ctx, d.rc, settingSCIMEnabled)
+	v, err := getSetting(ctx, d.ac, settingSCIMEnabled)
 	if err == ErrNotFound {
 		return false, nil
 	}
@@ -24,7 +24,7 @@ func (d *DB) SCIMEnabled(ctx context.Context) (bool, error) {
 
 // SetSCIMEnabled switches SCIM provisioning on or off and records the admin action.
 func (d *DB) SetSCIMEnabled(ctx context.Context, on bool, actor string) error {
-	return d.Write(ctx, func(tx *Tx) error {
+	return d.writeAdmin(ctx, func(tx *Tx) error {
 		v, kind, summary := "0", "scim.disable", "SCIM provisioning disabled"
 		if on {
 			v, kind, summary = "1", "scim.enable", "SCIM provisioning enabled"

@@ -86,40 +86,68 @@ func (c *stmtCache) cached(query string) *sql.Stmt {
 	return c.stmts[query]
 }
 
-// txStmts runs the writer's cached statements inside a transaction. The writer pool has a
-// single connection, which the transaction holds, so a statement cannot be prepared on the
-// pool now (that would wait for the connection forever); queries not yet cached run
-// unprepared and are noted, and Write prepares them once the transaction has ended.
+// txStmts runs statements inside the writer's shared transaction (through the writer's
+// statement cache when cache is set).
+//
+// It deliberately ignores the context its callers pass. A write's fn is written with the
+// request's context in hand, but once admitted a write must run to its end: the driver
+// answers a cancelled context with sqlite3_interrupt, and SQLite answers an interrupted
+// INSERT, UPDATE or DELETE inside an explicit transaction by rolling back the whole
+// transaction, which here is the group commit of every other client's write. The writer
+// budget takes the place of cancellation: it is checked before each statement, never in
+// the middle of one.
+//
+// The writer pool has a single connection, which the transaction holds, so a statement
+// cannot be prepared on the pool now (that would wait for the connection forever);
+// queries not yet cached run unprepared and are noted, and the writer prepares them once
+// the transaction has ended.
 type txStmts struct {
 	tx      *sql.Tx
 	cache   *stmtCache
 	missing *[]string
+	budget  *writeBudget
 }
 
-func (t txStmts) stmt(ctx context.Context, query string) *sql.Stmt {
+func (t txStmts) stmt(query string) *sql.Stmt {
+	if t.cache == nil {
+		return nil
+	}
 	if s := t.cache.cached(query); s != nil {
-		return t.tx.StmtContext(ctx, s)
+		return t.tx.Stmt(s)
 	}
 	*t.missing = append(*t.missing, query)
 	return nil
 }
 
-func (t txStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if s := t.stmt(ctx, query); s != nil {
+// ctx is the context a statement of this write runs under: never cancelled while the
+// write is within its budget; already cancelled once it is past it, which database/sql
+// checks before it reaches the driver, so nothing is interrupted half-way.
+func (t txStmts) ctx() context.Context {
+	if t.budget.spent() {
+		return cancelled
+	}
+	return context.Background()
+}
+
+func (t txStmts) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx := t.ctx()
+	if s := t.stmt(query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
-func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if s := t.stmt(ctx, query); s != nil {
+func (t txStmts) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	ctx := t.ctx()
+	if s := t.stmt(query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
-func (t txStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if s := t.stmt(ctx, query); s != nil {
+func (t txStmts) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
+	ctx := t.ctx()
+	if s := t.stmt(query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
 	return t.tx.ExecContext(ctx, query, args...)

@@ -75,7 +75,7 @@ func (d *DB) CreateToken(ctx context.Context, description string, ttl time.Durat
 	}
 	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	var t Token
-	err := d.Write(ctx, func(tx *Tx) error {
+	err := d.writeAdmin(ctx, func(tx *Tx) error {
 		t = Token{
 			ID:          randomID("tok_", 6),
 			Description: description,
@@ -134,7 +134,7 @@ func (d *DB) Tokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes a token at once: the very next request that presents it is refused.
 func (d *DB) RevokeToken(ctx context.Context, id, actor string) error {
-	return d.Write(ctx, func(tx *Tx) error {
+	return d.writeAdmin(ctx, func(tx *Tx) error {
 		res, err := tx.q.ExecContext(ctx, `UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ms(tx.now), id)
 		if err != nil {
 			return mapErr(err)
@@ -170,7 +170,7 @@ func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Au
 	var id sql.NullString
 	var exp, rev sql.NullInt64
 	var enabled sql.NullString
-	err := d.rc.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at,
+	err := d.ac.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at,
 			(SELECT value FROM settings WHERE key = 'scim_enabled')
 		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &enabled)
 	if err != nil {

@@ -1,0 +1,282 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Tx is a write transaction. It holds the single writer connection, so keep it short:
+// past its budget every further statement fails and the write is rolled back alone.
+type Tx struct {
+	tx  querier // the transaction, without the statement cache
+	q   querier // the transaction through the writer's statement cache
+	now time.Time
+}
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("database is closed")
+
+// maxBatch bounds how many writes share one commit.
+const maxBatch = 64
+
+// batchTime bounds how long one batch runs before it is committed: writes still waiting
+// go into the next batch, so that a commit (and the admin command queued behind it) never
+// waits for more than about this plus one write's budget.
+const batchTime = 50 * time.Millisecond
+
+type writeReq struct {
+	ctx    context.Context
+	fn     func(tx *Tx) error
+	done   chan error
+	urgent bool
+	budget time.Duration // 0: the database's write budget
+}
+
+// writeBudget is one write's allowance of writer time.
+type writeBudget struct {
+	deadline time.Time
+	over     bool
+}
+
+// spent reports whether the write has used up its budget, and remembers it.
+func (b *writeBudget) spent() bool {
+	if !b.over && time.Now().After(b.deadline) {
+		b.over = true
+	}
+	return b.over
+}
+
+// cancelled is the context of statements past their write's budget: database/sql refuses
+// to start a statement on a cancelled context before it reaches SQLite.
+var cancelled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// Write runs fn in one write transaction: everything fn does is committed together, or,
+// if fn returns an error, nothing is. Write returns once the change is committed.
+//
+// Writes from concurrent callers are committed in groups (group commit): one goroutine
+// owns the writer connection, runs each waiting fn inside its own savepoint of a shared
+// transaction, and commits once for all of them. A commit costs far more than a small
+// change, so this multiplies write throughput under load while keeping each fn atomic:
+// an fn that fails is rolled back to its savepoint and the others are unaffected.
+//
+// ctx only bounds the wait for the writer. Once fn has started it runs to its end
+// whatever happens to ctx (a client that hangs up cannot fail anybody else's write), but
+// within the write budget: past it, fn's statements fail and Write returns
+// ErrWriteBudget.
+func (d *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return d.submit(ctx, d.writes, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// writeAdmin is Write for the admin's actions (revoke a token, switch SCIM off): served
+// before every SCIM write queued in this process, and announced to the writers of other
+// processes so that they pause between their commits and let it through. An admin is
+// never locked out by provisioning traffic, however heavy.
+func (d *DB) writeAdmin(ctx context.Context, fn func(tx *Tx) error) error {
+	release, err := d.intent.announce(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return d.submit(ctx, d.urgent, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), urgent: true})
+}
+
+func (d *DB) submit(ctx context.Context, queue chan *writeReq, req *writeReq) error {
+	select {
+	case queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.closing:
+		return ErrClosed
+	}
+	return <-req.done
+}
+
+// writer owns the writer connection until Close.
+func (d *DB) writer() {
+	defer close(d.writerDone)
+	var carry []*writeReq // writes a full batch left for the next one
+	idle := time.NewTimer(time.Hour)
+	defer idle.Stop()
+	for {
+		batch := carry
+		if len(batch) == 0 {
+			idle.Reset(walIdleAfter)
+			select {
+			case r := <-d.urgent:
+				batch = append(batch, r)
+			case r := <-d.writes:
+				batch = append(batch, r)
+			case <-idle.C:
+				d.truncateWAL(false)
+				continue
+			case <-d.closing:
+				return
+			}
+		}
+		batch = d.drain(batch)
+		if !hasUrgent(batch) {
+			batch = d.yieldToAdmins(batch)
+		}
+		carry = d.commitBatch(batch)
+		d.walDirty = true
+		d.truncateWAL(true)
+	}
+}
+
+// drain adds to batch the writes already waiting, admin writes first.
+func (d *DB) drain(batch []*writeReq) []*writeReq {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-d.urgent:
+			batch = append([]*writeReq{r}, batch...)
+			continue
+		default:
+		}
+		select {
+		case r := <-d.writes:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func hasUrgent(batch []*writeReq) bool {
+	for _, r := range batch {
+		if r.urgent {
+			return true
+		}
+	}
+	return false
+}
+
+// yieldToAdmins waits while an admin command of another process has announced a write,
+// so that it gets the database's write lock between two of our commits instead of
+// starving behind them. An admin write of this process arriving meanwhile joins the
+// batch at its head. The wait is bounded: an announcement that outlives maxAdminWait is
+// not honoured further (SQLite's own locking still keeps everything correct).
+func (d *DB) yieldToAdmins(batch []*writeReq) []*writeReq {
+	if !d.intent.announced() {
+		return batch
+	}
+	deadline := time.Now().Add(maxAdminWait)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-d.urgent:
+			return append([]*writeReq{r}, batch...)
+		case <-tick.C:
+		}
+		if !d.intent.announced() {
+			return batch
+		}
+	}
+	return batch
+}
+
+// commitBatch runs the batch's writes in one transaction, each in its own savepoint, and
+// commits them together. It returns the writes it had no time for, untouched.
+func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
+	results := make([]error, len(batch))
+	ran := len(batch)
+	finish := func() {
+		for i, r := range batch[:ran] {
+			r.done <- results[i]
+		}
+	}
+	ctx := context.Background()
+	began := time.Now()
+	sqlTx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		for i := range results {
+			results[i] = mapErr(err)
+		}
+		finish()
+		return nil
+	}
+	var missing []string
+	broken := error(nil)
+	for i, r := range batch {
+		if broken != nil {
+			results[i] = broken
+			continue
+		}
+		if i > 0 && time.Since(began) > batchTime {
+			ran = i
+			break
+		}
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err // its caller has gone before it started: nothing to do
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			broken = mapErr(err)
+			results[i] = broken
+			continue
+		}
+		allowed := d.opts.writeBudget
+		if r.budget > 0 {
+			allowed = r.budget
+		}
+		budget := &writeBudget{deadline: time.Now().Add(allowed)}
+		tx := &Tx{
+			tx:  txStmts{tx: sqlTx, budget: budget},
+			q:   txStmts{tx: sqlTx, cache: d.wc, missing: &missing, budget: budget},
+			now: time.Now().UTC().Truncate(time.Millisecond),
+		}
+		err := runFn(r.fn, tx)
+		if err == nil && budget.spent() {
+			err = ErrWriteBudget // finished, but past its budget: the rule is the same for all
+		}
+		if err != nil {
+			if budget.over {
+				err = fmt.Errorf("%w (%s)", ErrWriteBudget, allowed)
+			}
+			results[i] = err
+			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+				broken = mapErr(rerr) // the transaction's state is unknown: fail the rest
+			}
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil && broken == nil {
+			broken = mapErr(err)
+		}
+	}
+	if broken != nil {
+		sqlTx.Rollback()
+		for i := range results[:ran] {
+			if results[i] == nil {
+				results[i] = broken
+			}
+		}
+	} else if err := sqlTx.Commit(); err != nil {
+		for i := range results[:ran] {
+			if results[i] == nil {
+				results[i] = mapErr(err)
+			}
+		}
+	}
+	finish()
+	for _, q := range missing {
+		d.wc.stmt(ctx, q) // the connection is free again: prepare for next time
+	}
+	return batch[ran:]
+}
+
+// runFn runs one write, turning a panic into an error: the writer goroutine serves every
+// caller and must survive a bug in one of them.
+func runFn(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic in database write: %v", v)
+		}
+	}()
+	return fn(tx)
+}
