@@ -258,4 +258,3 @@ func nullStr(s string) sql.NullString {
 	}
 	return sql.NullString{String: s, Valid: true}
 }
-
