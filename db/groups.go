@@ -208,26 +208,17 @@ func membersOfGroups(ctx context.Context, q querier, groupSeqs []int64) (map[int
 // ListGroups returns one page of the groups matching w with their member counts (one
 // query for the page, none per group), and how many match in all.
 func (d *DB) ListGroups(ctx context.Context, w Where, p Page) ([]Group, int, error) {
-	total, err := count(ctx, d.rc, "groups g", w)
-	if err != nil || p.Limit <= 0 || p.Offset >= total {
-		return nil, total, err
-	}
-	suffix, args := p.suffix("g.seq")
-	rows, err := d.rc.QueryContext(ctx, `SELECT `+groupCols+`, (SELECT count(*) FROM group_members m WHERE m.group_seq = g.seq)
-		FROM groups g`+w.clause()+suffix, append(append([]any{}, w.Args...), args...)...)
-	if err != nil {
-		return nil, 0, mapErr(err)
-	}
-	defer rows.Close()
 	var out []Group
-	for rows.Next() {
-		var members int
-		g, err := scanGroup(rows, &members)
-		if err != nil {
-			return nil, 0, err
-		}
-		g.MemberCount = members
-		out = append(out, g)
+	var total int
+	err := d.EachGroup(ctx, w, p, false, func(n int) error {
+		total = n
+		return nil
+	}, func(g *Group, _ []Member) error {
+		out = append(out, *g)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, mapErr(rows.Err())
+	return out, total, nil
 }

@@ -202,7 +202,9 @@ func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
 }
 
 // listUsersSQL is the one place the list queries are written, so that ExplainListUsers
-// checks exactly what ListUsers runs.
+// checks exactly what ListUsers and EachUser run. A lookup (p.Few) reads its users with
+// their groups at once; any other page reads the seqs of its users first, and the users
+// then, a chunk at a time (EachUser).
 func listUsersSQL(w Where, p Page) (countSQL, pageSQL string, pageArgs []any) {
 	suffix, args := p.suffix("u.seq")
 	countSQL = "SELECT count(*) FROM users u" + w.clause()
@@ -210,78 +212,24 @@ func listUsersSQL(w Where, p Page) (countSQL, pageSQL string, pageArgs []any) {
 	if p.Few {
 		return countSQL, `SELECT ` + userColsWithGroups + ` FROM users u` + w.clause() + suffix, pageArgs
 	}
-	return countSQL, `SELECT ` + userCols + ` FROM users u` + w.clause() + suffix, pageArgs
+	return countSQL, `SELECT u.seq FROM users u` + w.clause() + suffix, pageArgs
 }
 
 // ListUsers returns one page of the users matching w, and how many match in all.
 func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error) {
-	if w.SQL == "" && p.OrderBy == "" && p.Offset >= rankThreshold && p.Limit > 0 {
-		if seqs, total, ok := d.seqsAt(ctx, p.Offset, p.Limit, p.Desc); ok {
-			users, err := d.usersBySeq(ctx, seqs, p.Desc)
-			return users, total, err
-		}
-	}
-	countSQL, pageSQL, args := listUsersSQL(w, p)
 	var out []User
-	if p.Limit > 0 {
-		rows, err := d.rc.QueryContext(ctx, pageSQL, args...)
-		if err != nil {
-			return nil, 0, mapErr(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows, p.Few)
-			if err != nil {
-				return nil, 0, err
-			}
-			out = append(out, u)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, 0, mapErr(err)
-		}
-		rows.Close()
-		if !p.Few {
-			if err := d.fillGroups(ctx, out); err != nil {
-				return nil, 0, err
-			}
-		}
-		// A first page that is not full holds every match: no need to count them. This
-		// saves a query on every lookup by userName or externalId.
-		if p.Offset <= 0 && len(out) < p.Limit {
-			return out, len(out), nil
-		}
-	}
 	var total int
-	if err := d.rc.QueryRowContext(ctx, countSQL, w.Args...).Scan(&total); err != nil {
-		return nil, 0, mapErr(err)
+	err := d.EachUser(ctx, w, p, func(n int) error {
+		total = n
+		return nil
+	}, func(u *User) error {
+		out = append(out, *u)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, total, nil
-}
-
-// usersBySeq reads the users with the given seqs, in creation order.
-func (d *DB) usersBySeq(ctx context.Context, seqs []int64, desc bool) ([]User, error) {
-	if len(seqs) == 0 {
-		return nil, nil
-	}
-	order := map[bool]string{false: "", true: " DESC"}[desc]
-	rows, err := d.rc.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.seq IN (SELECT value FROM json_each(?)) ORDER BY u.seq`+order, int64sJSON(seqs))
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := make([]User, 0, len(seqs))
-	for rows.Next() {
-		u, err := scanUser(rows, false)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
-	}
-	rows.Close()
-	return out, d.fillGroups(ctx, out)
 }
 
 // ExplainListUsers returns SQLite's query plans for the two queries ListUsers runs, so

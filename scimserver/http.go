@@ -253,6 +253,10 @@ func storeErr(err error) *Error {
 		return notFound("resource not found")
 	case errors.Is(err, db.ErrConflict):
 		return conflict("a resource with that unique attribute already exists")
+	case errors.Is(err, db.ErrReadBudget):
+		return badRequest(errTooMany, "the query took longer than the server allows (%s): use a more selective filter, such as userName eq or sw", db.DefaultReadBudget)
+	case errors.Is(err, db.ErrWriteBudget):
+		return &Error{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("the request needed more than %s of database time and was rolled back; send smaller requests", db.DefaultWriteBudget)}
 	case errors.Is(err, db.ErrBusy):
 		return &Error{Status: http.StatusServiceUnavailable, Detail: "the database is busy; try again"}
 	}

@@ -166,46 +166,88 @@ func translate(filter string, s *filtersql.Schema) (db.Where, *Error) {
 	return w, nil
 }
 
-// listWriter writes a ListResponse into one buffer, resource by resource, so a page is
-// built without a buffer per resource.
+// listWriter streams a ListResponse resource by resource. The start of the body is held
+// back until it passes flushAt, so that a list failing early (a filter past its read
+// budget) still gets a proper SCIM error; after that it goes out as it is made, and a
+// failure cuts the connection rather than sending a truncated list as if it were whole.
+// itemsPerPage comes after Resources, where it is known exactly (JSON members have no
+// order).
 type listWriter struct {
+	w    http.ResponseWriter
 	buf  bytes.Buffer
+	one  bytes.Buffer // one resource, when a projection must be applied to it
 	n    int
+	sent bool
 	proj projection
 	norm normalizer
 }
 
-func newListWriter(total, startIndex, items int, proj projection, norm normalizer) *listWriter {
-	lw := &listWriter{proj: proj, norm: norm}
-	lw.buf.Grow(200 + items*800)
+// flushAt is how much of a list is buffered before it starts going out.
+const flushAt = 64 << 10
+
+func newListWriter(w http.ResponseWriter, proj projection, norm normalizer) *listWriter {
+	return &listWriter{w: w, proj: proj, norm: norm}
+}
+
+// start writes the head of the list, once the number of matches is known.
+func (lw *listWriter) start(total, startIndex int) error {
 	lw.buf.WriteString(`{"schemas":["` + URNListResponse + `"],"totalResults":`)
 	lw.buf.WriteString(strconv.Itoa(total))
 	lw.buf.WriteString(`,"startIndex":`)
 	lw.buf.WriteString(strconv.Itoa(startIndex))
-	lw.buf.WriteString(`,"itemsPerPage":`)
-	lw.buf.WriteString(strconv.Itoa(items))
 	lw.buf.WriteString(`,"Resources":[`)
-	return lw
+	return nil
 }
 
 // add renders one resource with render, applying the projection if one was asked for.
-func (lw *listWriter) add(render func(*bytes.Buffer)) {
+func (lw *listWriter) add(render func(*bytes.Buffer)) error {
 	if lw.n > 0 {
 		lw.buf.WriteByte(',')
 	}
 	lw.n++
 	if lw.proj.empty() {
 		render(&lw.buf)
-		return
+	} else {
+		lw.one.Reset()
+		render(&lw.one)
+		lw.buf.Write(lw.proj.apply(lw.norm, lw.one.Bytes()))
 	}
-	var one bytes.Buffer
-	render(&one)
-	lw.buf.Write(lw.proj.apply(lw.norm, one.Bytes()))
+	if lw.buf.Len() >= flushAt {
+		return lw.flush()
+	}
+	return nil
 }
 
-func (lw *listWriter) write(w http.ResponseWriter) {
-	lw.buf.WriteString(`]}`)
-	writeRaw(w, http.StatusOK, lw.buf.Bytes())
+func (lw *listWriter) flush() error {
+	if !lw.sent {
+		h := lw.w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Cache-Control", "no-store")
+		lw.w.WriteHeader(http.StatusOK)
+		lw.sent = true
+	}
+	_, err := lw.w.Write(lw.buf.Bytes())
+	lw.buf.Reset()
+	return err
+}
+
+// finish ends the list, or answers err: as a SCIM error if nothing has been sent yet,
+// else by cutting the connection.
+func (lw *listWriter) finish(s *Server, what string, err error) {
+	if err == nil {
+		lw.buf.WriteString(`],"itemsPerPage":`)
+		lw.buf.WriteString(strconv.Itoa(lw.n))
+		lw.buf.WriteString(`}`)
+		lw.flush()
+		return
+	}
+	if !errors.Is(err, db.ErrReadBudget) {
+		s.log.Error(what, "err", err)
+	}
+	if lw.sent {
+		panic(http.ErrAbortHandler)
+	}
+	writeError(lw.w, storeErr(err))
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) {
@@ -220,18 +262,14 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) 
 		return
 	}
 	p.Few = p.Offset == 0 && uniqueLookup.MatchString(q.filter)
-	users, total, e := s.db.ListUsers(r.Context(), where, p)
-	if e != nil {
-		s.log.Error("list users", "err", e)
-		writeError(w, storeErr(e))
-		return
-	}
 	base := s.base(r)
-	lw := newListWriter(total, q.startIndex, len(users), q.proj, userNormalizer)
-	for i := range users {
-		lw.add(func(buf *bytes.Buffer) { renderUser(buf, base, &users[i]) })
-	}
-	lw.write(w)
+	lw := newListWriter(w, q.proj, userNormalizer)
+	e := s.db.EachUser(r.Context(), where, p, func(total int) error {
+		return lw.start(total, q.startIndex)
+	}, func(u *db.User) error {
+		return lw.add(func(buf *bytes.Buffer) { renderUser(buf, base, u) })
+	})
+	lw.finish(s, "list users", e)
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q listQuery) {
@@ -245,29 +283,13 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q listQuery)
 		writeError(w, err)
 		return
 	}
-	groups, total, e := s.db.ListGroups(r.Context(), where, p)
-	if e != nil {
-		s.log.Error("list groups", "err", e)
-		writeError(w, storeErr(e))
-		return
-	}
 	withMembers := !q.proj.excludes("members")
-	var members map[int64][]db.Member
-	if withMembers && len(groups) > 0 {
-		seqs := make([]int64, len(groups))
-		for i, g := range groups {
-			seqs[i] = g.Seq
-		}
-		if members, e = s.db.MembersOfGroups(r.Context(), seqs); e != nil {
-			s.log.Error("list group members", "err", e)
-			writeError(w, storeErr(e))
-			return
-		}
-	}
 	base := s.base(r)
-	lw := newListWriter(total, q.startIndex, len(groups), q.proj, groupNormalizer)
-	for i := range groups {
-		lw.add(func(buf *bytes.Buffer) { renderGroup(buf, base, &groups[i], members[groups[i].Seq], withMembers) })
-	}
-	lw.write(w)
+	lw := newListWriter(w, q.proj, groupNormalizer)
+	e := s.db.EachGroup(r.Context(), where, p, withMembers, func(total int) error {
+		return lw.start(total, q.startIndex)
+	}, func(g *db.Group, members []db.Member) error {
+		return lw.add(func(buf *bytes.Buffer) { renderGroup(buf, base, g, members, withMembers) })
+	})
+	lw.finish(s, "list groups", e)
 }
