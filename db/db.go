@@ -130,7 +130,7 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 	// queued behind that commit. A background checkpointer does it instead, and the writer
 	// truncates the WAL when it is idle or has grown past walLimit.
 	w, err := sql.Open("sqlite", base+"?_txlock=immediate&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&"+
-		fmt.Sprintf("_pragma=journal_size_limit(%d)&", walLimit)+common)
+		fmt.Sprintf("_pragma=journal_size_limit(%d)&", o.walLimit)+common)
 	if err != nil {
 		return nil, err
 	}

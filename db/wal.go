@@ -38,7 +38,7 @@ func (d *DB) truncateWAL(onlyIfLarge bool) {
 		}
 		d.walChecked = time.Now()
 		fi, err := os.Stat(d.path + "-wal")
-		if err != nil || fi.Size() < walLimit {
+		if err != nil || fi.Size() < d.opts.walLimit {
 			return
 		}
 	}
