@@ -83,12 +83,13 @@ func TestWriteBudgetRollsBackOnlyTheSlowWrite(t *testing.T) {
 			close(started)
 			t0 := time.Now()
 			defer func() { slowTook = time.Since(t0) }()
-			for i := 0; ; i++ { // a write that would never end on its own
+			for i := 0; time.Since(t0) < 5*time.Second; i++ { // a write that runs on and on
 				u := User{ID: fmt.Sprint("slow-", i), UserName: fmt.Sprint("slow-", i), Active: true, Doc: []byte(`{}`)}
 				if err := tx.InsertUser(ctx, &u); err != nil {
 					return err
 				}
 			}
+			return errors.New("the budget never stopped this write")
 		})
 	}()
 	<-started
@@ -409,5 +410,25 @@ func TestReadBudgetAndAuthenticationStayFree(t *testing.T) {
 		if !errors.Is(err, ErrReadBudget) {
 			t.Errorf("heavy list: %v, want ErrReadBudget", err)
 		}
+	}
+}
+
+// A write that finishes, but only after its budget, is rolled back all the same: the rule
+// does not depend on whether the write happened to run another statement.
+func TestWriteFinishingLateIsRolledBack(t *testing.T) {
+	d, _ := openTest(t, WithWriteBudget(50*time.Millisecond))
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *Tx) error {
+		if err := insertN(ctx, tx, "late", 2); err != nil {
+			return err
+		}
+		time.Sleep(120 * time.Millisecond)
+		return nil
+	})
+	if !errors.Is(err, ErrWriteBudget) {
+		t.Fatalf("late write: %v, want ErrWriteBudget", err)
+	}
+	if n := countUsers(t, d); n != 0 {
+		t.Errorf("%d users of the late write kept", n)
 	}
 }
