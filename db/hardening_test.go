@@ -116,7 +116,7 @@ func TestWriteBudgetRollsBackOnlyTheSlowWrite(t *testing.T) {
 func load(t *testing.T, d *DB, stop chan struct{}) (wait func() int64) {
 	var wg sync.WaitGroup
 	var n atomic.Int64
-	for g := range 8 {
+	for g := range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
