@@ -36,6 +36,8 @@ type DB struct {
 
 	rank rankIndex
 
+	codeKey codeKey // HMAC key of setup codes, from the file beside the database
+
 	cp         *sql.DB // the background checkpointer's connection
 	cpDone     chan struct{}
 	writes     chan *writeReq
@@ -117,6 +119,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		writes: make(chan *writeReq), closing: make(chan struct{}), writerDone: make(chan struct{}), cpDone: make(chan struct{})}
 	go d.writer()
 	if err := d.migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.loadCodeKey(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}

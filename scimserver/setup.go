@@ -28,7 +28,8 @@ import (
 //	POST /setup/v1/begin     {email, code, purpose}                  -> SetupBeginResponse
 //	POST /setup/v1/complete  {email, code, purpose, userId, bundle}  -> SetupCompleteResponse
 //
-// begin checks the code without using it up (a wrong one costs an attempt) and tells the
+// begin checks the code without using it up (a wrong email with a real code costs that
+// code an attempt; a wrong code costs nothing) and tells the
 // client the user id its blobs must be bound to; complete checks it again and, in one
 // transaction, stores the key, spends the code and records the event. Errors are
 // SetupErrorBody.
@@ -82,7 +83,7 @@ type SetupCompleteResponse struct {
 type SetupErrorBody struct {
 	Error        string `json:"error"`
 	Message      string `json:"message"`
-	AttemptsLeft *int   `json:"attemptsLeft,omitempty"` // after a wrong code, when there is a code to count
+	AttemptsLeft *int   `json:"attemptsLeft,omitempty"` // with email_mismatch: wrong emails the code still survives
 	Purpose      string `json:"purpose,omitempty"`      // the code's real purpose, with wrong_purpose
 	RetryAfter   int    `json:"retryAfter,omitempty"`   // seconds, with rate_limited
 }
@@ -91,7 +92,9 @@ type SetupErrorBody struct {
 const (
 	setupErrBadRequest    = "bad_request"
 	setupErrCodeFormat    = "code_format"
-	setupErrInvalidCode   = "invalid_code"
+	setupErrInvalidCode   = "invalid_code" // no such code, whatever the email
+	setupErrCodeTypo      = "code_typo"    // the check symbols do not match
+	setupErrEmailMismatch = "email_mismatch"
 	setupErrExhausted     = "code_exhausted"
 	setupErrExpired       = "code_expired"
 	setupErrUsed          = "code_used"
@@ -362,14 +365,17 @@ func setupRefusal(err error) (int, SetupErrorBody) {
 		switch {
 		case errors.Is(err, db.ErrCodeFormat):
 			status, body.Error = http.StatusBadRequest, setupErrCodeFormat
-		case errors.Is(err, db.ErrCodeWrong):
+		case errors.Is(err, db.ErrCodeTypo):
+			status, body.Error = http.StatusBadRequest, setupErrCodeTypo
+		case errors.Is(err, db.ErrCodeUnknown):
+			// The same answer for every email: nothing about anyone's code is told.
 			body.Error = setupErrInvalidCode
-			if ce.AttemptsLeft >= 0 {
-				n := ce.AttemptsLeft
-				body.AttemptsLeft = &n
-			}
+		case errors.Is(err, db.ErrCodeEmail):
+			body.Error = setupErrEmailMismatch
+			n := ce.AttemptsLeft
+			body.AttemptsLeft = &n
 		case errors.Is(err, db.ErrCodeExhausted):
-			body.Error, body.Message = setupErrExhausted, "too many wrong attempts: ask your admin for a new code"
+			body.Error, body.Message = setupErrExhausted, "too many wrong emails with this code: ask your admin for a new code"
 		case errors.Is(err, db.ErrCodeExpired):
 			status, body.Error, body.Message = http.StatusGone, setupErrExpired, "code expired: ask your admin for a new one"
 		case errors.Is(err, db.ErrCodeUsed):
@@ -395,7 +401,7 @@ func setupRefusal(err error) (int, SetupErrorBody) {
 		return http.StatusBadRequest, SetupErrorBody{Error: setupErrKeyMismatch, Message: err.Error()}
 	case errors.Is(err, db.ErrNotFound):
 		// The user (and so the key) went away between the code check and the read.
-		return http.StatusForbidden, SetupErrorBody{Error: setupErrInvalidCode, Message: "wrong email or code"}
+		return http.StatusForbidden, SetupErrorBody{Error: setupErrInvalidCode, Message: db.ErrCodeUnknown.Error()}
 	case errors.Is(err, db.ErrConflict):
 		// Two completes raced for one code: the loser finds the key already there.
 		return http.StatusConflict, SetupErrorBody{Error: setupErrAlreadyReady, Message: "your key is already set up"}
