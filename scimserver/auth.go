@@ -195,8 +195,11 @@ func (p *refusedSummary) event() *db.Event {
 	}
 	e := p.lastEvent
 	e.At = p.last
-	addrs := fmt.Sprint(len(p.addrs))
-	if len(p.addrs) >= maxSummaryAddrs {
+	addrs := fmt.Sprintf("%d addresses", len(p.addrs))
+	switch {
+	case len(p.addrs) == 1:
+		addrs = "1 address"
+	case len(p.addrs) >= maxSummaryAddrs:
 		addrs = "at least " + addrs
 	}
 	span := p.last.UTC().Format("15:04:05")
@@ -205,7 +208,7 @@ func (p *refusedSummary) event() *db.Event {
 	} else {
 		span = "at " + span + " UTC"
 	}
-	e.Summary = truncate(fmt.Sprintf("%d more refusals not recorded one by one, from %s addresses, %s; last from %s: %s",
+	e.Summary = truncate(fmt.Sprintf("%d more refusals not recorded one by one, from %s, %s; last from %s: %s",
 		p.n, addrs, span, e.Addr, e.Summary), 500)
 	return &e
 }
