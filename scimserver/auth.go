@@ -164,6 +164,17 @@ func (l *refusedLog) flush(ctx context.Context, s *Server) {
 	}
 }
 
+// drain writes the summary of whatever is counted, at once: at shutdown, so that a flood
+// the server saw last is not lost with the process.
+func (l *refusedLog) drain(ctx context.Context, s *Server) {
+	l.mu.Lock()
+	summary := l.closeWindow()
+	l.mu.Unlock()
+	if summary != nil {
+		s.record(ctx, *summary)
+	}
+}
+
 // closeWindow ends the window and returns its summary, if anything was left unrecorded.
 func (l *refusedLog) closeWindow() *db.Event {
 	e := l.pending.event()

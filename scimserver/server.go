@@ -164,6 +164,8 @@ func (s *Server) Serve(ctx context.Context) error {
 				err = s.httpSrv.Close()
 			}
 			s.flushUses(context.Background())
+			s.refused.drain(context.Background(), s)
+			s.setupRefused.drain(context.Background(), s)
 			if cerr := s.db.ClearHeartbeat(context.Background(), s.pid); cerr != nil {
 				s.log.Warn("clear heartbeat", "err", cerr)
 			}

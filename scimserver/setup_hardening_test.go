@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -216,4 +217,38 @@ func TestSetupRefusalSummaryOnTime(t *testing.T) {
 			t.Errorf("summary %q", e.Summary)
 		}
 	})
+}
+
+// TestRefusalSummaryWrittenAtShutdown: refusals still counted when the server stops are
+// summed up before it exits, not lost with the process.
+func TestRefusalSummaryWrittenAtShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	srv := New(d, Config{Addr: "127.0.0.1:0"})
+	setPolicy(&srv.setupRefused, time.Hour, time.Hour)
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	body := jsonBody(SetupBeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
+	for i := range 13 {
+		postFrom(t, srv.BaseURL(), fmt.Sprintf("192.0.2.%d", i+1), body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	evs, err := d.EventsBefore(context.Background(), 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 || !strings.Contains(evs[0].Summary, "3 more refusals") || !strings.Contains(evs[0].Summary, "from 3 addresses") {
+		t.Fatalf("no summary as the newest event after shutdown: %+v", evs)
+	}
 }
