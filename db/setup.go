@@ -331,6 +331,11 @@ func (d *DB) redeem(ctx context.Context, email, code, purpose string, now time.T
 		return &CodeError{Err: err, AttemptsLeft: -1}
 	}
 	hash := d.hashCode(canon)
+	if !d.codeExists(ctx, hash) {
+		// Answered from a reader: a flood of wrong codes never queues on the one writer
+		// that SCIM provisioning needs too.
+		return &CodeError{Err: ErrCodeUnknown, AttemptsLeft: -1}
+	}
 	var refusal error
 	err = d.Write(ctx, func(tx *Tx) error {
 		u, c, err := tx.codeByHash(ctx, hash)
@@ -386,6 +391,14 @@ func (d *DB) redeem(ctx context.Context, email, code, purpose string, now time.T
 		return err
 	}
 	return refusal
+}
+
+// codeExists reports whether a code with this keyed hash is stored. On a read error it
+// says yes, so that the transaction that follows decides (and reports the error).
+func (d *DB) codeExists(ctx context.Context, hash []byte) bool {
+	var one int
+	err := d.r.QueryRowContext(ctx, `SELECT 1 FROM setup_codes WHERE code_hash = ?`, hash).Scan(&one)
+	return !errors.Is(err, sql.ErrNoRows)
 }
 
 // emailNames reports whether what the user typed as their email names u: their email or
