@@ -29,11 +29,10 @@ import (
 //	POST /setup/v1/begin     {email, code, purpose}                  -> SetupBeginResponse
 //	POST /setup/v1/complete  {email, code, purpose, userId, bundle}  -> SetupCompleteResponse
 //
-// begin checks the code without using it up (a wrong email with a real code costs that
-// code an attempt; a wrong code costs nothing) and tells the
-// client the user id its blobs must be bound to; complete checks it again and, in one
-// transaction, stores the key, spends the code and records the event. Errors are
-// SetupErrorBody.
+// begin checks the code without using it up (a wrong code costs nothing; a wrong email
+// with a real code costs that code an attempt) and tells the client the user id its blobs
+// must be bound to; complete checks it again and, in one transaction, stores the key,
+// spends the code and records the event. Errors are SetupErrorBody.
 
 // SetupBeginRequest starts a setup or a recovery.
 type SetupBeginRequest struct {
