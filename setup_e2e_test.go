@@ -60,7 +60,7 @@ func TestSetupEndToEnd(t *testing.T) {
 	o, e := mustRun("", "users", "setup-code", "alice@example.com")
 	lines := strings.Split(strings.TrimRight(o, "\n"), "\n")
 	code := lines[0]
-	if len(lines) != 2 || len(code) != 11 || code[5] != '-' {
+	if len(lines) != 2 || len(code) != 23 || code[5] != '-' || code[17] != '-' {
 		t.Fatalf("setup-code stdout:\n%s", o)
 	}
 	if lines[1] != "scimdesk setup --server "+base+" --email alice@example.com" {

@@ -46,6 +46,8 @@ type DB struct {
 
 	rank rankIndex
 
+	codeKey codeKey // HMAC key of setup codes, from the file beside the database
+
 	cp         *sql.DB // the background checkpointer's connection
 	cpDone     chan struct{}
 	writes     chan *writeReq
@@ -149,6 +151,10 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 		writerDone: make(chan struct{}), cpDone: make(chan struct{})}
 	go d.writer()
 	if err := d.migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.loadCodeKey(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}

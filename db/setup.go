@@ -3,7 +3,7 @@ package db
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,7 +14,16 @@ import (
 
 // Setup codes let a user finish their master key in a terminal. The admin issues one per
 // user (from the console or `scimdesk users setup-code`); it is shown once and only its
-// hash is stored. A user holds at most one code: issuing a new one replaces (voids) the old.
+// keyed hash is stored (see codekey.go). A user holds at most one code: issuing a new one
+// replaces (voids) the old.
+//
+// The code alone names the redemption: it is looked up by its keyed hash, and the email
+// the user types is checked against the user the code belongs to. So a wrong code finds
+// nothing and changes nothing, whatever email comes with it: a stranger who knows an email
+// can neither learn that a code is out for it nor use up its attempts. What makes online
+// guessing hopeless is the code's 90 random bits (with the API's rate limits), not an
+// attempt counter. The attempts left count only wrong emails typed with the right code,
+// which only someone holding the code can spend.
 
 // Code purposes: what a code lets its holder do.
 const (
@@ -25,15 +34,24 @@ const (
 	PurposeRecover = "recover"
 )
 
-// The code policy: a code is typed by a person, so it is short (50 bits), and what makes
-// guessing hopeless is the attempt limit, not its length.
+// The code policy.
 const (
 	// SetupCodeTTL is how long a code stays valid after it is issued.
 	SetupCodeTTL = 24 * time.Hour
-	// SetupCodeAttempts is how many wrong codes a user's code survives.
+	// SetupCodeAttempts is how many wrong emails, typed with the right code, the code
+	// survives. A wrong code costs nothing: it matches no code at all.
 	SetupCodeAttempts = 5
-	// SetupCodeLen is the number of significant characters in a code.
-	SetupCodeLen = 10
+	// SetupCodeLen is the number of significant characters in a code: codeRandomLen
+	// random symbols (90 bits) and codeCheckLen check symbols.
+	SetupCodeLen = codeRandomLen + codeCheckLen
+	// SetupCodeExample shows the shape of a code in messages.
+	SetupCodeExample = "ABCDE-FGHJK-MNPQR-STVWX"
+)
+
+const (
+	codeRandomLen = 18 // 18 symbols of 5 bits: 90 bits
+	codeCheckLen  = 2  // 10 bits that catch a typo before any lookup
+	codeGroup     = 5  // symbols per group when shown: XXXXX-XXXXX-XXXXX-XXXXX
 )
 
 // codeAlphabet is Crockford's base32 (no I, L, O, U), so that a code read aloud or copied
@@ -44,12 +62,18 @@ const codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // uses the user-state ones too.
 var (
 	// ErrCodeFormat means the text cannot be a code at all (length, characters). It is told
-	// before any lookup and costs no attempt: it reveals nothing about any real code.
-	ErrCodeFormat = errors.New("not a code: a code is 10 letters and digits, like ABCDE-12345")
-	// ErrCodeWrong means no user has this email with this code. Unknown emails and wrong
-	// codes are deliberately the same refusal.
-	ErrCodeWrong = errors.New("wrong email or code")
-	// ErrCodeExhausted means the code took SetupCodeAttempts wrong guesses and is dead.
+	// before any lookup and costs nothing: it reveals nothing about any real code.
+	ErrCodeFormat = errors.New("not a code: a code is 20 letters and digits, like " + SetupCodeExample)
+	// ErrCodeTypo means the code's check symbols do not match: a typo, found without any
+	// lookup, so it reveals nothing either.
+	ErrCodeTypo = errors.New("the code has a typo: check it letter by letter")
+	// ErrCodeUnknown means no code like this exists (never issued, replaced by a newer
+	// one, or its user deleted). The answer is the same whatever the email.
+	ErrCodeUnknown = errors.New("unknown code: check it, or ask your admin for a new one")
+	// ErrCodeEmail means the code exists but was issued to someone with another email. Only
+	// a holder of the code can get this answer, and each one costs the code an attempt.
+	ErrCodeEmail = errors.New("this code was issued for another email address")
+	// ErrCodeExhausted means the code took SetupCodeAttempts wrong emails and is dead.
 	ErrCodeExhausted = errors.New("too many wrong attempts")
 	// ErrCodeExpired means the code is older than SetupCodeTTL.
 	ErrCodeExpired = errors.New("code expired")
@@ -69,18 +93,18 @@ var (
 type CodeError struct {
 	// Err is one of the refusals above.
 	Err error
-	// AttemptsLeft is, after a wrong code for a user who holds one, how many tries remain;
-	// -1 when there is nothing to tell (no such email, or no code).
+	// AttemptsLeft is, after a wrong email typed with a real code, how many tries remain;
+	// -1 when there is nothing to tell.
 	AttemptsLeft int
-	// UserName is the user the email matched, for the audit log; "" if none.
+	// UserName is the user the code belongs to, for the audit log; "" if none.
 	UserName string
 	// Purpose is the presented code's real purpose, for ErrCodePurpose.
 	Purpose string
 }
 
-// Error is the refusal in words, with the attempts left after a wrong code.
+// Error is the refusal in words, with the attempts left after a wrong email.
 func (e *CodeError) Error() string {
-	if errors.Is(e.Err, ErrCodeWrong) && e.AttemptsLeft >= 0 {
+	if errors.Is(e.Err, ErrCodeEmail) && e.AttemptsLeft >= 0 {
 		return fmt.Sprintf("%v (%d attempts left)", e.Err, e.AttemptsLeft)
 	}
 	return e.Err.Error()
@@ -89,7 +113,7 @@ func (e *CodeError) Error() string {
 // Unwrap makes errors.Is see the refusal.
 func (e *CodeError) Unwrap() error { return e.Err }
 
-// SetupCode is a setup or recovery code as stored: never the code, only its hash.
+// SetupCode is a setup or recovery code as stored: never the code, only its keyed hash.
 type SetupCode struct {
 	UserID       string
 	UserName     string
@@ -97,7 +121,7 @@ type SetupCode struct {
 	Created      time.Time
 	Expires      time.Time
 	Used         time.Time // zero: not used
-	AttemptsLeft int
+	AttemptsLeft int       // wrong emails the code still survives
 }
 
 // Usable reports whether the code can still be redeemed at now.
@@ -106,8 +130,9 @@ func (c SetupCode) Usable(now time.Time) bool {
 }
 
 // NormalizeSetupCode reads a code as a person types it: case, spaces and dashes do not
-// matter, and O, I and L read as 0, 1 and 1. It returns the canonical form (10 characters,
-// no dash) or ErrCodeFormat.
+// matter, and O, I and L read as 0, 1 and 1. It returns the canonical form (20 characters,
+// no dash), ErrCodeFormat if the text cannot be a code, or ErrCodeTypo if its check
+// symbols do not match.
 func NormalizeSetupCode(s string) (string, error) {
 	var b strings.Builder
 	for _, r := range s {
@@ -128,32 +153,54 @@ func NormalizeSetupCode(s string) (string, error) {
 	if b.Len() != SetupCodeLen {
 		return "", ErrCodeFormat
 	}
-	return b.String(), nil
+	canon := b.String()
+	if codeCheck(canon[:codeRandomLen]) != canon[codeRandomLen:] {
+		return "", ErrCodeTypo
+	}
+	return canon, nil
 }
 
-// FormatSetupCode shows a canonical code the way people read it: XXXXX-XXXXX.
+// codeCheck is the check symbols of a code's random part: 10 bits of its SHA-256. A typo
+// gets through with odds of 1 in 1024 and then simply finds no code; what the check buys
+// is a precise answer ("typo") for the real user without asking the database.
+func codeCheck(body string) string {
+	h := sha256.Sum256([]byte("scimdesk code check\x00" + body))
+	v := int(h[0])<<2 | int(h[1])>>6 // the first 10 bits
+	return string([]byte{codeAlphabet[v>>5], codeAlphabet[v&31]})
+}
+
+// FormatSetupCode shows a canonical code the way people read it: XXXXX-XXXXX-XXXXX-XXXXX.
 func FormatSetupCode(code string) string {
 	if len(code) != SetupCodeLen {
 		return code
 	}
-	return code[:5] + "-" + code[5:]
+	var b strings.Builder
+	for i := 0; i < len(code); i += codeGroup {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(code[i : i+codeGroup])
+	}
+	return b.String()
 }
 
-// newSetupCode draws a canonical code: 10 symbols of 5 bits each (50 bits).
+// newSetupCode draws a canonical code: 18 random symbols of 5 bits each (90 bits) and
+// their two check symbols.
 func newSetupCode() (string, error) {
-	raw := make([]byte, SetupCodeLen)
+	raw := make([]byte, codeRandomLen)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
 	for i, b := range raw {
 		raw[i] = codeAlphabet[b&31] // 256 is a multiple of 32, so every symbol is equally likely
 	}
-	return string(raw), nil
+	return string(raw) + codeCheck(string(raw)), nil
 }
 
 // IssueSetupCode mints a code of the given purpose for the user with id userID, replacing
 // any code the user held, and records the admin action (never the code). It returns the
-// code, formatted XXXXX-XXXXX, which exists nowhere else: the caller shows it once.
+// code, formatted XXXXX-XXXXX-XXXXX-XXXXX, which exists nowhere else: the caller shows it
+// once.
 //
 // A setup code is only for a pending user (active, no key); a recovery code only for a
 // ready one. Otherwise the error wraps ErrUserDeactivated, ErrUserReady or ErrUserNoKey
@@ -164,7 +211,7 @@ func (d *DB) IssueSetupCode(ctx context.Context, userID, purpose, actor string) 
 	if purpose != PurposeSetup && purpose != PurposeRecover {
 		return SetupCode{}, "", fmt.Errorf("unknown code purpose %q", purpose)
 	}
-	// A new code colliding with another user's live code (the hash is UNIQUE) is a 2^-50
+	// A new code colliding with another user's live code (the hash is UNIQUE) is a 2^-90
 	// event; drawing again is all it takes.
 	for try := 0; ; try++ {
 		c, code, err := d.issueSetupCode(ctx, userID, purpose, actor, SetupCodeTTL, SetupCodeAttempts)
@@ -180,6 +227,7 @@ func (d *DB) issueSetupCode(ctx context.Context, userID, purpose, actor string, 
 	if err != nil {
 		return SetupCode{}, "", err
 	}
+	hash := d.hashCode(code)
 	var c SetupCode
 	err = d.Write(ctx, func(tx *Tx) error {
 		u, err := tx.UserByID(ctx, userID)
@@ -198,7 +246,7 @@ func (d *DB) issueSetupCode(ctx context.Context, userID, purpose, actor string, 
 			ON CONFLICT (user_seq) DO UPDATE SET purpose = excluded.purpose, code_hash = excluded.code_hash,
 				created_at = excluded.created_at, expires_at = excluded.expires_at,
 				attempts_left = excluded.attempts_left, used_at = NULL`,
-			u.Seq, purpose, HashSecret(code), ms(c.Created), ms(c.Expires), attempts); err != nil {
+			u.Seq, purpose, hash, ms(c.Created), ms(c.Expires), attempts); err != nil {
 			return mapErr(err)
 		}
 		kind, what := "user.setup_code", "setup code"
@@ -206,8 +254,8 @@ func (d *DB) issueSetupCode(ctx context.Context, userID, purpose, actor string, 
 			kind, what = "user.recovery_code", "recovery code"
 		}
 		return tx.InsertEvent(ctx, Event{Kind: kind, Agent: actor, Subject: u.UserName, Outcome: OutcomeOK,
-			Summary: fmt.Sprintf("%s issued for %s (valid until %s, %d attempts); any earlier code is void",
-				what, u.UserName, c.Expires.Format("2006-01-02 15:04 MST"), attempts)})
+			Summary: fmt.Sprintf("%s issued for %s (valid until %s, single use); any earlier code is void",
+				what, u.UserName, c.Expires.Format("2006-01-02 15:04 MST"))})
 	})
 	if err != nil {
 		return SetupCode{}, "", err
@@ -254,8 +302,9 @@ func (d *DB) SetupCodeOf(ctx context.Context, userID string) (SetupCode, error) 
 }
 
 // CheckSetupCode checks that email and code name a user who may, at now, do what purpose
-// says, without using the code up; it returns the user. A wrong code costs the user's code
-// an attempt, and that is committed although the check fails. Refusals are *CodeError.
+// says, without using the code up; it returns the user. A wrong email typed with a real
+// code costs that code an attempt, and that is committed although the check fails; a wrong
+// code costs nothing. Refusals are *CodeError.
 func (d *DB) CheckSetupCode(ctx context.Context, email, code, purpose string, now time.Time) (User, error) {
 	var u User
 	err := d.redeem(ctx, email, code, purpose, now, func(_ *Tx, user User) (bool, error) {
@@ -279,13 +328,20 @@ func (d *DB) RedeemSetupCode(ctx context.Context, email, code, purpose string, n
 func (d *DB) redeem(ctx context.Context, email, code, purpose string, now time.Time, fn func(*Tx, User) (bool, error)) error {
 	canon, err := NormalizeSetupCode(code)
 	if err != nil {
-		return &CodeError{Err: ErrCodeFormat, AttemptsLeft: -1}
+		return &CodeError{Err: err, AttemptsLeft: -1}
+	}
+	hash := d.hashCode(canon)
+	if !d.codeExists(ctx, hash) {
+		// Answered from a reader: a flood of wrong codes never queues on the one writer
+		// that SCIM provisioning needs too.
+		return &CodeError{Err: ErrCodeUnknown, AttemptsLeft: -1}
 	}
 	var refusal error
 	err = d.Write(ctx, func(tx *Tx) error {
-		u, c, hash, err := tx.codeFor(ctx, email, purpose)
+		u, c, err := tx.codeByHash(ctx, hash)
 		if errors.Is(err, ErrNotFound) {
-			refusal = &CodeError{Err: ErrCodeWrong, AttemptsLeft: -1, UserName: u.UserName}
+			// Nothing about any user is told or changed: the email is not even looked at.
+			refusal = &CodeError{Err: ErrCodeUnknown, AttemptsLeft: -1}
 			return nil
 		}
 		if err != nil {
@@ -296,11 +352,9 @@ func (d *DB) redeem(ctx context.Context, email, code, purpose string, now time.T
 			return nil
 		}
 		if c.AttemptsLeft <= 0 {
-			// No comparison at all once the attempts are spent, so the code cannot be
-			// guessed further.
 			return refuse(ErrCodeExhausted)
 		}
-		if subtle.ConstantTimeCompare(HashSecret(canon), hash) != 1 {
+		if !emailNames(u, email) {
 			c.AttemptsLeft--
 			if _, err := tx.tx.ExecContext(ctx, `UPDATE setup_codes SET attempts_left = ? WHERE user_seq = ?`, c.AttemptsLeft, u.Seq); err != nil {
 				return mapErr(err)
@@ -308,10 +362,10 @@ func (d *DB) redeem(ctx context.Context, email, code, purpose string, now time.T
 			if c.AttemptsLeft == 0 {
 				return refuse(ErrCodeExhausted)
 			}
-			return refuse(ErrCodeWrong)
+			return refuse(ErrCodeEmail)
 		}
-		// From here on the holder has proved they have the code, so they may learn
-		// exactly why it does not work.
+		// From here on the holder has proved they have the code and know whose it is, so
+		// they may learn exactly why it does not work.
 		switch {
 		case !c.Used.IsZero():
 			return refuse(ErrCodeUsed)
@@ -339,38 +393,38 @@ func (d *DB) redeem(ctx context.Context, email, code, purpose string, now time.T
 	return refusal
 }
 
-// codeFor finds the user an email names and the code they hold. The userName wins over an
-// email; emails are not unique, so among users who share one, the one holding the newest
-// code is meant. ErrNotFound, with u filled if a user was found, when there is no code.
-func (tx *Tx) codeFor(ctx context.Context, email, purpose string) (User, SetupCode, []byte, error) {
-	n := Fold(strings.TrimSpace(email))
-	if n == "" {
-		// Users without an email have email_norm '': an empty email must match nobody.
-		return User{}, SetupCode{}, nil, ErrNotFound
-	}
-	var seq int64
-	err := tx.tx.QueryRowContext(ctx, `SELECT u.seq FROM users u LEFT JOIN setup_codes c ON c.user_seq = u.seq
-		WHERE u.user_name_norm = ?1 OR u.email_norm = ?1
-		ORDER BY u.user_name_norm = ?1 DESC, c.user_seq IS NOT NULL DESC, c.purpose = ?2 DESC, c.created_at DESC LIMIT 1`,
-		n, purpose).Scan(&seq)
+// codeExists reports whether a code with this keyed hash is stored. On a read error it
+// says yes, so that the transaction that follows decides (and reports the error).
+func (d *DB) codeExists(ctx context.Context, hash []byte) bool {
+	var one int
+	err := d.r.QueryRowContext(ctx, `SELECT 1 FROM setup_codes WHERE code_hash = ?`, hash).Scan(&one)
+	return !errors.Is(err, sql.ErrNoRows)
+}
+
+// emailNames reports whether what the user typed as their email names u: their email or
+// their userName (often the same), compared as the columns are normalised.
+func emailNames(u User, typed string) bool {
+	n := Fold(strings.TrimSpace(typed))
+	return n != "" && (n == Fold(u.UserName) || n == Fold(strings.TrimSpace(u.Email)))
+}
+
+// codeByHash finds the code with this keyed hash and the user who holds it, or ErrNotFound.
+func (tx *Tx) codeByHash(ctx context.Context, hash []byte) (User, SetupCode, error) {
+	var c SetupCode
+	var seq, created, expires int64
+	var used sql.NullInt64
+	err := tx.tx.QueryRowContext(ctx, `SELECT user_seq, purpose, created_at, expires_at, used_at, attempts_left
+		FROM setup_codes WHERE code_hash = ?`, hash).Scan(&seq, &c.Purpose, &created, &expires, &used, &c.AttemptsLeft)
 	if err != nil {
-		return User{}, SetupCode{}, nil, mapErr(err)
+		return User{}, c, mapErr(err)
 	}
 	u, err := scanUser(tx.tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.seq = ?`, seq), false)
 	if err != nil {
-		return User{}, SetupCode{}, nil, err
+		return User{}, c, err
 	}
-	c := SetupCode{UserID: u.ID, UserName: u.UserName}
-	var hash []byte
-	var created, expires int64
-	var used sql.NullInt64
-	err = tx.tx.QueryRowContext(ctx, `SELECT purpose, code_hash, created_at, expires_at, used_at, attempts_left
-		FROM setup_codes WHERE user_seq = ?`, seq).Scan(&c.Purpose, &hash, &created, &expires, &used, &c.AttemptsLeft)
-	if err != nil {
-		return u, c, nil, mapErr(err)
-	}
+	c.UserID, c.UserName = u.ID, u.UserName
 	c.Created, c.Expires, c.Used = fromMS(created), fromMS(expires), nullMS(used)
-	return u, c, hash, nil
+	return u, c, nil
 }
 
 // UserKey is a user's master key as the server keeps it: the public key and the private

@@ -48,27 +48,44 @@ func codeErr(t *testing.T, err error, want error) *CodeError {
 }
 
 func TestSetupCodeFormat(t *testing.T) {
-	for in, want := range map[string]string{
-		"ABCDE-12345":     "ABCDE12345",
-		" abcde 12345\n":  "ABCDE12345",
-		"oiLzz–zzzzz":     "011ZZZZZZZ", // en dash from a chat app, O/I/L read as digits
-		"ABCDE-1234":      "",
-		"ABCDE-123456":    "",
-		"ABCDU-12345":     "", // U is not in Crockford's alphabet
-		"ÄBCDE-12345":     "",
-		"":                "",
-		"ABCDE\x0012345":  "",
-		"ABCDE-12345-XYZ": "",
+	code, err := newSetupCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := FormatSetupCode(code)
+	if len(code) != 20 || len(shown) != 23 || shown[5] != '-' || shown[11] != '-' || shown[17] != '-' {
+		t.Fatalf("code %q shown as %q", code, shown)
+	}
+	// O, I and L read as 0, 1 and 1: write a code that holds 0 and 1 with the letters.
+	body := "0101" + code[4:codeRandomLen]
+	withDigits := body + codeCheck(body)
+	withLetters := "oIoL" + strings.ToLower(withDigits[4:])
+	// A typo: one symbol of the random part changed, the check symbols kept.
+	typo := string(code[0]^1) + code[1:]
+	if code[0] == 'Z' || code[0] == 'Y' {
+		typo = "A" + code[1:]
+	}
+	if codeCheck(typo[:codeRandomLen]) == typo[codeRandomLen:] {
+		typo = code[:codeRandomLen-1] + "Z" + code[codeRandomLen:] // 1 in 1024: pick another typo
+	}
+	for in, want := range map[string]error{
+		shown:                               nil,
+		" " + strings.ToLower(shown) + "\n": nil,
+		strings.ReplaceAll(shown, "-", "–"): nil, // en dashes from a chat app
+		strings.ReplaceAll(shown, "-", " "): nil,
+		withLetters:                         nil,
+		typo:                                ErrCodeTypo,
+		shown[:22]:                          ErrCodeFormat,
+		shown + "A":                         ErrCodeFormat,
+		"U" + code[1:]:                      ErrCodeFormat, // U is not in Crockford's alphabet
+		"Ä" + code[1:]:                      ErrCodeFormat,
+		"":                                  ErrCodeFormat,
+		code[:10] + "\x00" + code[10:]:      ErrCodeFormat,
+		"ABCDE-12345":                       ErrCodeFormat, // a code of the old format
 	} {
 		got, err := NormalizeSetupCode(in)
-		if want == "" {
-			if !errors.Is(err, ErrCodeFormat) {
-				t.Errorf("NormalizeSetupCode(%q) = %q, %v; want ErrCodeFormat", in, got, err)
-			}
-			continue
-		}
-		if err != nil || got != want {
-			t.Errorf("NormalizeSetupCode(%q) = %q, %v; want %q", in, got, err, want)
+		if !errors.Is(err, want) || (want == nil && got != code && in != withLetters) || (in == withLetters && got != withDigits) {
+			t.Errorf("NormalizeSetupCode(%q) = %q, %v; want %v", in, got, err, want)
 		}
 	}
 	for range 50 {
@@ -94,7 +111,7 @@ func TestIssueSetupCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(code) != 11 || code[5] != '-' || c.AttemptsLeft != SetupCodeAttempts || c.Expires.Sub(c.Created) != SetupCodeTTL || c.UserName != alice.UserName {
+	if len(code) != 23 || code[5] != '-' || c.AttemptsLeft != SetupCodeAttempts || c.Expires.Sub(c.Created) != SetupCodeTTL || c.UserName != alice.UserName {
 		t.Fatalf("issued %q %+v", code, c)
 	}
 	stored, err := d.SetupCodeOf(ctx, alice.ID)
@@ -102,14 +119,15 @@ func TestIssueSetupCode(t *testing.T) {
 		t.Fatalf("SetupCodeOf = %+v, %v", stored, err)
 	}
 
-	// Only the hash is stored, and the audit line names the user, not the code.
+	// Only the keyed hash is stored (codekey_test.go checks the key), and the audit line
+	// names the user, not the code.
 	var raw []byte
 	if err := d.r.QueryRow(`SELECT code_hash FROM setup_codes`).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
 	canon, _ := NormalizeSetupCode(code)
-	if string(raw) != string(HashSecret(canon)) {
-		t.Fatal("stored hash is not HashSecret(code)")
+	if string(raw) != string(d.hashCode(canon)) {
+		t.Fatal("stored hash is not the keyed hash of the code")
 	}
 	evs, _ := d.EventsBefore(ctx, 0, 10)
 	if len(evs) != 1 || evs[0].Kind != "user.setup_code" || evs[0].Subject != alice.UserName || evs[0].Agent != "admin:test" ||
@@ -123,7 +141,7 @@ func TestIssueSetupCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, alice.Email, code, PurposeSetup, now); return err }(), ErrCodeWrong)
+	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, alice.Email, code, PurposeSetup, now); return err }(), ErrCodeUnknown)
 	if _, err := d.CheckSetupCode(ctx, alice.Email, code2, PurposeSetup, now); err != nil {
 		t.Fatalf("new code refused: %v", err)
 	}
@@ -160,25 +178,28 @@ func TestRedeemSetupCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	wrong := "ZZZZZ-ZZZZZ"
-	if code == wrong {
-		wrong = "YYYYY-YYYYY"
-	}
+	wrong := otherCode(t, code)
 
-	// Unknown email and no code: the same refusal, with nothing to count.
-	ce := codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", code, PurposeSetup, now); return err }(), ErrCodeWrong)
-	if ce.AttemptsLeft != -1 || ce.Error() != "wrong email or code" {
-		t.Errorf("unknown email: %+v", ce)
+	// A wrong code is the same refusal whatever the email, tells no user and costs nothing.
+	for _, email := range []string{alice.Email, "bob@example.com", ""} {
+		ce := codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, email, wrong, PurposeSetup, now); return err }(), ErrCodeUnknown)
+		if ce.AttemptsLeft != -1 || ce.UserName != "" || ce.Error() != ErrCodeUnknown.Error() {
+			t.Errorf("wrong code with %q: %+v", email, ce)
+		}
 	}
-	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "", code, PurposeSetup, now); return err }(), ErrCodeWrong)
-	// A malformed code costs nothing.
+	if c, _ := d.SetupCodeOf(ctx, alice.ID); c.AttemptsLeft != SetupCodeAttempts {
+		t.Fatalf("wrong codes cost the real code attempts: %d left", c.AttemptsLeft)
+	}
+	// A malformed code, or one with a typo, costs nothing either.
 	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, alice.Email, "123", PurposeSetup, now); return err }(), ErrCodeFormat)
 
-	// A wrong code costs an attempt, committed although the check fails.
-	ce = codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, alice.Email, wrong, PurposeSetup, now); return err }(), ErrCodeWrong)
+	// The right code with another email costs the code an attempt, committed although the
+	// check fails: only the holder of the code can spend these.
+	ce := codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", code, PurposeSetup, now); return err }(), ErrCodeEmail)
 	if ce.AttemptsLeft != 4 || ce.UserName != "Alice" || !strings.Contains(ce.Error(), "4 attempts left") {
-		t.Errorf("wrong code: %+v %q", ce, ce.Error())
+		t.Errorf("wrong email: %+v %q", ce, ce.Error())
 	}
+	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "", code, PurposeSetup, now); return err }(), ErrCodeEmail)
 	// The email is matched case-insensitively, by userName or email; the code however typed.
 	u, err := d.CheckSetupCode(ctx, " alice ", strings.ToLower(code), PurposeSetup, now)
 	if err != nil || u.ID != alice.ID {
@@ -250,14 +271,13 @@ func TestSetupCodeExhaustedAndDeactivated(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	wrong := "00000-00000"
 	for i := SetupCodeAttempts - 1; i > 0; i-- {
-		ce := codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", wrong, PurposeSetup, now); return err }(), ErrCodeWrong)
+		ce := codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "rob@example.com", code, PurposeSetup, now); return err }(), ErrCodeEmail)
 		if ce.AttemptsLeft != i {
 			t.Fatalf("attempts left %d, want %d", ce.AttemptsLeft, i)
 		}
 	}
-	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", wrong, PurposeSetup, now); return err }(), ErrCodeExhausted)
+	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "rob@example.com", code, PurposeSetup, now); return err }(), ErrCodeExhausted)
 	// Even the right code is refused now: the code is dead.
 	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", code, PurposeSetup, now); return err }(), ErrCodeExhausted)
 
@@ -283,7 +303,7 @@ func TestSetupCodeExhaustedAndDeactivated(t *testing.T) {
 	if err := d.Write(ctx, func(tx *Tx) error { return tx.DeleteUser(ctx, bob.ID) }); err != nil {
 		t.Fatal(err)
 	}
-	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", code, PurposeSetup, now); return err }(), ErrCodeWrong)
+	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", code, PurposeSetup, now); return err }(), ErrCodeUnknown)
 	var n int
 	if err := d.r.QueryRow(`SELECT count(*) FROM setup_codes`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d codes left after delete (%v)", n, err)
@@ -291,7 +311,7 @@ func TestSetupCodeExhaustedAndDeactivated(t *testing.T) {
 }
 
 func TestSetupCodeSharedEmail(t *testing.T) {
-	// Two accounts with one mailbox: the email means the one holding a code.
+	// Two accounts with one mailbox: the code says which one is meant.
 	ctx := context.Background()
 	d := openTestDB(t)
 	addUser(t, d, "u-1", "carol-admin", "carol@example.com", true)
@@ -303,5 +323,19 @@ func TestSetupCodeSharedEmail(t *testing.T) {
 	u, err := d.CheckSetupCode(ctx, "CAROL@example.com", code, PurposeSetup, time.Now())
 	if err != nil || u.ID != carol.ID {
 		t.Fatalf("got %s, %v", u.ID, err)
+	}
+}
+
+// otherCode is a well-formed code (right check symbols) that is not code.
+func otherCode(t *testing.T, code string) string {
+	t.Helper()
+	for {
+		c, err := newSetupCode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := FormatSetupCode(c); f != code {
+			return f
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -79,36 +80,59 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, c *call, why, de
 	writeError(w, &Error{Status: http.StatusUnauthorized, Detail: detail})
 }
 
-// refusedLog records refused authentications without letting a flood fill the disk: at
-// most refusedPerWindow events per window; the rest are counted and summed up in one event
-// when the window closes.
+// refusedLog records refusals without letting a flood fill the disk: at most perWindow
+// events are written one by one per window; the rest are counted and summed up in one
+// event. The summary is written by flush (with the heartbeat, every 2 s, and before each
+// setup request) once the refusals have paused for quiet, or the window has ended: so it
+// reaches the audit log within seconds of the last refusal it counts, even when no request
+// follows, and a sustained flood still gives only a few summaries a window.
 type refusedLog struct {
-	mu         sync.Mutex
+	mu sync.Mutex
+	// window, quiet and perWindow are the policy; zero means the defaults below. Tests in
+	// this package shorten them.
+	window, quiet time.Duration
+	perWindow     int
+
 	windowEnds time.Time
 	recorded   int
-	suppressed int
-	last       db.Event
+	pending    refusedSummary
+}
+
+// refusedSummary counts the refusals of a window not written one by one.
+type refusedSummary struct {
+	n           int
+	first, last time.Time
+	lastEvent   db.Event
+	addrs       map[string]struct{} // distinct client addresses, up to maxSummaryAddrs
 }
 
 const (
 	refusedWindow    = time.Minute
+	refusedQuiet     = 2 * time.Second
 	refusedPerWindow = 10
+	// maxSummaryAddrs bounds the memory spent counting distinct addresses in a flood.
+	maxSummaryAddrs = 1000
 )
+
+func (l *refusedLog) policy() (window, quiet time.Duration, perWindow int) {
+	window, quiet, perWindow = cmp.Or(l.window, refusedWindow), cmp.Or(l.quiet, refusedQuiet), cmp.Or(l.perWindow, refusedPerWindow)
+	return
+}
 
 func (l *refusedLog) add(ctx context.Context, s *Server, e db.Event) {
 	l.mu.Lock()
 	now := time.Now()
+	window, _, perWindow := l.policy()
 	var summary *db.Event
 	if now.After(l.windowEnds) {
 		summary = l.closeWindow()
-		l.windowEnds = now.Add(refusedWindow)
+		l.windowEnds = now.Add(window)
 	}
-	record := l.recorded < refusedPerWindow
+	record := l.recorded < perWindow
 	if record {
 		l.recorded++
 	} else {
-		l.suppressed++
-		l.last = e
+		l.pending.count(e, now)
 	}
 	l.mu.Unlock()
 	if summary != nil {
@@ -119,12 +143,20 @@ func (l *refusedLog) add(ctx context.Context, s *Server, e db.Event) {
 	}
 }
 
-// flush writes the summary of a window that has ended (called with the heartbeat).
+// flush writes the summary of the refusals counted so far once they have paused for the
+// quiet time or their window has ended.
 func (l *refusedLog) flush(ctx context.Context, s *Server) {
 	l.mu.Lock()
+	now := time.Now()
+	_, quiet, _ := l.policy()
 	var summary *db.Event
-	if time.Now().After(l.windowEnds) {
+	switch {
+	case now.After(l.windowEnds):
 		summary = l.closeWindow()
+	case l.pending.n > 0 && now.Sub(l.pending.last) >= quiet:
+		// The window stays open, so that its budget of single events still holds.
+		summary = l.pending.event()
+		l.pending = refusedSummary{}
 	}
 	l.mu.Unlock()
 	if summary != nil {
@@ -132,14 +164,63 @@ func (l *refusedLog) flush(ctx context.Context, s *Server) {
 	}
 }
 
+// drain writes the summary of whatever is counted, at once: at shutdown, so that a flood
+// the server saw last is not lost with the process.
+func (l *refusedLog) drain(ctx context.Context, s *Server) {
+	l.mu.Lock()
+	summary := l.closeWindow()
+	l.mu.Unlock()
+	if summary != nil {
+		s.record(ctx, *summary)
+	}
+}
+
+// closeWindow ends the window and returns its summary, if anything was left unrecorded.
 func (l *refusedLog) closeWindow() *db.Event {
-	defer func() { l.recorded, l.suppressed = 0, 0 }()
-	if l.suppressed == 0 {
+	e := l.pending.event()
+	l.recorded, l.pending = 0, refusedSummary{}
+	return e
+}
+
+// count adds a refusal at now that is not written on its own.
+func (p *refusedSummary) count(e db.Event, now time.Time) {
+	if p.n == 0 {
+		p.first = now
+	}
+	p.n++
+	p.last, p.lastEvent = now, e
+	if p.addrs == nil {
+		p.addrs = map[string]struct{}{}
+	}
+	if len(p.addrs) < maxSummaryAddrs {
+		p.addrs[e.Addr] = struct{}{}
+	}
+}
+
+// event is the summary of the counted refusals, or nil if there are none. It is stamped
+// with the time of the last of them and carries its address, kind and status, and says
+// how many, from how many addresses, over which span of time.
+func (p *refusedSummary) event() *db.Event {
+	if p.n == 0 {
 		return nil
 	}
-	e := l.last
-	e.At = time.Time{}
-	e.Summary = fmt.Sprintf("%d more refused requests not recorded one by one (last: %s)", l.suppressed, e.Summary)
+	e := p.lastEvent
+	e.At = p.last
+	addrs := fmt.Sprintf("%d addresses", len(p.addrs))
+	switch {
+	case len(p.addrs) == 1:
+		addrs = "1 address"
+	case len(p.addrs) >= maxSummaryAddrs:
+		addrs = "at least " + addrs
+	}
+	span := p.last.UTC().Format("15:04:05")
+	if !p.first.Equal(p.last) {
+		span = "between " + p.first.UTC().Format("15:04:05") + " and " + p.last.UTC().Format("15:04:05 UTC")
+	} else {
+		span = "at " + span + " UTC"
+	}
+	e.Summary = truncate(fmt.Sprintf("%d more refusals not recorded one by one, from %s, %s; last from %s: %s",
+		p.n, addrs, span, e.Addr, e.Summary), 500)
 	return &e
 }
 

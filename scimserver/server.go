@@ -54,8 +54,9 @@ type Server struct {
 	lastUA   string
 	uses     map[string]db.TokenUse // token last-use, flushed with the heartbeat
 
-	refused refusedLog
-	notify  chan struct{}
+	refused      refusedLog // refused SCIM requests
+	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
+	notify       chan struct{}
 }
 
 // New makes a server over store. Call Listen, then Serve.
@@ -163,6 +164,8 @@ func (s *Server) Serve(ctx context.Context) error {
 				err = s.httpSrv.Close()
 			}
 			s.flushUses(context.Background())
+			s.refused.drain(context.Background(), s)
+			s.setupRefused.drain(context.Background(), s)
 			if cerr := s.db.ClearHeartbeat(context.Background(), s.pid); cerr != nil {
 				s.log.Warn("clear heartbeat", "err", cerr)
 			}
@@ -175,6 +178,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) beat(ctx context.Context) {
 	s.flushUses(ctx)
 	s.refused.flush(ctx, s)
+	s.setupRefused.flush(ctx, s)
 	s.mu.Lock()
 	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
 		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA}

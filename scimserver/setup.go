@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,10 +29,10 @@ import (
 //	POST /setup/v1/begin     {email, code, purpose}                  -> SetupBeginResponse
 //	POST /setup/v1/complete  {email, code, purpose, userId, bundle}  -> SetupCompleteResponse
 //
-// begin checks the code without using it up (a wrong one costs an attempt) and tells the
-// client the user id its blobs must be bound to; complete checks it again and, in one
-// transaction, stores the key, spends the code and records the event. Errors are
-// SetupErrorBody.
+// begin checks the code without using it up (a wrong code costs nothing; a wrong email
+// with a real code costs that code an attempt) and tells the client the user id its blobs
+// must be bound to; complete checks it again and, in one transaction, stores the key,
+// spends the code and records the event. Errors are SetupErrorBody.
 
 // SetupBeginRequest starts a setup or a recovery.
 type SetupBeginRequest struct {
@@ -82,7 +83,7 @@ type SetupCompleteResponse struct {
 type SetupErrorBody struct {
 	Error        string `json:"error"`
 	Message      string `json:"message"`
-	AttemptsLeft *int   `json:"attemptsLeft,omitempty"` // after a wrong code, when there is a code to count
+	AttemptsLeft *int   `json:"attemptsLeft,omitempty"` // with email_mismatch: wrong emails the code still survives
 	Purpose      string `json:"purpose,omitempty"`      // the code's real purpose, with wrong_purpose
 	RetryAfter   int    `json:"retryAfter,omitempty"`   // seconds, with rate_limited
 }
@@ -91,7 +92,9 @@ type SetupErrorBody struct {
 const (
 	setupErrBadRequest    = "bad_request"
 	setupErrCodeFormat    = "code_format"
-	setupErrInvalidCode   = "invalid_code"
+	setupErrInvalidCode   = "invalid_code" // no such code, whatever the email
+	setupErrCodeTypo      = "code_typo"    // the check symbols do not match
+	setupErrEmailMismatch = "email_mismatch"
 	setupErrExhausted     = "code_exhausted"
 	setupErrExpired       = "code_expired"
 	setupErrUsed          = "code_used"
@@ -114,13 +117,21 @@ const (
 // setupMaxBody bounds a setup request: a bundle is well under 2 KiB of JSON.
 const setupMaxBody = 64 << 10
 
-// Rate limit per client address. A person needs two requests, a few more with typos; the
-// limit is there to slow a sweep over many users' codes (each code dies after five wrong
-// tries anyway). It is generous because behind a reverse proxy every user shares the
-// proxy's address, and a team may set up at the same time.
+// Rate limits. Per client: a person needs two requests, a few more with typos, and what
+// makes guessing a code hopeless is its 90 random bits; the limit keeps a sweep slow and
+// the audit log short. It is generous because behind a reverse proxy that does not send
+// X-Forwarded-For every user shares the proxy's address, and a team may set up at the same
+// time. IPv6 clients are counted per /64, the block one host usually owns.
+//
+// Globally: a client that rotates addresses (a /48 of IPv6, or X-Forwarded-For through a
+// local proxy) gets past the per-client limit, so all clients together get a budget too.
+// It is sized for a whole team onboarding in the same minute; under a flood it makes real
+// users wait too, which is the price of keeping the database and the log out of reach.
 const (
-	setupRatePerMinute = 20
-	setupBurst         = 10
+	setupRatePerMinute   = 20
+	setupBurst           = 10
+	setupGlobalPerMinute = 300
+	setupGlobalBurst     = 100
 )
 
 // MinKDF is the weakest argon2id cost the server stores in a passphrase blob (OWASP's
@@ -130,16 +141,21 @@ func MinKDF() keys.Params { return keys.Params{Time: 2, MemoryKiB: 19 * 1024, Th
 
 // setupAPI serves /setup/v1/.
 type setupAPI struct {
-	s       *Server
-	now     func() time.Time
-	limit   *rateLimiter
-	minKDF  keys.Params
-	refused refusedLog // its own, so that a flood of bad SCIM tokens cannot hide these
+	s      *Server
+	now    func() time.Time
+	limit  *rateLimiter // per client (address, or /64 for IPv6)
+	global *rateLimiter // all clients together, under the single key ""
+	minKDF keys.Params
+	// refused is the server's setupRefused: its own log, so that a flood of bad SCIM
+	// tokens cannot hide these, and the server's, so that the heartbeat flushes it.
+	refused *refusedLog
 }
 
 // setupAPI is the handler Handler mounts at /setup/v1/.
 func (s *Server) setupAPI() http.Handler {
-	return &setupAPI{s: s, now: time.Now, limit: newRateLimiter(setupRatePerMinute, time.Minute, setupBurst), minKDF: MinKDF()}
+	return &setupAPI{s: s, now: time.Now, minKDF: MinKDF(), refused: &s.setupRefused,
+		limit:  newRateLimiter(setupRatePerMinute, time.Minute, setupBurst),
+		global: newRateLimiter(setupGlobalPerMinute, time.Minute, setupGlobalBurst)}
 }
 
 // ServeHTTP counts the request for the heartbeat, applies the rate limit and routes.
@@ -152,11 +168,7 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.s.mu.Unlock()
 	a.refused.flush(r.Context(), a.s)
 
-	if ok, wait := a.limit.allow(c.addr, now); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeSetupError(w, http.StatusTooManyRequests, SetupErrorBody{Error: setupErrRateLimited, RetryAfter: secs,
-			Message: fmt.Sprintf("too many requests from your address: wait %s and try again", seconds(secs))})
+	if !a.admit(w, r, c, now) {
 		return
 	}
 	var handle func(http.ResponseWriter, *http.Request, *call)
@@ -175,6 +187,27 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	handle(w, r, c)
+}
+
+// admit applies the per-client limit, then the global one (so that a client over its own
+// limit does not use up everyone's budget), and answers 429 itself when one refuses. Such
+// refusals are audited through the throttled log, so that a flood shows in the console.
+func (a *setupAPI) admit(w http.ResponseWriter, r *http.Request, c *call, now time.Time) bool {
+	ok, wait := a.limit.allow(limiterKey(c.addr), now)
+	whose := "your address"
+	if ok {
+		ok, wait = a.global.allow("", now)
+		whose = "all clients together"
+	}
+	if ok {
+		return true
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	msg := fmt.Sprintf("too many requests from %s: wait %s and try again", whose, seconds(secs))
+	a.refused.add(r.Context(), a.s, c.event("setup.rate_limited", "", http.StatusTooManyRequests, "refused: "+msg))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeSetupError(w, http.StatusTooManyRequests, SetupErrorBody{Error: setupErrRateLimited, RetryAfter: secs, Message: msg})
+	return false
 }
 
 func (a *setupAPI) begin(w http.ResponseWriter, r *http.Request, c *call) {
@@ -362,14 +395,17 @@ func setupRefusal(err error) (int, SetupErrorBody) {
 		switch {
 		case errors.Is(err, db.ErrCodeFormat):
 			status, body.Error = http.StatusBadRequest, setupErrCodeFormat
-		case errors.Is(err, db.ErrCodeWrong):
+		case errors.Is(err, db.ErrCodeTypo):
+			status, body.Error = http.StatusBadRequest, setupErrCodeTypo
+		case errors.Is(err, db.ErrCodeUnknown):
+			// The same answer for every email: nothing about anyone's code is told.
 			body.Error = setupErrInvalidCode
-			if ce.AttemptsLeft >= 0 {
-				n := ce.AttemptsLeft
-				body.AttemptsLeft = &n
-			}
+		case errors.Is(err, db.ErrCodeEmail):
+			body.Error = setupErrEmailMismatch
+			n := ce.AttemptsLeft
+			body.AttemptsLeft = &n
 		case errors.Is(err, db.ErrCodeExhausted):
-			body.Error, body.Message = setupErrExhausted, "too many wrong attempts: ask your admin for a new code"
+			body.Error, body.Message = setupErrExhausted, "too many wrong emails with this code: ask your admin for a new code"
 		case errors.Is(err, db.ErrCodeExpired):
 			status, body.Error, body.Message = http.StatusGone, setupErrExpired, "code expired: ask your admin for a new one"
 		case errors.Is(err, db.ErrCodeUsed):
@@ -395,7 +431,7 @@ func setupRefusal(err error) (int, SetupErrorBody) {
 		return http.StatusBadRequest, SetupErrorBody{Error: setupErrKeyMismatch, Message: err.Error()}
 	case errors.Is(err, db.ErrNotFound):
 		// The user (and so the key) went away between the code check and the read.
-		return http.StatusForbidden, SetupErrorBody{Error: setupErrInvalidCode, Message: "wrong email or code"}
+		return http.StatusForbidden, SetupErrorBody{Error: setupErrInvalidCode, Message: db.ErrCodeUnknown.Error()}
 	case errors.Is(err, db.ErrConflict):
 		// Two completes raced for one code: the loser finds the key already there.
 		return http.StatusConflict, SetupErrorBody{Error: setupErrAlreadyReady, Message: "your key is already set up"}
@@ -452,8 +488,8 @@ func writeSetupError(w http.ResponseWriter, status int, body SetupErrorBody) {
 	writeSetupJSON(w, status, body)
 }
 
-// rateLimiter is a token bucket per key (client address), in memory: it only has to slow
-// down guessing, and the attempt limit on each code is what really stops it.
+// rateLimiter is a token bucket per key, in memory: it only has to slow down guessing and
+// keep floods off the database. Its memory is bounded by maxBuckets.
 type rateLimiter struct {
 	mu      sync.Mutex
 	rate    float64 // tokens per second
@@ -466,7 +502,8 @@ type bucket struct {
 	at     time.Time
 }
 
-// maxBuckets bounds the limiter's memory under a flood from many addresses.
+// maxBuckets bounds the limiter's memory (about 100 bytes a bucket) under a flood from many
+// addresses; the global limit still holds when the per-client buckets have to be dropped.
 const maxBuckets = 10000
 
 func newRateLimiter(n int, per time.Duration, burst int) *rateLimiter {
@@ -496,17 +533,36 @@ func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 }
 
-// prune forgets the buckets that have refilled (they are as good as new), or all of them
-// if that is not enough.
+// prune forgets the buckets that have refilled (they are as good as new). If that frees
+// less than half the map, it forgets them all: otherwise a flood that keeps its buckets
+// busy would make every new address pay for a walk over the whole map.
 func (l *rateLimiter) prune(now time.Time) {
 	for k, b := range l.buckets {
 		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
 			delete(l.buckets, k)
 		}
 	}
-	if len(l.buckets) >= maxBuckets {
+	if len(l.buckets) > maxBuckets/2 {
 		clear(l.buckets)
 	}
+}
+
+// limiterKey is the rate-limit key of a client address: the address itself for IPv4, and
+// its /64 for IPv6, since one host or home network usually owns a whole /64 and could
+// otherwise change address for every request.
+func limiterKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	switch {
+	case err != nil:
+		return addr // not an address (a unix socket, say): as it is
+	case ip.Is4() || ip.Is4In6():
+		return ip.Unmap().String()
+	}
+	p, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }
 
 func seconds(n int) string {

@@ -106,7 +106,7 @@ func isLoopback(host string) bool {
 }
 
 // Begin checks email and code with the server and returns who they belong to. A wrong
-// code costs an attempt; nothing else is changed.
+// email with a real code costs that code an attempt; nothing else is changed.
 func (c *SetupClient) Begin(ctx context.Context, email, code, purpose string) (*SetupBeginResponse, error) {
 	var out SetupBeginResponse
 	if err := c.post(ctx, "/setup/v1/begin", SetupBeginRequest{Email: email, Code: code, Purpose: purpose}, &out); err != nil {
@@ -195,7 +195,7 @@ type SetupError struct {
 	Status       int
 	Code         string // the SetupErrorBody code, or bad_response
 	Message      string // the server's sentence
-	AttemptsLeft int    // after a wrong code; -1 when not told
+	AttemptsLeft int    // with email_mismatch: wrong emails the code still survives; -1 when not told
 	Purpose      string // with wrong_purpose: the code's purpose
 	RetryAfter   time.Duration
 }
@@ -204,15 +204,21 @@ type SetupError struct {
 func (e *SetupError) Error() string {
 	switch e.Code {
 	case setupErrInvalidCode:
+		// The server tells nothing more about a code it does not know, whatever the email.
+		return "unknown code: check it, or ask your admin for a new one (a code from before this version no longer works)"
+	case setupErrCodeTypo:
+		return "the code has a typo (its last two characters do not match the rest): check it letter by letter"
+	case setupErrCodeFormat:
+		return "that is not a code: a code is 20 letters and digits, like " + db.SetupCodeExample
+	case setupErrEmailMismatch:
+		left := "no attempts left"
 		switch {
 		case e.AttemptsLeft == 1:
-			return "wrong email or code (1 attempt left)"
+			left = "1 attempt left"
 		case e.AttemptsLeft > 1:
-			return fmt.Sprintf("wrong email or code (%d attempts left)", e.AttemptsLeft)
+			left = fmt.Sprintf("%d attempts left", e.AttemptsLeft)
 		}
-		return "wrong email or code: check both, or ask your admin for a new code"
-	case setupErrCodeFormat:
-		return "that is not a code: a code is 10 letters and digits, like ABCDE-12345"
+		return "this code was issued for another email: type the email or user name your admin has for you (" + left + ")"
 	case setupErrExhausted:
 		return "too many wrong attempts: this code no longer works, ask your admin for a new one"
 	case setupErrExpired:
@@ -232,9 +238,9 @@ func (e *SetupError) Error() string {
 		return "you have no key to recover yet: ask your admin for a setup code and run `scimdesk setup`"
 	case setupErrRateLimited:
 		if e.RetryAfter > 0 {
-			return fmt.Sprintf("too many attempts from your address: wait %s and try again", e.RetryAfter.Round(time.Second))
+			return fmt.Sprintf("too many setup attempts reach the server: wait %s and try again", e.RetryAfter.Round(time.Second))
 		}
-		return "too many attempts from your address: wait a minute and try again"
+		return "too many setup attempts reach the server: wait a minute and try again"
 	case setupErrBusy:
 		return "the server is busy: try again in a moment"
 	case "bad_response":
@@ -250,8 +256,10 @@ func (e *SetupError) Error() string {
 // when no input of theirs is at fault.
 func (e *SetupError) Field() string {
 	switch e.Code {
-	case setupErrInvalidCode, setupErrCodeFormat, setupErrExhausted, setupErrExpired, setupErrUsed, setupErrWrongPurpose:
+	case setupErrInvalidCode, setupErrCodeFormat, setupErrCodeTypo, setupErrExhausted, setupErrExpired, setupErrUsed, setupErrWrongPurpose:
 		return "code"
+	case setupErrEmailMismatch:
+		return "email"
 	case "bad_response":
 		return "server"
 	}

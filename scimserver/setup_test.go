@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +35,8 @@ type setupEnv struct {
 func newSetupEnv(t *testing.T) *setupEnv {
 	t.Helper()
 	se := &setupEnv{testEnv: newEnv(t), now: time.Now()}
-	se.api = &setupAPI{s: se.srv, now: func() time.Time { return se.now }, limit: newRateLimiter(10000, time.Minute, 10000), minKDF: cheapKDF}
+	se.api = &setupAPI{s: se.srv, now: func() time.Time { return se.now }, minKDF: cheapKDF, refused: &se.srv.setupRefused,
+		limit: newRateLimiter(10000, time.Minute, 10000), global: newRateLimiter(10000, time.Minute, 10000)}
 	ts := httptest.NewServer(se.api)
 	t.Cleanup(ts.Close)
 	se.base = ts.URL
@@ -297,12 +299,7 @@ func TestSetupRefusals(t *testing.T) {
 		se *setupEnv
 		u  *pendingUser
 	}
-	wrongCode := func(code string) string {
-		if strings.HasPrefix(code, "ZZZZZ") {
-			return "YYYYY-YYYYY"
-		}
-		return "ZZZZZ-ZZZZZ"
-	}
+	wrongCode := func(code string) string { return otherCode(t, code) }
 	cases := []struct {
 		name     string
 		purpose  string // the code issued ("setup" by default)
@@ -337,23 +334,26 @@ func TestSetupRefusals(t *testing.T) {
 		{name: "code of the wrong shape costs nothing", path: "/setup/v1/begin", body: func(s *state) string {
 			return jsonBody(SetupBeginRequest{Email: s.u.email, Code: "ABC", Purpose: "setup"})
 		}, status: 400, code: "code_format"},
-		{name: "unknown email", path: "/setup/v1/begin", body: func(s *state) string {
+		{name: "code with a typo costs nothing", path: "/setup/v1/begin", body: func(s *state) string {
+			return jsonBody(SetupBeginRequest{Email: s.u.email, Code: typoOf(s.u.code), Purpose: "setup"})
+		}, status: 400, code: "code_typo", message: "typo"},
+		{name: "right code, another email", path: "/setup/v1/begin", body: func(s *state) string {
 			return jsonBody(SetupBeginRequest{Email: "mallory@example.com", Code: s.u.code, Purpose: "setup"})
-		}, status: 403, code: "invalid_code", message: "wrong email or code"},
-		{name: "bad code", path: "/setup/v1/begin", body: func(s *state) string {
+		}, status: 403, code: "email_mismatch", message: "another email address (4 attempts left)", attempts: 4},
+		{name: "bad code costs nothing", path: "/setup/v1/begin", body: func(s *state) string {
 			return jsonBody(SetupBeginRequest{Email: s.u.email, Code: wrongCode(s.u.code), Purpose: "setup"})
-		}, status: 403, code: "invalid_code", message: "4 attempts left", attempts: 4},
+		}, status: 403, code: "invalid_code", message: "unknown code"},
 		{name: "bad code on complete", path: "/setup/v1/complete", body: func(s *state) string {
 			b := s.se.bundle(s.u.id)
 			s.u.code = wrongCode(s.u.code)
 			return completeBody(s.u, "setup", b)
-		}, status: 403, code: "invalid_code", attempts: 4},
+		}, status: 403, code: "invalid_code"},
 		{name: "exhausted code", prepare: func(s *state) {
 			for range db.SetupCodeAttempts {
-				s.se.post(s.se.base, "/setup/v1/begin", jsonBody(SetupBeginRequest{Email: s.u.email, Code: wrongCode(s.u.code), Purpose: "setup"}))
+				s.se.post(s.se.base, "/setup/v1/begin", jsonBody(SetupBeginRequest{Email: "mallory@example.com", Code: s.u.code, Purpose: "setup"}))
 			}
 		}, path: "/setup/v1/complete", body: func(s *state) string { return completeBody(s.u, "setup", s.se.bundle(s.u.id)) },
-			status: 403, code: "code_exhausted", message: "too many wrong attempts", attempts: -1},
+			status: 403, code: "code_exhausted", message: "too many wrong emails", attempts: -1},
 		{name: "expired code", prepare: func(s *state) { s.se.now = s.se.now.Add(db.SetupCodeTTL + time.Minute) },
 			path: "/setup/v1/complete", body: func(s *state) string { return completeBody(s.u, "setup", s.se.bundle(s.u.id)) },
 			status: 410, code: "code_expired", message: "expired"},
@@ -368,7 +368,7 @@ func TestSetupRefusals(t *testing.T) {
 				s.se.t.Fatal(err)
 			}
 		}, path: "/setup/v1/begin", body: func(s *state) string { return beginBody(s.u, "setup") },
-			status: 403, code: "invalid_code", attempts: 4},
+			status: 403, code: "invalid_code", message: "unknown code"},
 		{name: "deactivated user", prepare: func(s *state) {
 			s.se.do("PATCH", "/Users/"+s.u.id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`)
 		}, path: "/setup/v1/complete", body: func(s *state) string { return completeBody(s.u, "setup", s.se.bundle(s.u.id)) },
@@ -494,13 +494,22 @@ func TestSetupRefusals(t *testing.T) {
 func TestSetupCodeNotLoggedAsEmail(t *testing.T) {
 	se := newSetupEnv(t)
 	u := se.provision("alice", db.PurposeSetup)
-	// The user pasted the code into both fields.
+	// The user pasted the code into both fields, or a well-formed code of no one.
 	r := se.post(se.base, "/setup/v1/begin", jsonBody(SetupBeginRequest{Email: u.code, Code: u.code, Purpose: "setup"}))
 	if r.status != 403 {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	for _, e := range se.events("user.key_setup") {
-		if e.Subject != "" || strings.Contains(e.Summary, u.code) {
+	other := otherCode(t, u.code)
+	if r := se.post(se.base, "/setup/v1/begin", jsonBody(SetupBeginRequest{Email: other, Code: other, Purpose: "setup"})); r.status != 403 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	canon, _ := db.NormalizeSetupCode(u.code)
+	evs := se.events("user.key_setup")
+	if len(evs) != 2 {
+		t.Fatalf("events %+v", evs)
+	}
+	for _, e := range evs {
+		if strings.Contains(e.Subject+e.Summary, u.code) || strings.Contains(e.Subject+e.Summary, canon) || strings.Contains(e.Subject+e.Summary, other) {
 			t.Fatalf("code in the audit log: %+v", e)
 		}
 	}
@@ -511,9 +520,10 @@ func TestSetupRateLimit(t *testing.T) {
 	e := newEnv(t)
 	base := strings.TrimSuffix(e.url, "/scim/v2")
 	se := &setupEnv{testEnv: e}
+	unknown := otherCode(t, "")
 	var last setupReply
 	for i := range setupBurst + 1 {
-		last = se.post(base, "/setup/v1/begin", `{"email":"x@example.com","code":"ABCDE-12345","purpose":"setup"}`)
+		last = se.post(base, "/setup/v1/begin", `{"email":"x@example.com","code":"`+unknown+`","purpose":"setup"}`)
 		if i < setupBurst && last.status != 403 {
 			t.Fatalf("request %d: %d %s", i, last.status, last.raw)
 		}
@@ -522,7 +532,7 @@ func TestSetupRateLimit(t *testing.T) {
 		t.Fatalf("after the burst: %d %v %s", last.status, last.header, last.raw)
 	}
 	c, _ := NewSetupClient(base, "")
-	_, err := c.Begin(context.Background(), "x@example.com", "ABCDE-12345", "setup")
+	_, err := c.Begin(context.Background(), "x@example.com", unknown, "setup")
 	var se2 *SetupError
 	if !errors.As(err, &se2) || !strings.Contains(err.Error(), "wait") {
 		t.Fatalf("client error: %v", err)
@@ -636,21 +646,24 @@ func TestSetupClientMessages(t *testing.T) {
 		}
 	}
 	u := se.provision("alice", db.PurposeSetup)
-	wrong := "ZZZZZ-ZZZZZ"
-	if u.code == wrong {
-		wrong = "YYYYY-YYYYY"
+	wrong := otherCode(t, u.code)
+	// A wrong code reads the same with any email, and tells of no user.
+	want(msg(u.email, wrong, "setup"), "unknown code: check it, or ask your admin for a new one")
+	if a, b := msg(u.email, wrong, "setup"), msg("nobody@example.com", wrong, "setup"); a != b {
+		t.Errorf("a wrong code reads %q with a user's email, %q without", a, b)
 	}
-	want(msg(u.email, wrong, "setup"), "wrong email or code (4 attempts left)")
-	want(msg("nobody@example.com", wrong, "setup"), "wrong email or code: check both")
-	want(msg(u.email, "123", "setup"), "not a code", "ABCDE-12345")
+	want(msg(u.email, typoOf(u.code), "setup"), "typo", "letter by letter")
+	want(msg(u.email, "123", "setup"), "not a code", db.SetupCodeExample)
+	want(msg(u.email, "ABCDE-12345", "setup"), "not a code")
+	want(msg("nobody@example.com", u.code, "setup"), "issued for another email", "4 attempts left")
 	want(msg(u.email, u.code, "recover"), "this is a setup code", "scimdesk setup")
 	se.now = se.now.Add(db.SetupCodeTTL + time.Second)
 	want(msg(u.email, u.code, "setup"), "code expired: ask your admin for a new one")
 	se.now = time.Now()
 	for range 3 {
-		msg(u.email, wrong, "setup")
+		msg("nobody@example.com", u.code, "setup")
 	}
-	want(msg(u.email, wrong, "setup"), "too many wrong attempts", "ask your admin for a new one")
+	want(msg("nobody@example.com", u.code, "setup"), "too many wrong attempts", "ask your admin for a new one")
 	want(msg(u.email, u.code, "setup"), "too many wrong attempts")
 
 	v := se.provision("victor", db.PurposeSetup)
@@ -665,4 +678,32 @@ func TestSetupClientMessages(t *testing.T) {
 	w := se.provision("wendy", db.PurposeSetup)
 	se.do("PATCH", "/Users/"+w.id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`)
 	want(msg(w.email, w.code, "setup"), "your account is deactivated: ask your admin")
+}
+
+// otherCode is a well-formed code (its check symbols right) that is not code.
+func otherCode(t *testing.T, code string) string {
+	t.Helper()
+	canon, _ := db.NormalizeSetupCode(code)
+	buf := make([]byte, db.SetupCodeLen)
+	for {
+		rand.Read(buf)
+		for i, b := range buf {
+			buf[i] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[b&31]
+		}
+		if c, err := db.NormalizeSetupCode(string(buf)); err == nil && c != canon {
+			return db.FormatSetupCode(c)
+		}
+	}
+}
+
+// typoOf is code with one symbol changed so that its check symbols no longer match.
+func typoOf(code string) string {
+	canon, _ := db.NormalizeSetupCode(code)
+	for _, r := range "0123456789ABCDEFGHJKMNPQRSTVWXYZ" {
+		typo := string(r) + canon[1:]
+		if _, err := db.NormalizeSetupCode(typo); errors.Is(err, db.ErrCodeTypo) {
+			return db.FormatSetupCode(typo)
+		}
+	}
+	panic("no typo of " + code + " is caught")
 }

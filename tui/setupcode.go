@@ -73,8 +73,7 @@ func (s *setupCode) view(width int) string {
 	head := hangClip("", st.OK.Render("✓ Setup code for "+clean(s.code.UserName)), width, 2)
 	lines := []string{
 		strings.Join(head, "\n"),
-		st.Dim.Render("  valid until " + s.code.Expires.Local().Format("2006-01-02 15:04") + ", " +
-			plural(s.code.AttemptsLeft, "attempt", "attempts") + "; a new code voids this one"),
+		st.Dim.Render("  valid until " + s.code.Expires.Local().Format("2006-01-02 15:04") + ", single use; a new code voids this one"),
 		"",
 		st.Heading.Render("Give the user this code and command. The code is shown only this once."),
 		"",

@@ -171,7 +171,7 @@ func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
 	}
 	f.signIn[sfFieldServer] = mk("Server  › ", "https://scim.example.com", 300)
 	f.signIn[sfFieldEmail] = mk("Email   › ", "you@example.com", 320)
-	f.signIn[sfFieldCode] = mk("Code    › ", "ABCDE-12345", 40)
+	f.signIn[sfFieldCode] = mk("Code    › ", db.SetupCodeExample, 60)
 	f.signIn[sfFieldServer].SetValue(o.Server)
 	f.signIn[sfFieldEmail].SetValue(o.Email)
 	f.signIn[sfFieldCode].SetValue(o.Code)
@@ -430,7 +430,7 @@ func (f *setupFlow) begin() tea.Cmd {
 	email := strings.TrimSpace(f.signIn[sfFieldEmail].Value())
 	code := f.signIn[sfFieldCode].Value()
 	if _, err := db.NormalizeSetupCode(code); err != nil {
-		return f.refuse(sfFieldCode, "That is not a code: a code is 10 letters and digits, like ABCDE-12345.")
+		return f.refuse(sfFieldCode, sfSentence(errors.New(codeProblem(err))))
 	}
 	client, err := scimserver.NewSetupClient(server, f.opts.CAFile)
 	if err != nil {
@@ -672,8 +672,20 @@ func sfFieldFor(err error) int {
 		return sfFieldServer
 	case errors.As(err, &se) && se.Field() == "server":
 		return sfFieldServer
+	case errors.As(err, &se) && se.Field() == "email":
+		return sfFieldEmail
 	}
 	return sfFieldCode
+}
+
+// codeProblem says, before asking the server, why the typed code cannot be one: the wrong
+// shape (perhaps a code of the old, shorter format) or a typo that its check symbols catch.
+func codeProblem(err error) string {
+	if errors.Is(err, db.ErrCodeTypo) {
+		return "the code has a typo (its last two characters do not match the rest): check it letter by letter"
+	}
+	return "that is not a code: a code is 20 letters and digits, like " + db.SetupCodeExample +
+		" (a shorter code is from an older version: ask your admin for a new one)"
 }
 
 // sfSentence makes an error read as a sfSentence: capital first, full stop at the end.

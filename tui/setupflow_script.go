@@ -64,7 +64,7 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 		return errors.New("only one of --passphrase-file and --recovery-key-file can be - (stdin)")
 	}
 	if _, err := db.NormalizeSetupCode(o.Code); err != nil {
-		return errors.New("--code: that is not a code: a code is 10 letters and digits, like ABCDE-12345")
+		return errors.New("--code: " + codeProblem(err))
 	}
 	// Refuse an existing recovery file now, before anything is asked of the server.
 	if !recovering && o.RecoveryFile != "-" {

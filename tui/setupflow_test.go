@@ -3,8 +3,10 @@ package tui
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -185,10 +187,10 @@ func TestSetupFlowScreen(t *testing.T) {
 	s := newFlowScreen(t, newSetupFlow(context.Background(), opts))
 
 	s.wait("Sign in", "Server  › "+w.base, "alice@example.com")
-	// A wrong code: told how many tries are left, cursor back in the code.
-	s.tm.Type("ZZZZZ-ZZZZZ")
+	// A wrong code: told so, cursor back in the code.
+	s.tm.Type(otherCode(t, code))
 	s.keys("enter")
-	s.wait("Wrong email or code (4 attempts left).")
+	s.wait("Unknown code: check it, or ask your admin for a new one")
 	s.keys("ctrl+u")
 	s.tm.Type(strings.ToLower(code))
 	s.keys("enter")
@@ -457,7 +459,7 @@ func TestSetupFlowRetryKeepsKey(t *testing.T) {
 	d.keys("enter")
 	d.until(sfUploading)
 	v := d.until(sfSignIn)
-	d.want(v, "Wrong email or code (4 attempts left).", "Your key is made and kept")
+	d.want(v, "Unknown code: check it, or ask your admin for a new one", "Your key is made and kept")
 	if d.f.focus != sfFieldCode || d.f.bundle == nil {
 		t.Fatalf("focus %d, bundle kept %v", d.f.focus, d.f.bundle != nil)
 	}
@@ -487,24 +489,38 @@ func TestSetupFlowCodeProblems(t *testing.T) {
 	d := newFlowDriver(t, w.options(db.PurposeSetup, "dave@example.com"))
 	d.typeText("ABC")
 	d.keys("enter")
-	d.want(d.until(sfSignIn), "That is not a code: a code is 10 letters and digits")
-	if got, _ := w.d.SetupCodeOf(context.Background(), id); got.AttemptsLeft != db.SetupCodeAttempts {
-		t.Fatalf("a malformed code cost an attempt: %+v", got)
-	}
-	wrong := "ZZZZZ-ZZZZZ"
-	if code == wrong {
-		wrong = "YYYYY-YYYYY"
-	}
-	for i := db.SetupCodeAttempts - 1; i >= 0; i-- {
+	d.want(d.until(sfSignIn), "That is not a code: a code is 20 letters and digits")
+	d.keys("ctrl+u")
+	d.typeText(typoOf(code))
+	d.keys("enter")
+	d.want(d.until(sfSignIn), "The code has a typo")
+	// Wrong codes cost the real code nothing (two of them: the flow world's server has
+	// the real rate limit, with a burst of 10 requests).
+	for range 2 {
 		d.keys("ctrl+u")
-		d.typeText(wrong)
+		d.typeText(otherCode(t, code))
 		d.keys("enter")
 		d.until(sfChecking)
-		v := d.until(sfSignIn)
+		d.want(d.until(sfSignIn), "Unknown code: check it, or ask your admin for a new one")
+	}
+	if got, _ := w.d.SetupCodeOf(context.Background(), id); got.AttemptsLeft != db.SetupCodeAttempts {
+		t.Fatalf("wrong codes cost the real code attempts: %+v", got)
+	}
+	// The right code with a mistyped email: the cursor goes to the email, and the fifth
+	// wrong email ends the code.
+	for i := db.SetupCodeAttempts - 1; i >= 0; i-- {
+		de := newFlowDriver(t, w.options(db.PurposeSetup, "dav@example.com"))
+		de.typeText(code)
+		de.keys("enter")
+		de.until(sfChecking)
+		v := de.until(sfSignIn)
 		if i > 0 {
-			d.want(v, fmt.Sprintf("(%d attempt", i))
+			de.want(v, "This code was issued for another email", fmt.Sprintf("(%d attempt", i))
+			if de.f.focus != sfFieldEmail {
+				t.Fatalf("focus on field %d, want the email", de.f.focus)
+			}
 		} else {
-			d.want(v, "Too many wrong attempts: this code no longer works, ask your admin for a new one.")
+			de.want(v, "Too many wrong attempts: this code no longer works, ask your admin for a new one.")
 		}
 	}
 
@@ -591,4 +607,32 @@ func TestReadSecret(t *testing.T) {
 			t.Errorf("readSecret(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+}
+
+// otherCode is a well-formed code (its check symbols right) that is not code.
+func otherCode(t *testing.T, code string) string {
+	t.Helper()
+	canon, _ := db.NormalizeSetupCode(code)
+	buf := make([]byte, db.SetupCodeLen)
+	for {
+		rand.Read(buf)
+		for i, b := range buf {
+			buf[i] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[b&31]
+		}
+		if c, err := db.NormalizeSetupCode(string(buf)); err == nil && c != canon {
+			return db.FormatSetupCode(c)
+		}
+	}
+}
+
+// typoOf is code with one symbol changed so that its check symbols no longer match.
+func typoOf(code string) string {
+	canon, _ := db.NormalizeSetupCode(code)
+	for _, r := range "0123456789ABCDEFGHJKMNPQRSTVWXYZ" {
+		typo := string(r) + canon[1:]
+		if _, err := db.NormalizeSetupCode(typo); errors.Is(err, db.ErrCodeTypo) {
+			return db.FormatSetupCode(typo)
+		}
+	}
+	panic("no typo of " + code + " is caught")
 }

@@ -186,7 +186,7 @@ func (u *users) setupCode() tea.Cmd {
 		return report(levelInfo, "Only pending users need a setup code; this user is "+row.Status()+".")
 	}
 	u.confirm.ask("Issue a setup code for "+clean(row.UserName)+"?",
-		"The code is valid for 24 hours and 5 attempts; it is shown once, with the command to hand over. A code issued before for this user stops working.",
+		"The code is valid for 24 hours and used once; it is shown once, with the command to hand over. A code issued before for this user stops working.",
 		issueSetupCode(u.d, row.ID))
 	return nil
 }

@@ -117,7 +117,7 @@ func TestUsersDetailAndSetupCode(t *testing.T) {
 	v := plain(dr.waitText("Setup code for user00002@example.com", "scimdesk setup --server"))
 	code := ""
 	for _, l := range strings.Split(v, "\n") {
-		if f := strings.TrimSpace(l); len(f) == 11 && f[5] == '-' {
+		if f := strings.TrimSpace(l); len(f) == 23 && f[5] == '-' {
 			code = f
 		}
 	}
