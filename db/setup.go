@@ -229,7 +229,7 @@ func (d *DB) issueSetupCode(ctx context.Context, userID, purpose, actor string, 
 	}
 	hash := d.hashCode(code)
 	var c SetupCode
-	err = d.Write(ctx, func(tx *Tx) error {
+	err = d.writeAdmin(ctx, func(tx *Tx) error {
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {
 			return err
