@@ -1,0 +1,108 @@
+// Package cli is scimdesk's command line: one file per command group (the console and
+// serve, token, scim, users, setup and recover). main only parses and runs it.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alecthomas/kong"
+
+	"scimdesk/db"
+)
+
+// Globals are the flags every command shares.
+type Globals struct {
+	DB string `help:"Database file (default: scimdesk.db under your data directory)." env:"SCIMDESK_DB" placeholder:"PATH"`
+}
+
+// CLI is the whole command line, for kong.
+type CLI struct {
+	Globals
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Console consoleCmd `cmd:"" default:"withargs" help:"Open the console and run the SCIM server (the default)."`
+	Serve   serveCmd   `cmd:"" help:"Run the SCIM server without a terminal (systemd, containers)."`
+	Token   tokenCmd   `cmd:"" help:"Create, list and revoke SCIM tokens."`
+	SCIM    scimCmd    `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
+	Users   usersCmd   `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
+	Setup   setupCmd   `cmd:"" help:"Finish your account: create your master key with the setup code from your admin."`
+	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key and a recovery code."`
+}
+
+// open opens the database the flags name.
+func (g *Globals) open(ctx context.Context) (*db.DB, error) {
+	path := g.DB
+	if path == "" {
+		var err error
+		if path, err = db.DefaultPath(); err != nil {
+			return nil, err
+		}
+	}
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// liveServer returns the heartbeat of another process's server that serves this database
+// right now, if there is one.
+func liveServer(ctx context.Context, d *db.DB) (db.Heartbeat, bool) {
+	h, err := d.ReadHeartbeat(ctx)
+	if err != nil || h.PID == os.Getpid() || time.Since(h.Beat) > 10*time.Second {
+		return h, false
+	}
+	if p, err := os.FindProcess(h.PID); err != nil || p.Signal(syscall.Signal(0)) != nil {
+		return h, false
+	}
+	return h, true
+}
+
+// actor names the admin in the audit log: the OS user running the command.
+func actor() string {
+	name := os.Getenv("USER")
+	if name == "" {
+		name = strconv.Itoa(os.Getuid())
+	}
+	return "admin:" + name
+}
+
+// Version is the module version and VCS revision the binary was built from.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "scimdesk (unknown version)"
+	}
+	v := "scimdesk " + info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
+
+func day(t time.Time) string { return t.Local().Format("2006-01-02") }
+
+func orNever(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return day(t)
+}
+
+// clip keeps one long value from widening every row of a table.
+func clip(s string) string {
+	const max = 60
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max-1]) + "…"
+}
