@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"scimdesk/cli"
+	"scimdesk/termsafe"
 )
 
 func main() {
@@ -29,7 +30,8 @@ func main() {
 	k.BindTo(ctx, (*context.Context)(nil))
 	k.Bind(&c.Globals)
 	if err := k.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "scimdesk:", err)
+		// Errors can quote what a server or an identity provider sent.
+		fmt.Fprintln(os.Stderr, "scimdesk:", termsafe.Lines(err.Error()))
 		os.Exit(1)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"scimdesk/db"
+	"scimdesk/termsafe"
 )
 
 // Globals are the flags every command shares.
@@ -98,9 +99,11 @@ func orNever(t time.Time) string {
 	return day(t)
 }
 
-// clip keeps one long value from widening every row of a table.
+// clip makes a value from the database fit a table cell: safe to print (an identity
+// provider chose it) and short enough not to widen every row.
 func clip(s string) string {
 	const max = 60
+	s = termsafe.Clean(s)
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}

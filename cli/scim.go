@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"scimdesk/db"
+	"scimdesk/termsafe"
 )
 
 type scimCmd struct {
@@ -68,9 +69,9 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fmt.Printf("SCIM:     %s\n", state)
 	if h, ok := liveServer(ctx, d); ok {
-		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   pid %d on %s, %d requests served\n", h.PublicURL, h.PID, h.Addr, h.Requests)
+		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   pid %d on %s, %d requests served\n", termsafe.Clean(h.PublicURL), h.PID, termsafe.Clean(h.Addr), h.Requests)
 	} else if c.PublicURL != "" {
-		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   not running\n", strings.TrimRight(c.PublicURL, "/"))
+		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   not running\n", termsafe.Clean(strings.TrimRight(c.PublicURL, "/")))
 	} else {
 		fmt.Printf("SCIM URL: http://127.0.0.1:8080/scim/v2 (default; no server is running)\nServer:   not running\n")
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"scimdesk/db"
+	"scimdesk/termsafe"
 	"scimdesk/tui"
 )
 
@@ -69,13 +70,15 @@ func runKeyFlow(ctx context.Context, purpose string, f *keyFlags, recoveryFile, 
 	case !res.Done:
 		return errors.New("not finished: nothing was stored on the server; run the command again to carry on")
 	}
+	// The userName comes from the server, which may not be the one the user thinks.
+	name := termsafe.Clean(res.UserName)
 	if purpose == db.PurposeRecover {
-		fmt.Printf("%s is ready again: your new passphrase unlocks your key.\n", res.UserName)
+		fmt.Printf("%s is ready again: your new passphrase unlocks your key.\n", name)
 		return nil
 	}
-	fmt.Printf("%s is ready: your master key is stored on %s, locked with your passphrase.\n", res.UserName, res.Server)
+	fmt.Printf("%s is ready: your master key is stored on %s, locked with your passphrase.\n", name, termsafe.Clean(res.Server))
 	if res.RecoveryFile != "" {
-		fmt.Printf("Your recovery key is in %s (mode 0600): keep a copy offline.\n", res.RecoveryFile)
+		fmt.Printf("Your recovery key is in %s (mode 0600): keep a copy offline.\n", termsafe.Clean(res.RecoveryFile))
 	}
 	return nil
 }

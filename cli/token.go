@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/termsafe"
 )
 
 type tokenCmd struct {
@@ -59,7 +60,7 @@ func (c *tokenCreateCmd) Run(ctx context.Context, g *Globals) error {
 	if !t.Expires.IsZero() {
 		exp = "expires " + t.Expires.Local().Format("2006-01-02 15:04")
 	}
-	fmt.Fprintf(os.Stderr, "Created token %s (%s), %s. The secret above is shown only now: paste it into your identity provider.\n", t.ID, t.Description, exp)
+	fmt.Fprintf(os.Stderr, "Created token %s (%s), %s. The secret above is shown only now: paste it into your identity provider.\n", t.ID, termsafe.Clean(t.Description), exp)
 	return nil
 }
 
@@ -79,8 +80,8 @@ func (c *tokenListCmd) Run(ctx context.Context, g *Globals) error {
 	fmt.Fprintln(tw, "ID\tDESCRIPTION\tHINT\tCREATED\tEXPIRES\tLAST USED\tSTATUS")
 	now := time.Now()
 	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Description, t.Hint, day(t.Created), orNever(t.Expires),
-			lastUse(t), t.Status(now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, termsafe.Clean(t.Description), termsafe.Clean(t.Hint), day(t.Created), orNever(t.Expires),
+			termsafe.Clean(lastUse(t)), t.Status(now))
 	}
 	return tw.Flush()
 }
@@ -108,13 +109,13 @@ func (c *tokenRevokeCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	for _, t := range tokens {
 		if t.ID == c.ID && !t.Revoked.IsZero() {
-			fmt.Printf("Token %s was already revoked on %s.\n", c.ID, t.Revoked.Local().Format("2006-01-02 15:04"))
+			fmt.Printf("Token %s was already revoked on %s.\n", termsafe.Clean(c.ID), t.Revoked.Local().Format("2006-01-02 15:04"))
 			return nil
 		}
 	}
 	if err := d.RevokeToken(ctx, c.ID, actor()); err != nil {
 		return err
 	}
-	fmt.Printf("Revoked token %s: the next request that presents it is refused.\n", c.ID)
+	fmt.Printf("Revoked token %s: the next request that presents it is refused.\n", termsafe.Clean(c.ID))
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"scimdesk/db"
 	"scimdesk/scimserver"
+	"scimdesk/termsafe"
 )
 
 type usersCmd struct {
@@ -49,7 +50,7 @@ func (c *usersListCmd) Run(ctx context.Context, g *Globals) error {
 			if name == "" {
 				name = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Status(), clip(u.UserName), clip(u.Email), clip(name), u.ID, day(u.Created))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Status(), clip(u.UserName), clip(u.Email), clip(name), clip(u.ID), day(u.Created))
 		}
 		if len(users) < batch {
 			break
@@ -97,11 +98,12 @@ func (c *usersCodeCmd) Run(ctx context.Context, g *Globals, k *kong.Context) err
 	if shellSafe.MatchString(u.UserName) {
 		handover += " --email " + u.UserName
 	}
+	who := termsafe.Clean(u.UserName)
 	fmt.Println(secret)
-	fmt.Println(handover)
+	fmt.Println(termsafe.Clean(handover))
 	fmt.Fprintf(os.Stderr, "%s for %s, valid until %s, %d attempts, single use; any earlier code is void.\n"+
 		"Shown only now: hand %s the code and the command above.\n",
-		what, u.UserName, code.Expires.Local().Format("2006-01-02 15:04"), code.AttemptsLeft, u.UserName)
+		what, who, code.Expires.Local().Format("2006-01-02 15:04"), code.AttemptsLeft, who)
 	if guessed {
 		fmt.Fprintf(os.Stderr, "No server runs on this database right now, so the URL is the default: pass --public-url if users reach the server elsewhere.\n")
 	}
