@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,71 @@ func TestCLIOutputHasNoEscapes(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "Setup code for mallory�]52") {
 		t.Errorf("setup-code stderr does not name the user: %q", errOut)
+	}
+}
+
+// createDB makes a scimdesk database at path, as the console or serve does on first run.
+func createDB(t *testing.T, path string) {
+	t.Helper()
+	d, err := db.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+}
+
+// TestAdminCommandsRefuseMissingDatabase runs every admin command against paths where no
+// database is (a mistyped file, a missing directory, the default path, a file that is not
+// a database) and checks that each fails naming the path, and creates nothing.
+func TestAdminCommandsRefuseMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notDB, []byte("not a database\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	commands := [][]string{
+		{"token", "create", "--description", "x"}, {"token", "list"}, {"token", "revoke", "tok_000000000000"},
+		{"scim", "enable"}, {"scim", "disable"}, {"scim", "status"},
+		{"users", "list"}, {"users", "setup-code", "a@example.com"}, {"users", "recovery-code", "a@example.com"},
+	}
+	xdg := filepath.Join(dir, "xdg")
+	paths := []struct {
+		name, path string
+		env        []string
+	}{
+		{"mistyped file", filepath.Join(dir, "scimdsk.db"), nil},
+		{"missing directory", filepath.Join(dir, "nowhere", "deeper", "scim.db"), nil},
+		{"SCIMDESK_DB", filepath.Join(dir, "env.db"), []string{"SCIMDESK_DB=" + filepath.Join(dir, "env.db")}},
+		{"default path", filepath.Join(xdg, "scimdesk", "scimdesk.db"), []string{"XDG_DATA_HOME=" + xdg, "SCIMDESK_DB="}},
+		{"not a database", notDB, nil},
+	}
+	for _, p := range paths {
+		for _, args := range commands {
+			if p.env == nil {
+				args = append(args, "--db", p.path)
+			}
+			cmd := exec.Command(builtBinary(t), args...)
+			cmd.Env = append(os.Environ(), p.env...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if err == nil {
+				t.Errorf("%s: scimdesk %s succeeded: %s", p.name, strings.Join(args, " "), stdout.String())
+			}
+			if !strings.Contains(stderr.String(), p.path) {
+				t.Errorf("%s: scimdesk %s: the error does not name %s: %q", p.name, strings.Join(args, " "), p.path, stderr.String())
+			}
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "notes.txt" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the admin commands created %v beside notes.txt", names)
+	}
+	if b, _ := os.ReadFile(notDB); string(b) != "not a database\n" {
+		t.Errorf("the file that is not a database was changed: %q", b)
 	}
 }

@@ -3,8 +3,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -37,20 +41,66 @@ type CLI struct {
 	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key and a recovery code."`
 }
 
-// open opens the database the flags name.
-func (g *Globals) open(ctx context.Context) (*db.DB, error) {
-	path := g.DB
-	if path == "" {
-		var err error
-		if path, err = db.DefaultPath(); err != nil {
-			return nil, err
-		}
+// path is the database file the flags name, or the default one.
+func (g *Globals) path() (string, error) {
+	if g.DB != "" {
+		return g.DB, nil
+	}
+	return db.DefaultPath()
+}
+
+// create opens the database the flags name, creating it (and its directory) on first run.
+// Only the console and serve do: they are how a database comes to be.
+func (g *Globals) create(ctx context.Context) (*db.DB, error) {
+	path, err := g.path()
+	if err != nil {
+		return nil, err
 	}
 	d, err := db.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// open opens an existing database for an admin command. It refuses a path where no
+// database is, creating nothing: a mistyped --db would otherwise make a new empty
+// database, and `scim disable` or `token revoke` would report success on it while the real
+// server goes on serving.
+func (g *Globals) open(ctx context.Context) (*db.DB, error) {
+	path, err := g.path()
+	if err != nil {
+		return nil, err
+	}
+	if err := isDatabase(path); err != nil {
+		return nil, err
+	}
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// sqliteMagic begins every SQLite database file (the file format's header string).
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// isDatabase checks that path is a SQLite database file, without creating or changing
+// anything.
+func isDatabase(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no database at %s: check --db (or SCIMDESK_DB); `scimdesk serve` or the console creates one on first run", path)
+	}
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteMagic))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteMagic) {
+		return fmt.Errorf("%s is not a scimdesk database: check --db (or SCIMDESK_DB)", path)
+	}
+	return nil
 }
 
 // liveServer returns the heartbeat of another process's server that serves this database

@@ -35,7 +35,7 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
-	d, err := g.open(ctx)
+	d, err := g.create(ctx)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ type consoleCmd struct {
 }
 
 func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
-	d, err := g.open(ctx)
+	d, err := g.create(ctx)
 	if err != nil {
 		return err
 	}
