@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,8 +55,9 @@ type Server struct {
 	lastUA   string
 	uses     map[string]db.TokenUse // token last-use, flushed with the heartbeat
 
-	refused refusedLog
-	notify  chan struct{}
+	refused  refusedLog
+	logLimit logLimiter
+	notify   chan struct{}
 }
 
 // New makes a server over store. Call Listen, then Serve.
@@ -136,7 +138,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          log.New(httpErrorLog{s}, "", 0),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.ln) }()
@@ -175,6 +177,7 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) beat(ctx context.Context) {
 	s.flushUses(ctx)
 	s.refused.flush(ctx, s)
+	s.logLimit.flush(s.log)
 	s.mu.Lock()
 	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
 		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA}
