@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"scimdesk/logfile"
 	"scimdesk/scimserver"
 	"scimdesk/tui"
 )
@@ -20,7 +21,7 @@ type serverFlags struct {
 	PublicURL string `help:"Base URL clients reach the server at (behind a reverse proxy), e.g. https://scim.example.com." env:"SCIMDESK_PUBLIC_URL" placeholder:"URL"`
 	TLSCert   string `help:"PEM certificate file: serve HTTPS directly (Okta requires HTTPS)." type:"existingfile" placeholder:"FILE"`
 	TLSKey    string `help:"PEM private key file for --tls-cert." type:"existingfile" placeholder:"FILE"`
-	LogFile   string `help:"Server log file (default: scimdesk.log beside the database; serve logs to stderr)." placeholder:"PATH"`
+	LogFile   string `help:"Server log file, rotated at 10 MiB, 3 files kept (default: scimdesk.log beside the database; serve logs to stderr)." placeholder:"PATH"`
 }
 
 func (f *serverFlags) config(log *slog.Logger) (scimserver.Config, error) {
@@ -43,11 +44,11 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	if h, ok := liveServer(ctx, d); ok {
 		return fmt.Errorf("another scimdesk (pid %d) already serves this database on %s", h.PID, h.Addr)
 	}
-	out := io.Writer(os.Stderr)
+	out := io.Writer(os.Stderr) // journald or the container runtime caps it
 	if c.LogFile != "" {
-		f, err := os.OpenFile(c.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		f, err := logfile.Open(c.LogFile, logfile.DefaultMaxBytes, logfile.DefaultFiles)
 		if err != nil {
-			return fmt.Errorf("open log file: %w", err)
+			return err
 		}
 		defer f.Close()
 		out = f
@@ -86,9 +87,9 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	if logPath == "" {
 		logPath = filepath.Join(filepath.Dir(d.Path()), "scimdesk.log")
 	}
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := logfile.Open(logPath, logfile.DefaultMaxBytes, logfile.DefaultFiles)
 	if err != nil {
-		return fmt.Errorf("open log file: %w", err)
+		return err
 	}
 	defer f.Close()
 	log := slog.New(slog.NewTextHandler(f, nil))
