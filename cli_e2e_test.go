@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -164,5 +167,55 @@ func TestAdminCommandsRefuseMissingDatabase(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(notDB); string(b) != "not a database\n" {
 		t.Errorf("the file that is not a database was changed: %q", b)
+	}
+}
+
+// TestServeMaxConns checks that SCIMDESK_MAX_CONNS reaches the server of `scimdesk
+// serve`: with the cap at 5 and 5 idle keep-alive connections held, a new client is
+// answered and one of the held connections is closed to make room.
+func TestServeMaxConns(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "conns.db")
+	addr := freeAddr(t)
+	cmd := exec.Command(builtBinary(t), "serve", "--db", dbPath, "--addr", addr)
+	cmd.Env = append(os.Environ(), "SCIMDESK_MAX_CONNS=5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var held []net.Conn
+	for deadline := time.Now().Add(15 * time.Second); len(held) < 5; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not come up")
+		}
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			continue
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		held = append(held, c)
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := client.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz at the cap: %v", err)
+	}
+	res.Body.Close()
+	closed := 0
+	for _, c := range held {
+		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			closed++
+		}
+	}
+	if closed == 0 {
+		t.Error("no held connection was closed: the cap of 5 did not apply")
 	}
 }

@@ -21,6 +21,7 @@ type serverFlags struct {
 	PublicURL string `help:"Base URL clients reach the server at (behind a reverse proxy), e.g. https://scim.example.com." env:"SCIMDESK_PUBLIC_URL" placeholder:"URL"`
 	TLSCert   string `help:"PEM certificate file: serve HTTPS directly (Okta requires HTTPS)." type:"existingfile" placeholder:"FILE"`
 	TLSKey    string `help:"PEM private key file for --tls-cert." type:"existingfile" placeholder:"FILE"`
+	MaxConns  int    `help:"Most connections held at once; at the cap the longest-idle one is closed to make room." default:"1024" env:"SCIMDESK_MAX_CONNS" placeholder:"N"`
 	LogFile   string `help:"Server log file, rotated at 10 MiB, 3 files kept (default: scimdesk.log beside the database; serve logs to stderr)." placeholder:"PATH"`
 }
 
@@ -28,7 +29,11 @@ func (f *serverFlags) config(log *slog.Logger) (scimserver.Config, error) {
 	if (f.TLSCert == "") != (f.TLSKey == "") {
 		return scimserver.Config{}, errors.New("--tls-cert and --tls-key go together")
 	}
-	return scimserver.Config{Addr: f.Addr, PublicURL: strings.TrimRight(f.PublicURL, "/"), TLSCert: f.TLSCert, TLSKey: f.TLSKey, Logger: log}, nil
+	if f.MaxConns < 1 {
+		return scimserver.Config{}, fmt.Errorf("--max-conns %d: give at least 1", f.MaxConns)
+	}
+	return scimserver.Config{Addr: f.Addr, PublicURL: strings.TrimRight(f.PublicURL, "/"), TLSCert: f.TLSCert, TLSKey: f.TLSKey,
+		MaxConns: f.MaxConns, Logger: log}, nil
 }
 
 type serveCmd struct {

@@ -35,6 +35,9 @@ type Config struct {
 	Logger *slog.Logger
 	// HeartbeatEvery is how often the heartbeat and token last-use are written (default 2s).
 	HeartbeatEvery time.Duration
+	// MaxConns caps the connections held at once (default DefaultMaxConns); at the cap the
+	// longest-idle connection is closed to make room (see connLimiter).
+	MaxConns int
 }
 
 // Server is the SCIM server over one database.
@@ -46,6 +49,7 @@ type Server struct {
 	pid   int
 
 	ln      net.Listener
+	conns   *connLimiter
 	httpSrv *http.Server
 	tls     bool
 
@@ -79,6 +83,10 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another server using this port? choose another with --addr)", s.cfg.Addr, err)
 	}
+	// The limiter goes under TLS, so that net/http still sees *tls.Conn (for r.TLS and
+	// HTTP/2) and the limiter counts connections before their handshake.
+	s.conns = newConnLimiter(ln, s.cfg.MaxConns)
+	ln = s.conns
 	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
@@ -132,12 +140,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.start = time.Now()
 	s.httpSrv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: s.Handler(),
+		// Short header and idle timeouts bound what a connection that is not doing useful
+		// work costs; the TLS handshake gets the header timeout too.
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		ConnState:         s.conns.track,
 		ErrorLog:          log.New(httpErrorLog{s}, "", 0),
 	}
 	errc := make(chan error, 1)
