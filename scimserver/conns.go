@@ -69,6 +69,16 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes a TCP connection. net/http looks for it (on the connection it
+// was given) to let a client read the last response before the connection is closed;
+// hiding it behind the wrapper would turn some clean closes into resets.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // Accept waits for a free slot, making one by eviction if it can, then accepts.
 func (l *connLimiter) Accept() (net.Conn, error) {
 	for {
