@@ -98,6 +98,7 @@ func startServe(t *testing.T, dbPath, addr string) *exec.Cmd {
 // whose create was acknowledged (201) is there.
 func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "durable.db")
+	createDB(t, dbPath)
 	run(t, "scim", "enable", "--db", dbPath)
 	token := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "durability", "--ttl", "1d"), "\n", 2)[0]
 	addr := freeAddr(t)
@@ -159,9 +160,13 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Logf("%d acknowledged creates before SIGKILL, all present after restart", len(acked))
 }
 
-// TestDatabaseFileMode checks the database is created 0600 and token secrets never reach it.
+// TestDatabaseFileMode checks the database serve creates is 0600 and token secrets never
+// reach it.
 func TestDatabaseFileMode(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "mode.db")
+	srv := startServe(t, dbPath, freeAddr(t))
+	srv.Process.Kill()
+	srv.Wait()
 	secret := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "mode"), "\n", 2)[0]
 	if !strings.HasPrefix(secret, "scim_") {
 		t.Fatalf("first line is not the secret: %q", secret)
@@ -191,6 +196,7 @@ func TestTokenTTL(t *testing.T) {
 			t.Errorf("--ttl %s accepted: %s", bad, out)
 		}
 	}
+	createDB(t, dbPath)
 	run(t, "token", "create", "--db", dbPath, "--description", "never", "--ttl", "never")
 	run(t, "token", "create", "--db", dbPath, "--description", "month", "--ttl", "30d")
 	list := run(t, "token", "list", "--db", dbPath)

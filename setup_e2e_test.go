@@ -310,6 +310,7 @@ func startE2E(t *testing.T, dir, caFile string, serveFlags ...string) *e2e {
 	if out, err := exec.Command("go", "build", "-o", e.bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	createDB(t, e.dbPath) // as serve or the console would on first run
 	e.mustRun("", "scim", "enable")
 	tokOut, _ := e.mustRun("", "token", "create", "--description", "e2e")
 	e.token = strings.TrimSpace(strings.SplitN(tokOut, "\n", 2)[0])

@@ -55,7 +55,7 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *call)
 		if !a.SCIMEnabled {
 			// Recorded (throttled like refused logins) so that the admin sees the identity
 			// provider knocking while provisioning is switched off.
-			s.refused.add(r.Context(), s, c.event("scim.refused", r.Method+" "+truncate(r.URL.Path, 100), http.StatusForbidden, "SCIM provisioning is disabled"))
+			s.refused.add(r.Context(), s, c.event("scim.refused", truncate(r.Method, logMethodBytes)+" "+truncate(r.URL.Path, 100), http.StatusForbidden, "SCIM provisioning is disabled"))
 			writeError(w, &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled"})
 			return
 		}
@@ -76,7 +76,7 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, c *call, why, detail string) {
-	s.refused.add(r.Context(), s, c.event("auth.refused", r.Method+" "+truncate(r.URL.Path, 100), http.StatusUnauthorized, why))
+	s.refused.add(r.Context(), s, c.event("auth.refused", truncate(r.Method, logMethodBytes)+" "+truncate(r.URL.Path, 100), http.StatusUnauthorized, why))
 	writeError(w, &Error{Status: http.StatusUnauthorized, Detail: detail})
 }
 

@@ -69,33 +69,6 @@ func headAsGet(next http.Handler) http.Handler {
 	})
 }
 
-// statusWriter remembers the status of a response for the log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (sw *statusWriter) WriteHeader(code int) {
-	sw.status = code
-	sw.ResponseWriter.WriteHeader(code)
-}
-
-// logged writes a log line for every request that fails (4xx and 5xx), so that an admin
-// debugging an identity provider at 2 a.m. finds the refused lookups too (the audit log
-// has only writes). The Authorization header and the query string are never logged: the
-// query can carry people's names and addresses in filters.
-func (s *Server) logged(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		start := time.Now()
-		next.ServeHTTP(sw, r)
-		if sw.status >= 400 {
-			s.log.Info("request failed", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"addr", clientAddr(r), "agent", truncate(r.UserAgent(), 200), "ms", time.Since(start).Milliseconds())
-		}
-	})
-}
-
 // recoverer turns a panic into a SCIM 500 and a log line, never a dropped connection.
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +77,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.log.Error("panic serving request", "method", truncate(r.Method, logMethodBytes), "path", truncate(r.URL.Path, logValueBytes), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeError(w, errInternal)
 			}
 		}()

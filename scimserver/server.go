@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,9 @@ type Config struct {
 	Logger *slog.Logger
 	// HeartbeatEvery is how often the heartbeat and token last-use are written (default 2s).
 	HeartbeatEvery time.Duration
+	// MaxConns caps the connections held at once (default DefaultMaxConns); at the cap the
+	// longest-idle connection is closed to make room (see connLimiter).
+	MaxConns int
 }
 
 // Server is the SCIM server over one database.
@@ -45,6 +49,7 @@ type Server struct {
 	pid   int
 
 	ln      net.Listener
+	conns   *connLimiter
 	httpSrv *http.Server
 	tls     bool
 
@@ -56,6 +61,7 @@ type Server struct {
 
 	refused      refusedLog // refused SCIM requests
 	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
+	logLimit     logLimiter
 	notify       chan struct{}
 }
 
@@ -78,6 +84,10 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (is another server using this port? choose another with --addr)", s.cfg.Addr, err)
 	}
+	// The limiter goes under TLS, so that net/http still sees *tls.Conn (for r.TLS and
+	// HTTP/2) and the limiter counts connections before their handshake.
+	s.conns = newConnLimiter(ln, s.cfg.MaxConns)
+	ln = s.conns
 	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
@@ -131,13 +141,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.start = time.Now()
 	s.httpSrv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: s.Handler(),
+		// Short header and idle timeouts bound what a connection that is not doing useful
+		// work costs; the TLS handshake gets the header timeout too.
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnState:         s.conns.track,
+		ErrorLog:          log.New(httpErrorLog{s}, "", 0),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(s.ln) }()
@@ -179,6 +192,7 @@ func (s *Server) beat(ctx context.Context) {
 	s.flushUses(ctx)
 	s.refused.flush(ctx, s)
 	s.setupRefused.flush(ctx, s)
+	s.logLimit.flush(s.log)
 	s.mu.Lock()
 	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
 		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA}

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"scimdesk/db"
+	"scimdesk/termsafe"
 )
 
 // ago is a short relative time: "12s ago", "5m ago", a date when older than a month.
@@ -150,20 +151,8 @@ func fit(s string, w int, right bool) string {
 }
 
 // clean makes text from the network safe to print: no control characters or escapes that
-// could move the cursor or restyle the console.
-func clean(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return '�'
-		}
-		return r
-	}, s)
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// could move the cursor or restyle the console. The command line shares the rule.
+func clean(s string) string { return termsafe.Clean(s) }
 
 // block makes s exactly h lines of at most w cells, so that no view can push the status
 // line off the screen or wrap into the next line, whatever the data.

@@ -140,7 +140,7 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 		return err
 	}
 	if recovering {
-		fmt.Fprintf(o.Stderr, "%s is ready again: the new passphrase unlocks your key; the recovery key stays the same.\n", resp.UserName)
+		fmt.Fprintf(o.Stderr, "%s is ready again: the new passphrase unlocks your key; the recovery key stays the same.\n", clean(resp.UserName))
 		return nil
 	}
 	where := "on stdout"
@@ -148,7 +148,7 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 		where = "in " + saved + " (mode 0600)"
 	}
 	fmt.Fprintf(o.Stderr, "%s is ready: the key is stored on %s, locked with your passphrase. Recovery key %s: keep it offline.\n",
-		resp.UserName, client.BaseURL(), where)
+		clean(resp.UserName), clean(client.BaseURL()), where)
 	return nil
 }
 

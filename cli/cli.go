@@ -1,0 +1,167 @@
+// Package cli is scimdesk's command line: one file per command group (the console and
+// serve, token, scim, users, setup and recover). main only parses and runs it.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alecthomas/kong"
+
+	"scimdesk/db"
+	"scimdesk/termsafe"
+)
+
+// Globals are the flags every command shares.
+type Globals struct {
+	DB string `help:"Database file (default: scimdesk.db under your data directory)." env:"SCIMDESK_DB" placeholder:"PATH"`
+}
+
+// CLI is the whole command line, for kong.
+type CLI struct {
+	Globals
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Console consoleCmd `cmd:"" default:"withargs" help:"Open the console and run the SCIM server (the default)."`
+	Serve   serveCmd   `cmd:"" help:"Run the SCIM server without a terminal (systemd, containers)."`
+	Token   tokenCmd   `cmd:"" help:"Create, list and revoke SCIM tokens."`
+	SCIM    scimCmd    `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
+	Users   usersCmd   `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
+	Setup   setupCmd   `cmd:"" help:"Finish your account: create your master key with the setup code from your admin."`
+	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key and a recovery code."`
+}
+
+// path is the database file the flags name, or the default one.
+func (g *Globals) path() (string, error) {
+	if g.DB != "" {
+		return g.DB, nil
+	}
+	return db.DefaultPath()
+}
+
+// create opens the database the flags name, creating it (and its directory) on first run.
+// Only the console and serve do: they are how a database comes to be.
+func (g *Globals) create(ctx context.Context) (*db.DB, error) {
+	path, err := g.path()
+	if err != nil {
+		return nil, err
+	}
+	return openDB(ctx, path)
+}
+
+// open opens an existing database for an admin command. It refuses a path where no
+// database is, creating nothing: a mistyped --db would otherwise make a new empty
+// database, and `scim disable` or `token revoke` would report success on it while the real
+// server goes on serving.
+func (g *Globals) open(ctx context.Context) (*db.DB, error) {
+	path, err := g.path()
+	if err != nil {
+		return nil, err
+	}
+	if err := isDatabase(path); err != nil {
+		return nil, err
+	}
+	return openDB(ctx, path)
+}
+
+// openDB opens the database at path. What the database fixed while opening (files
+// readable by others) is said on stderr, before any screen takes over the terminal.
+func openDB(ctx context.Context, path string) (*db.DB, error) {
+	d, err := db.Open(ctx, path, db.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if n := d.CodeKeyNotice(); n != "" {
+		fmt.Fprintln(os.Stderr, "warning: "+n)
+	}
+	return d, nil
+}
+
+// sqliteMagic begins every SQLite database file (the file format's header string).
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// isDatabase checks that path is a SQLite database file, without creating or changing
+// anything.
+func isDatabase(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no database at %s: check --db (or SCIMDESK_DB); `scimdesk serve` or the console creates one on first run", path)
+	}
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteMagic))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteMagic) {
+		return fmt.Errorf("%s is not a scimdesk database: check --db (or SCIMDESK_DB)", path)
+	}
+	return nil
+}
+
+// liveServer returns the heartbeat of another process's server that serves this database
+// right now, if there is one.
+func liveServer(ctx context.Context, d *db.DB) (db.Heartbeat, bool) {
+	h, err := d.ReadHeartbeat(ctx)
+	if err != nil || h.PID == os.Getpid() || time.Since(h.Beat) > 10*time.Second {
+		return h, false
+	}
+	if p, err := os.FindProcess(h.PID); err != nil || p.Signal(syscall.Signal(0)) != nil {
+		return h, false
+	}
+	return h, true
+}
+
+// actor names the admin in the audit log: the OS user running the command.
+func actor() string {
+	name := os.Getenv("USER")
+	if name == "" {
+		name = strconv.Itoa(os.Getuid())
+	}
+	return "admin:" + name
+}
+
+// Version is the module version and VCS revision the binary was built from.
+func Version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "scimdesk (unknown version)"
+	}
+	v := "scimdesk " + info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
+}
+
+func day(t time.Time) string { return t.Local().Format("2006-01-02") }
+
+func orNever(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return day(t)
+}
+
+// clip makes a value from the database fit a table cell: safe to print (an identity
+// provider chose it) and short enough not to widen every row.
+func clip(s string) string {
+	const max = 60
+	s = termsafe.Clean(s)
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max-1]) + "…"
+}

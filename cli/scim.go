@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"scimdesk/db"
+	"scimdesk/termsafe"
+)
+
+type scimCmd struct {
+	Enable  scimSwitchCmd `cmd:"" help:"Switch SCIM provisioning on."`
+	Disable scimSwitchCmd `cmd:"" help:"Switch SCIM provisioning off (requests get 403; tokens stay)."`
+	Status  scimStatusCmd `cmd:"" help:"Show whether SCIM is on, the SCIM URL, and token and user counts."`
+}
+
+type scimSwitchCmd struct{}
+
+func (c *scimSwitchCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
+	on := k.Selected().Name == "enable"
+	d, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.SetSCIMEnabled(ctx, on, actor()); err != nil {
+		return err
+	}
+	fmt.Println(map[bool]string{true: "SCIM provisioning is enabled.", false: "SCIM provisioning is disabled: SCIM requests now get 403."}[on])
+	return nil
+}
+
+type scimStatusCmd struct {
+	PublicURL string `help:"Base URL to show, if the server is not running." env:"SCIMDESK_PUBLIC_URL" placeholder:"URL"`
+}
+
+func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
+	d, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	on, err := d.SCIMEnabled(ctx)
+	if err != nil {
+		return err
+	}
+	tokens, err := d.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := d.CountUsersByStatus(ctx)
+	if err != nil {
+		return err
+	}
+	active := 0
+	now := time.Now()
+	for _, t := range tokens {
+		if s := t.Status(now); s == db.TokenActive || s == db.TokenExpiring {
+			active++
+		}
+	}
+	state := "disabled"
+	if on {
+		state = "enabled"
+	}
+	fmt.Printf("SCIM:     %s\n", state)
+	if h, ok := liveServer(ctx, d); ok {
+		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   pid %d on %s, %d requests served\n", termsafe.Clean(h.PublicURL), h.PID, termsafe.Clean(h.Addr), h.Requests)
+	} else if c.PublicURL != "" {
+		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   not running\n", termsafe.Clean(strings.TrimRight(c.PublicURL, "/")))
+	} else {
+		fmt.Printf("SCIM URL: http://127.0.0.1:8080/scim/v2 (default; no server is running)\nServer:   not running\n")
+	}
+	fmt.Printf("Tokens:   %d usable, %d in all\n", active, len(tokens))
+	fmt.Printf("Users:    %d (%d pending, %d ready, %d deactivated)\n", counts.Total(), counts.Pending, counts.Ready, counts.Deactivated)
+	return nil
+}

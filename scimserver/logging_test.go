@@ -1,0 +1,186 @@
+package scimserver
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"scimdesk/db"
+)
+
+// countingWriter keeps what the logger wrote.
+type countingWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *countingWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// startLogged serves a fresh database on 127.0.0.1:0, logging into out; before Serve,
+// tweak can adjust the server (a short log window).
+func startLogged(t *testing.T, out io.Writer, cfg Config, tweak func(*Server)) (*Server, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetSCIMEnabled(ctx, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := d.CreateToken(ctx, "test", 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
+	if cfg.HeartbeatEvery == 0 {
+		cfg.HeartbeatEvery = 50 * time.Millisecond
+	}
+	srv := New(d, cfg)
+	if tweak != nil {
+		tweak(srv)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		d.Close()
+	})
+	return srv, secret
+}
+
+// TestFailedRequestLogIsBounded floods the server with failing requests with 60 KB paths,
+// long user agents and a long method, from 8 connections, and checks that the log stays
+// small, that no logged value is long, and that a summary line counts what was left out.
+func TestFailedRequestLogIsBounded(t *testing.T) {
+	out := &countingWriter{}
+	srv, _ := startLogged(t, out, Config{}, nil)
+	long := strings.Repeat("A", 60<<10)
+	agent := "flood/" + strings.Repeat("B", 2<<10) // with the path, under the 64 KiB header limit
+	const perWorker = 40
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := range perWorker {
+				method, path := "GET", "/scim/v2/"+long // 401: no token
+				switch (w + i) % 3 {
+				case 1:
+					path = "/" + long // 404
+				case 2:
+					method, path = "X"+strings.Repeat("M", 4<<10), "/scim/v2/Users" // 401, with a long method
+				}
+				req, _ := http.NewRequest(method, srv.BaseURL()+path, nil)
+				req.Header.Set("User-Agent", agent)
+				res, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 401 && res.StatusCode != 404 {
+					t.Errorf("%s %.20s: %d", method, path, res.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	const sent = 8 * perWorker
+
+	// End the window (a minute long, so the whole flood fell in it); the heartbeat then
+	// writes the summary.
+	endWindow(&srv.logLimit)
+	var log string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		log = out.String()
+		if strings.Contains(log, "log lines suppressed") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(log, "log lines suppressed") {
+		t.Errorf("no summary line after the flood")
+	}
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	failed := strings.Count(log, `msg="request failed"`)
+	t.Logf("%d requests, %d log lines, %d bytes", sent, len(lines), len(log))
+	if failed != 2*logPerKind { // two kinds (401, 404), one window
+		t.Errorf("%d request lines for %d failing requests", failed, sent)
+	}
+	if len(log) > 16<<10 {
+		t.Errorf("the log grew to %d bytes for %d requests", len(log), sent)
+	}
+	for _, l := range lines {
+		if len(l) > 1500 {
+			t.Errorf("a log line of %d bytes: %.200s…", len(l), l)
+		}
+	}
+	var summary string
+	for _, l := range lines {
+		if strings.Contains(l, "log lines suppressed") {
+			summary = l
+		}
+	}
+	if !strings.Contains(summary, "status 401: ") || !strings.Contains(summary, "status 404: ") || !strings.Contains(summary, " from 127.0.0.1 (flood/BBB") {
+		t.Errorf("the summary line lacks counts or a sample: %s", summary)
+	}
+}
+
+// TestHTTPErrorLogIsThrottled feeds net/http's error log (where a flood of failed TLS
+// handshakes goes) a thousand lines and checks that a few get through, cut short, and the
+// rest are summed up.
+func TestHTTPErrorLogIsThrottled(t *testing.T) {
+	out := &countingWriter{}
+	srv := New(nil, Config{Logger: slog.New(slog.NewTextHandler(out, nil))})
+	w := httpErrorLog{srv}
+	junk := strings.Repeat("\x16", 10<<10)
+	for range 1000 {
+		w.Write([]byte("http: TLS handshake error from 192.0.2.1:4711: " + junk + "\n"))
+	}
+	endWindow(&srv.logLimit)
+	srv.logLimit.flush(srv.log)
+	log := out.String()
+	if n := strings.Count(log, `msg="http: TLS handshake error`); n != logPerKind {
+		t.Errorf("%d handshake error lines, want %d:\n%s", n, logPerKind, log)
+	}
+	if !strings.Contains(log, "count=995") {
+		t.Errorf("the summary does not count the 995 left out:\n%s", log)
+	}
+	if len(log) > 8<<10 {
+		t.Errorf("%d bytes logged for 1000 lines", len(log))
+	}
+}
+
+// endWindow makes the limiter's current window over, as if its minute had passed.
+func endWindow(l *logLimiter) {
+	l.mu.Lock()
+	l.ends = time.Now()
+	l.mu.Unlock()
+}

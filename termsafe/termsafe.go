@@ -1,0 +1,42 @@
+// Package termsafe makes text that came from the network safe to print on a terminal.
+//
+// userNames, display names, token descriptions and error details reach scimdesk from an
+// identity provider or a server; printed raw, an escape sequence in one of them could clear
+// the admin's screen, restyle it, or write to their clipboard (OSC 52, which works over SSH).
+// The console and the command line both print through this package, so there is one rule.
+package termsafe
+
+import "strings"
+
+// Replacement stands in for each control character, so that the text stays recognisable
+// and the reader sees that something was there.
+const Replacement = '�'
+
+// Clean returns s with every control character (C0, DEL and C1, which includes ESC, BEL,
+// CR, LF and tab) replaced by Replacement: the result is one line that cannot move the
+// cursor, start an escape sequence, or break a table's columns.
+func Clean(s string) string {
+	if !strings.ContainsFunc(s, IsControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if IsControl(r) {
+			return Replacement
+		}
+		return r
+	}, s)
+}
+
+// Lines is Clean for multi-line text, such as an error message: it keeps the line breaks
+// and cleans each line.
+func Lines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Clean(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// IsControl reports whether r is a C0 or C1 control character or DEL. C1 matters too:
+// U+009B is a single-character CSI on terminals that honour 8-bit controls.
+func IsControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
