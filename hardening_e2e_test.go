@@ -51,6 +51,7 @@ func scimStatus(t *testing.T, method, url, token, body string) int {
 // and a revoke or a disable applies to the server's very next request.
 func TestAdminCommandsWorkUnderWriteLoad(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "admin.db")
+	createDB(t, dbPath)
 	run(t, "scim", "enable", "--db", dbPath)
 	loadToken := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "load"), "\n", 2)[0]
 	victim := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "stolen"), "\n", 2)[0]
@@ -124,6 +125,7 @@ func TestAdminCommandsWorkUnderWriteLoad(t *testing.T) {
 // refused by every command with a clear message, and left exactly as it was.
 func TestNewerDatabaseIsRefusedByTheBinary(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "future.db")
+	createDB(t, dbPath)
 	run(t, "token", "create", "--db", dbPath, "--description", "x")
 	raw, err := sql.Open("sqlite", dbPath) // as a newer scimdesk would have left it
 	if err != nil {
