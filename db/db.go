@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -56,6 +57,9 @@ type DB struct {
 	closing    chan struct{}
 	writerDone chan struct{}
 	closeOnce  sync.Once
+
+	batches     atomic.Int64
+	longestHold atomic.Int64 // nanoseconds
 
 	walDirty   bool      // the writer committed since the WAL was last truncated
 	walChecked time.Time // when the writer last looked at the WAL's size
@@ -126,7 +130,7 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 	// synchronous FULL: a commit is acknowledged only once the WAL is synced, so an
 	// acknowledged write survives a power cut too, not only a killed process. Group commit
 	// shares that sync between every write of a batch.
-	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(" + o.synchronous + ")"
 	// The writer never checkpoints inside a commit (wal_autocheckpoint 0): a checkpoint
 	// copies pages into the database file and syncs it, which would stall every write
 	// queued behind that commit. A background checkpointer does it instead, and the writer

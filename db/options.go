@@ -13,7 +13,8 @@ type options struct {
 	log         *slog.Logger
 	writeBudget time.Duration
 	readBudget  time.Duration
-	walLimit    int64 // tests set it low to see the WAL truncated
+	walLimit    int64  // tests set it low to see the WAL truncated
+	synchronous string // benchmarks compare FULL with NORMAL
 }
 
 // DefaultWriteBudget is the writer time one write may use before it is rolled back alone
@@ -28,7 +29,7 @@ const DefaultReadBudget = 3 * time.Second
 
 func defaultOptions() options {
 	return options{log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		writeBudget: DefaultWriteBudget, readBudget: DefaultReadBudget, walLimit: walLimit}
+		writeBudget: DefaultWriteBudget, readBudget: DefaultReadBudget, walLimit: walLimit, synchronous: "FULL"}
 }
 
 // WithLogger sends the database's warnings (a file readable by others, fixed at open) to

@@ -263,6 +263,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			}
 		}
 	}
+	d.noteHold(time.Since(began))
 	finish()
 	for _, q := range missing {
 		d.wc.stmt(ctx, q) // the connection is free again: prepare for next time
@@ -279,4 +280,26 @@ func runFn(fn func(*Tx) error, tx *Tx) (err error) {
 		}
 	}()
 	return fn(tx)
+}
+
+// WriterStats says how the single writer has been used since Open.
+type WriterStats struct {
+	Batches     int64         // transactions committed or rolled back
+	LongestHold time.Duration // the longest a batch held the writer, from BEGIN to COMMIT
+}
+
+// WriterStats reports the writer's use: with the write budget, LongestHold stays near
+// the budget plus batchTime whatever the requests.
+func (d *DB) WriterStats() WriterStats {
+	return WriterStats{Batches: d.batches.Load(), LongestHold: time.Duration(d.longestHold.Load())}
+}
+
+func (d *DB) noteHold(held time.Duration) {
+	d.batches.Add(1)
+	for {
+		cur := d.longestHold.Load()
+		if int64(held) <= cur || d.longestHold.CompareAndSwap(cur, int64(held)) {
+			return
+		}
+	}
 }
