@@ -158,3 +158,29 @@ func TestNewerDatabaseIsRefusedByTheBinary(t *testing.T) {
 		t.Errorf("refusing the newer database left a %d-byte WAL", fi.Size())
 	}
 }
+
+// TestLooseFileModesAreFixedByTheBinary: a database made readable by others is set back
+// to 0600 by the next command that opens it, which says so on stderr.
+func TestLooseFileModesAreFixedByTheBinary(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "loose.db")
+	createDB(t, dbPath)
+	if err := os.Chmod(dbPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(builtBinary(t), "token", "list", "--db", dbPath)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("token list: %v\n%s", err, stderr.String())
+	}
+	fi, err := os.Stat(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database is %s after token list, want 0600", fi.Mode().Perm())
+	}
+	if !strings.Contains(stderr.String(), "readable by others") {
+		t.Errorf("no warning on stderr: %q", stderr.String())
+	}
+}
