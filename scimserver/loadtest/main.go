@@ -42,6 +42,7 @@ func main() {
 	users := flag.Int("users", 100_000, "users to seed")
 	conns := flag.Int("conns", 16, "concurrent connections")
 	duration := flag.Duration("duration", 10*time.Second, "time per scenario")
+	large := flag.Int("large-pages", 0, "instead: seed this many large users (100 emails each) and measure the server's memory under 4 concurrent pages of 1,000")
 	flag.Parse()
 	switch *role {
 	case "scim":
@@ -49,6 +50,13 @@ func main() {
 		return
 	case "trivial":
 		runTrivial()
+		return
+	}
+	if *large > 0 {
+		if err := runLargePages(*large, *duration); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if err := run(*users, *conns, *duration); err != nil {
@@ -354,3 +362,56 @@ func userBody(name string) []byte {
 }
 
 func numCPU() int { return runtime.GOMAXPROCS(0) }
+
+// runLargePages seeds users as large as the server accepts (100 emails each, about 20 KB
+// of JSON) and reads pages of 1,000 of them from 4 clients at once for d, then reports the
+// server's peak RSS: a page is streamed, so memory must not grow with page size.
+func runLargePages(users int, d time.Duration) error {
+	dir, err := os.MkdirTemp("", "scimdesk-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := start("-role", "scim", "-db", filepath.Join(dir, "large.db"))
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	c := newClient(srv, 8)
+	fmt.Fprintf(os.Stderr, "seeding %d large users...\n", users)
+	for i := range users {
+		emails := make([]string, 100)
+		for j := range emails {
+			emails[j] = fmt.Sprintf(`{"value":"user%06d.alias%03d.%s@example.com","type":"other"}`, i, j, strings.Repeat("x", 120))
+		}
+		body := fmt.Sprintf(`{"userName":"large%06d@example.com","displayName":%q,"emails":[%s]}`, i, strings.Repeat("Large User ", 40), strings.Join(emails, ","))
+		status, b, err := c.do("POST", "/Users", []byte(body))
+		if err != nil || status != 201 {
+			return fmt.Errorf("seed %d: %d %v %s", i, status, err, b)
+		}
+	}
+	before := srv.peakRSS()
+	var pages, bytesRead atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				status, b, err := c.do("GET", "/Users?startIndex=1&count=1000", nil)
+				if err != nil || status != 200 {
+					fmt.Fprintf(os.Stderr, "page: %d %v\n", status, err)
+					return
+				}
+				pages.Add(1)
+				bytesRead.Add(int64(len(b)))
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("%d large users; %d pages of 1,000 read by 4 clients in %s, %.1f MiB each\n", users, pages.Load(), d,
+		float64(bytesRead.Load())/float64(max(pages.Load(), 1))/(1<<20))
+	fmt.Printf("server peak RSS: %.1f MiB after seeding, %.1f MiB after the pages\n", before, srv.peakRSS())
+	return nil
+}
