@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	filter "github.com/scim2/filter-parser/v2"
-
 	"scimdesk/db"
 )
 
@@ -75,27 +73,4 @@ func FuzzPatch(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestParsePathFastPath checks that the fast path for simple PATCH paths agrees with the
-// general parser.
-func TestParsePathFastPath(t *testing.T) {
-	for _, p := range []string{"active", "name.givenName", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName",
-		"$ref", "members", "displayName"} {
-		if simplePath.FindStringSubmatch(p) == nil {
-			t.Errorf("%q: not taken by the fast path", p)
-			continue
-		}
-		fast, _ := parsePath(p)
-		slow, err := filter.ParsePath([]byte(p))
-		if err != nil {
-			t.Fatalf("%q: %v", p, err)
-		}
-		if fast.String() != slow.String() || fast.AttributePath.URI() != slow.AttributePath.URI() ||
-			fast.AttributePath.AttributeName != slow.AttributePath.AttributeName ||
-			fast.AttributePath.SubAttributeName() != slow.AttributePath.SubAttributeName() {
-			t.Errorf("%q: fast %#v, general %#v", p, fast.AttributePath, slow.AttributePath)
-		}
-	}
 }

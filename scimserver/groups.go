@@ -31,6 +31,9 @@ func groupFromDoc(d doc, g *db.Group) *Error {
 	if g.Doc, err = json.Marshal(rest); err != nil {
 		return errInternal
 	}
+	if len(g.Doc) > maxDocBytes {
+		return badRequest(errInvalidValue, "the group's attributes would take more than %d bytes", maxDocBytes)
+	}
 	return nil
 }
 
@@ -200,13 +203,17 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, i
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var g db.Group
-	var req patchRequest
+	var steps []step
 	pre := func() *Error {
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
 		}
-		req, err = decodePatch(body)
+		req, err := decodePatch(body)
+		if err != nil {
+			return err
+		}
+		steps, err = compilePatch(groupNormalizer, true, id, req.Operations)
 		return err
 	}
 	err := s.mutation(r, c, "group.patch", &subject, &summary, pre, func(tx *db.Tx) *Error {
@@ -223,17 +230,24 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 			s.log.Error("stored group doc is not JSON", "id", id, "err", e)
 			return errInternal
 		}
-		p := &patcher{n: groupNormalizer, d: d, id: id, ctx: r.Context(), tx: tx, groupSeq: g.Seq, isGroup: true}
-		for _, op := range req.Operations {
-			if err := p.apply(op); err != nil {
+		mp, e := newMemberPatch(r.Context(), tx, g.Seq, steps)
+		if e != nil {
+			return storeErr(e)
+		}
+		p := &patcher{d: d, mp: mp}
+		for i := range steps {
+			if err := p.apply(&steps[i]); err != nil {
 				return err
 			}
+		}
+		if err := mp.finish(); err != nil {
+			return err
 		}
 		oldName, oldDoc := g.DisplayName, g.Doc
 		if err := groupFromDoc(p.d, &g); err != nil {
 			return err
 		}
-		if oldName == g.DisplayName && bytes.Equal(oldDoc, g.Doc) && !p.membersChanged {
+		if oldName == g.DisplayName && bytes.Equal(oldDoc, g.Doc) && !mp.changed {
 			summary = "patched group " + truncate(g.DisplayName, 100) + " (no change)"
 			return nil // the version stays: nothing changed
 		}
@@ -243,7 +257,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 		summary = "patched group " + truncate(g.DisplayName, 100)
 		if oldName != g.DisplayName {
 			summary = "renamed group " + truncate(oldName, 100) + " to " + truncate(g.DisplayName, 100)
-		} else if p.membersChanged {
+		} else if mp.changed {
 			summary = "changed members of group " + truncate(g.DisplayName, 100)
 		}
 		return nil

@@ -34,6 +34,9 @@ func userFromDoc(d doc, u *db.User) *Error {
 	if u.Doc, err = json.Marshal(d); err != nil {
 		return errInternal
 	}
+	if len(u.Doc) > maxDocBytes {
+		return badRequest(errInvalidValue, "the user's attributes would take more than %d bytes", maxDocBytes)
+	}
 	return nil
 }
 
@@ -288,13 +291,17 @@ func activeChange(was, is bool) string {
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var u db.User
-	var req patchRequest
+	var steps []step
 	pre := func() *Error {
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
 		}
-		req, err = decodePatch(body)
+		req, err := decodePatch(body)
+		if err != nil {
+			return err
+		}
+		steps, err = compilePatch(userNormalizer, false, id, req.Operations)
 		return err
 	}
 	err := s.mutation(r, c, "user.patch", &subject, &summary, pre, func(tx *db.Tx) *Error {
@@ -311,9 +318,12 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 			s.log.Error("stored user doc is not JSON", "id", id, "err", e)
 			return errInternal
 		}
-		p := &patcher{n: userNormalizer, d: d, id: id}
-		for _, op := range req.Operations {
-			if err := p.apply(op); err != nil {
+		if d == nil {
+			d = doc{}
+		}
+		p := &patcher{d: d}
+		for i := range steps {
+			if err := p.apply(&steps[i]); err != nil {
 				return err
 			}
 		}
