@@ -61,6 +61,11 @@ func groupErr(err error, id string) *Error {
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
+	proj, perr := requestProjection(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
 	g, err := s.db.GroupByID(r.Context(), id)
 	if err != nil {
 		writeError(w, groupErr(err, id))
@@ -71,7 +76,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+	s.writeGroup(w, r, http.StatusOK, &g, s.db, proj)
 }
 
 // memberReader is what can read members: the reader pool or a write transaction.
@@ -79,8 +84,7 @@ type memberReader interface {
 	MembersOfGroups(ctx context.Context, seqs []int64) (map[int64][]db.Member, error)
 }
 
-func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *db.Group, mr memberReader) {
-	p := parseProjection(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *db.Group, mr memberReader, p projection) {
 	withMembers := !p.excludes("members")
 	var members []db.Member
 	if withMembers {
@@ -105,7 +109,12 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *call) {
 	subject, summary := "", ""
 	var g db.Group
 	var ids []string
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -136,7 +145,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, err)
 		return
 	}
-	s.writeGroup(w, r, http.StatusCreated, &g, s.db)
+	s.writeGroup(w, r, http.StatusCreated, &g, s.db, proj)
 }
 
 func memberCount(n int) string {
@@ -153,7 +162,12 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, i
 	subject, summary := id, ""
 	var g, next db.Group
 	var ids []string
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -197,14 +211,19 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, i
 		writeError(w, err)
 		return
 	}
-	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+	s.writeGroup(w, r, http.StatusOK, &g, s.db, proj)
 }
 
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var g db.Group
 	var steps []step
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
@@ -266,7 +285,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 		writeError(w, err)
 		return
 	}
-	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+	s.writeGroup(w, r, http.StatusOK, &g, s.db, proj)
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {

@@ -70,6 +70,11 @@ func (s *Server) base(r *http.Request) string {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	proj, perr := requestProjection(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
 	u, err := s.db.UserByID(r.Context(), id)
 	if err != nil {
 		writeError(w, userErr(err, id))
@@ -80,10 +85,10 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.writeUser(w, r, http.StatusOK, &u)
+	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *db.User) {
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *db.User, p projection) {
 	if u.Groups == nil && status == http.StatusOK && r.Method != http.MethodGet {
 		// Read in the write transaction without its groups; read them now, off the writer.
 		one := []db.User{*u}
@@ -96,12 +101,19 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u
 	var buf bytes.Buffer
 	base := s.base(r)
 	renderUser(&buf, base, u)
-	p := parseProjection(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
 	w.Header().Set("ETag", etag(u.Version))
 	if status == http.StatusCreated {
 		w.Header().Set("Location", base+"/Users/"+u.ID)
 	}
 	writeRaw(w, status, p.apply(userNormalizer, buf.Bytes()))
+}
+
+// requestProjection parses the attributes and excludedAttributes of a request that
+// answers with one resource. Mutations call it before the write, so that a bad one is
+// refused before anything changes.
+func requestProjection(r *http.Request) (projection, *Error) {
+	q := r.URL.Query()
+	return parseProjection(q.Get("attributes"), q.Get("excludedAttributes"))
 }
 
 func userErr(err error, id string) *Error {
@@ -161,7 +173,12 @@ func successStatus(kind string) int {
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 	subject, summary := "", ""
 	var u db.User
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -185,7 +202,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, err)
 		return
 	}
-	s.writeUser(w, r, http.StatusCreated, &u)
+	s.writeUser(w, r, http.StatusCreated, &u, proj)
 }
 
 // subjectOf names the resource of a request in the audit log, even one that fails.
@@ -239,7 +256,12 @@ func notModified(r *http.Request, version int64) bool {
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var u, next db.User
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -275,7 +297,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id
 		writeError(w, err)
 		return
 	}
-	s.writeUser(w, r, http.StatusOK, &u)
+	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 
 func activeChange(was, is bool) string {
@@ -292,7 +314,12 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 	subject, summary := id, ""
 	var u db.User
 	var steps []step
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
@@ -350,7 +377,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 		writeError(w, err)
 		return
 	}
-	s.writeUser(w, r, http.StatusOK, &u)
+	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
