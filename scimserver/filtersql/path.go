@@ -47,6 +47,7 @@ func ParsePath(path string) (Path, error) {
 		}
 		return p, nil
 	}
+	path = quoteBare(path)
 	if p, ok := fastValuePath(path); ok {
 		return p, nil
 	}

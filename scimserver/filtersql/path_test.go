@@ -86,3 +86,22 @@ func TestParsePathFastValuePath(t *testing.T) {
 		}
 	}
 }
+
+// TestQuoteBare checks which words after "attribute operator" are read as strings.
+func TestQuoteBare(t *testing.T) {
+	for in, want := range map[string]string{
+		`userName sw O`:                        `userName sw "O"`,
+		`name.familyName eq Employee`:          `name.familyName eq "Employee"`,
+		`userName eq "x"`:                      `userName eq "x"`,
+		`active eq true and title pr`:          `active eq true and title pr`,
+		`x gt 12.5 or (y eq abc)`:              `x gt 12.5 or (y eq "abc")`,
+		`emails[type eq work].value eq a@b`:    `emails[type eq "work"].value eq "a@b"`,
+		`a eq "q\"b" and b eq c\d`:             `a eq "q\"b" and b eq "c\\d"`,
+		`not (a eq b) or c eq "d" and e eq ff`: `not (a eq "b") or c eq "d" and e eq "ff"`,
+		`a eq and`:                             `a eq and`,
+	} {
+		if got := quoteBare(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}
