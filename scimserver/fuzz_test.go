@@ -27,6 +27,12 @@ func FuzzPatch(f *testing.F) {
 		`{"Operations":[{"op":"replace","path":"phoneNumbers[type eq \"x\" or value co \"1\"]","value":{"value":"2"}}]}`,
 		`{"Operations":[{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":["x"]}}}]}`,
 		`{"Operations":[{"op":"replace","value":{"name.familyName":"x","urn:ietf:params:scim:schemas:core:2.0:User:displayName":"y"}}]}`,
+		`{"Operations":[{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","value":{"department":"x"}}]}`,
+		`{"Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","value":{"Division":"y"}}]}`,
+		`{"Operations":[{"op":"remove","path":"members[value sw \"x\" or display co \"y\"]"},{"op":"add","path":"members","value":[]}]}`,
+		`{"Operations":[{"op":"remove","path":"active"}]}`,
+		`{"Operations":[{"op":"replace","path":"emails[type eq work].value","value":"a@b"}]}`,
+		`{"Operations":[{"op":"add","value":{"displayName":"a","DisplayName":"b"}}]}`,
 		`{"Operations":null}`, `[]`, `{"Operations":[{"op":1}]}`, `{"Operations":[{"op":"add","path":"]["}]}`,
 	} {
 		f.Add(seed)
