@@ -1,6 +1,7 @@
 package filtersql
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -77,6 +78,9 @@ func ParsePath(path string) (Path, error) {
 	if n := comparisons(vp.filter); n > MaxComparisons {
 		return Path{}, tooComplex(fmt.Sprintf("more than %d comparisons", MaxComparisons))
 	}
+	if err := plainValues(vp.filter); err != nil {
+		return Path{}, err
+	}
 	p := Path{Attr: vp.path, Filter: vp.filter}
 	if root.AttributePath.SubAttribute != nil {
 		p.Sub = *root.AttributePath.SubAttribute
@@ -118,4 +122,33 @@ func fastValuePath(path string) (Path, bool) {
 		Operator: filter.CompareOperator(strings.ToLower(m[4])), CompareValue: m[5]}
 	p.Sub = m[6]
 	return p, true
+}
+
+// plainValues turns the comparison values of e into what they say: the parser leaves
+// escapes in strings ("a\"b") and numbers as json.Number; a PATCH compares them with
+// stored values in memory, as Go strings and float64s.
+func plainValues(e filter.Expression) error {
+	switch x := e.(type) {
+	case *filter.LogicalExpression:
+		if err := plainValues(x.Left); err != nil {
+			return err
+		}
+		return plainValues(x.Right)
+	case *filter.NotExpression:
+		return plainValues(x.Expression)
+	case *filter.AttributeExpression:
+		v, err := value(x.CompareValue)
+		if err != nil {
+			return err
+		}
+		if n, ok := v.(json.Number); ok {
+			f, err := n.Float64()
+			if err != nil {
+				return invalid("number out of range: %s", shown(n.String()))
+			}
+			v = f
+		}
+		x.CompareValue = v
+	}
+	return nil
 }

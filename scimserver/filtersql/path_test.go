@@ -105,3 +105,18 @@ func TestQuoteBare(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePathValues checks that comparison values come out unescaped.
+func TestParsePathValues(t *testing.T) {
+	p, err := ParsePath(`emails[value eq "a\"b\u00e5" or display eq 2]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.Filter.(*filter.LogicalExpression)
+	if v := l.Left.(*filter.AttributeExpression).CompareValue; v != "a\"bå" {
+		t.Errorf("string value %#v", v)
+	}
+	if v := l.Right.(*filter.AttributeExpression).CompareValue; v != 2.0 {
+		t.Errorf("number value %#v", v)
+	}
+}
