@@ -28,6 +28,18 @@ type patchOp struct {
 // maxPatchOps bounds the work one request can ask for.
 const maxPatchOps = 1000
 
+// Each path filter is within the limits of a list filter, but a request has up to
+// maxPatchOps of them, and each is evaluated in the writer on every element it may
+// select. These bound the sum, far above what any identity provider sends (one or two
+// comparisons per operation; Okta's member removal is value eq, which needs no scan).
+const (
+	// maxPatchComparisons bounds the comparisons in all the paths of one request.
+	maxPatchComparisons = 2000
+	// maxMemberScans bounds the member filters of one request that must look at every
+	// member (anything but value eq "id" and value sw "prefix").
+	maxMemberScans = 16
+)
+
 // A PATCH runs in two phases. compilePatch, before the write transaction, parses every
 // path (with the limits of a list filter), resolves the attributes and checks and
 // converts every value into steps. Inside the single writer only the in-memory
@@ -67,14 +79,27 @@ func compilePatch(n normalizer, isGroup bool, id string, ops []patchOp) ([]step,
 			return nil, err
 		}
 	}
+	if c.comparisons > maxPatchComparisons {
+		return nil, badRequest(errInvalidFilter, "the paths of one request may have at most %d comparisons in all", maxPatchComparisons)
+	}
+	scans := 0
+	for i := range c.steps {
+		if c.steps[i].needsMemberList() && !indexedMemberFilter(c.steps[i].filter) {
+			scans++
+		}
+	}
+	if scans > maxMemberScans {
+		return nil, badRequest(errInvalidFilter, "at most %d member filters other than value eq and value sw per request", maxMemberScans)
+	}
 	return c.steps, nil
 }
 
 type compiler struct {
-	n       normalizer
-	isGroup bool
-	id      string
-	steps   []step
+	n           normalizer
+	isGroup     bool
+	id          string
+	steps       []step
+	comparisons int
 }
 
 func (c *compiler) op(op patchOp) *Error {
@@ -207,9 +232,11 @@ func (c *compiler) path(kind, path string, value any) *Error {
 		return badRequest(errInvalidPath, "%s is not multi-valued: a filter does not apply", a.Name)
 	}
 	if fp.Filter != nil {
-		if err := checkFilterNames(fp.Filter, a); err != nil {
+		n, err := checkFilterNames(fp.Filter, a)
+		if err != nil {
 			return err
 		}
+		c.comparisons += n
 	}
 	if fp.Sub != "" {
 		if s.after = a.sub(fp.Sub); s.after == nil {
@@ -290,14 +317,17 @@ func (c *compiler) members(s step, value any) *Error {
 }
 
 // checkFilterNames refuses a value filter that names something other than a
-// sub-attribute of a, before the write: the filter would otherwise fail inside it.
-func checkFilterNames(e filter.Expression, a *attr) *Error {
+// sub-attribute of a, before the write: the filter would otherwise fail inside it. It
+// returns the number of comparisons in the filter.
+func checkFilterNames(e filter.Expression, a *attr) (int, *Error) {
 	switch x := e.(type) {
 	case *filter.LogicalExpression:
-		if err := checkFilterNames(x.Left, a); err != nil {
-			return err
+		l, err := checkFilterNames(x.Left, a)
+		if err != nil {
+			return 0, err
 		}
-		return checkFilterNames(x.Right, a)
+		r, err := checkFilterNames(x.Right, a)
+		return l + r, err
 	case *filter.NotExpression:
 		return checkFilterNames(x.Expression, a)
 	case *filter.AttributeExpression:
@@ -306,11 +336,11 @@ func checkFilterNames(e filter.Expression, a *attr) *Error {
 			name = *x.AttributePath.SubAttribute
 		}
 		if a.sub(name) == nil {
-			return badRequest(errInvalidPath, "%s has no sub-attribute %q", a.Name, truncate(name, 64))
+			return 0, badRequest(errInvalidPath, "%s has no sub-attribute %q", a.Name, truncate(name, 64))
 		}
-		return nil
+		return 1, nil
 	}
-	return badRequest(errInvalidPath, "unsupported value filter in path")
+	return 0, badRequest(errInvalidPath, "unsupported value filter in path")
 }
 
 // filterDetail is the client-safe detail of a filtersql error.
@@ -781,19 +811,17 @@ func (l *memberList) clear() {
 // request of many such operations costs no pass over the list each; any other filter is
 // one pass.
 func (l *memberList) removeMatching(expr filter.Expression) (int, *Error) {
-	if x, ok := expr.(*filter.AttributeExpression); ok && x.AttributePath.SubAttribute == nil &&
-		strings.EqualFold(x.AttributePath.AttributeName, "value") {
-		want, isString := x.CompareValue.(string)
-		switch op := strings.ToLower(string(x.Operator)); {
-		case isString && op == "eq":
-			if i, ok := l.byID[want]; ok && !l.dead[i] {
-				l.dead[i] = true
-				return 1, nil
-			}
-			return 0, nil
-		case isString && op == "sw":
+	if indexedMemberFilter(expr) {
+		x := expr.(*filter.AttributeExpression)
+		want := x.CompareValue.(string)
+		if strings.EqualFold(string(x.Operator), "sw") {
 			return l.removePrefix(want), nil
 		}
+		if i, ok := l.byID[want]; ok && !l.dead[i] {
+			l.dead[i] = true
+			return 1, nil
+		}
+		return 0, nil
 	}
 	a := groupSchema.attr("members")
 	n := 0
@@ -851,6 +879,18 @@ func (l *memberList) removePrefix(prefix string) int {
 		}
 	}
 	return n
+}
+
+// indexedMemberFilter says whether a member filter is value eq "id" or value sw
+// "prefix", which memberList answers without a pass over the members.
+func indexedMemberFilter(expr filter.Expression) bool {
+	x, ok := expr.(*filter.AttributeExpression)
+	if !ok || x.AttributePath.SubAttribute != nil || !strings.EqualFold(x.AttributePath.AttributeName, "value") {
+		return false
+	}
+	_, isString := x.CompareValue.(string)
+	op := strings.ToLower(string(x.Operator))
+	return isString && (op == "eq" || op == "sw")
 }
 
 // diff is the user seqs to delete from and to insert into the stored list.

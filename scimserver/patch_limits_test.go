@@ -86,6 +86,35 @@ func TestPatchPathLimits(t *testing.T) {
 	}
 }
 
+// TestPatchWorkLimits: each path within the limits, but together more filter work than
+// the writer should do for one request. Refused while parsing (404 would mean the
+// request reached the write).
+func TestPatchWorkLimits(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	var comparisons, scans []string
+	filter99 := strings.Repeat(`type eq "x" or `, 98) + `type eq "y"`
+	for range 21 {
+		comparisons = append(comparisons, `{"op":"remove","path":`+jsonBody(`emails[`+filter99+`]`)+`}`)
+	}
+	for i := range maxMemberScans + 1 {
+		scans = append(scans, fmt.Sprintf(`{"op":"remove","path":"members[display co \"%d\"]"}`, i))
+	}
+	for _, c := range []struct{ name, res, body string }{
+		{"comparisons in all paths", "/Users/nobody", patchBody(comparisons...)},
+		{"member filters that scan", "/Groups/nobody", patchBody(scans...)},
+	} {
+		r := e.do("PATCH", c.res, c.body)
+		if r.status != 400 || r.json["scimType"] != errInvalidFilter {
+			t.Errorf("%s: %d %s, want 400 invalidFilter", c.name, r.status, truncate(string(r.raw), 300))
+		}
+	}
+	// At the limit, a request goes through to the write (and finds no resource).
+	if r := e.do("PATCH", "/Groups/nobody", patchBody(scans[:maxMemberScans]...)); r.status != 404 {
+		t.Errorf("%d member scans: %d %s, want 404", maxMemberScans, r.status, r.raw)
+	}
+}
+
 // TestGroupFilteredRemoveMany removes many members of one group by filtered paths in one
 // request, mixed with the other member operations, and checks exactly who is left.
 func TestGroupFilteredRemoveMany(t *testing.T) {
