@@ -222,3 +222,61 @@ func (d *DB) ListGroups(ctx context.Context, w Where, p Page) ([]Group, int, err
 	}
 	return out, total, nil
 }
+
+// ResolveMembers reads the users with the given ids as members (seq and display), in one
+// query, in the order given, without repeats; ids that name no user are an
+// *UnknownUsersError. A PATCH that holds a group's members in memory adds them with it.
+func (tx *Tx) ResolveMembers(ctx context.Context, ids []string) ([]Member, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	js, _ := json.Marshal(ids)
+	rows, err := tx.q.QueryContext(ctx, `SELECT j.value, u.seq, CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.user_name END
+		FROM json_each(?) j LEFT JOIN users u ON u.id = j.value ORDER BY j.key`, string(js))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []Member
+	var unknown []string
+	seen := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		var seq *int64
+		var display *string
+		if err := rows.Scan(&id, &seq, &display); err != nil {
+			return nil, mapErr(err)
+		}
+		if seq == nil {
+			unknown = append(unknown, id)
+			continue
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, Member{UserID: id, UserSeq: *seq, Display: *display})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	if len(unknown) > 0 {
+		return nil, &UnknownUsersError{IDs: unknown}
+	}
+	return out, nil
+}
+
+// InsertMemberSeqs adds users (by seq) to a group in one statement; members already in
+// it are left as they are.
+func (tx *Tx) InsertMemberSeqs(ctx context.Context, groupSeq int64, userSeqs []int64) error {
+	_, err := tx.q.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
+		SELECT ?, value FROM json_each(?)`, groupSeq, int64sJSON(userSeqs))
+	return mapErr(err)
+}
+
+// DeleteMemberSeqs removes users (by seq) from a group in one statement.
+func (tx *Tx) DeleteMemberSeqs(ctx context.Context, groupSeq int64, userSeqs []int64) error {
+	_, err := tx.q.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?
+		AND user_seq IN (SELECT value FROM json_each(?))`, groupSeq, int64sJSON(userSeqs))
+	return mapErr(err)
+}

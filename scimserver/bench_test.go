@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -174,5 +175,66 @@ func BenchmarkPatchParallel(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkPatchManyOps is one user PATCH of many "add" operations on emails, each
+// with a few addresses: together far past maxValues. The server must refuse it (400)
+// without holding the single writer for the time it takes to build the list.
+func BenchmarkPatchManyOps(b *testing.B) {
+	benchSizes(b, func(b *testing.B, n int) {
+		e := seededEnv(b, n)
+		var ops []string
+		for i := range 100 {
+			var vals []string
+			for j := range 20 {
+				vals = append(vals, fmt.Sprintf(`{"value":"m%d-%d@example.com","type":"work"}`, i, j))
+			}
+			ops = append(ops, `{"op":"add","path":"emails","value":[`+strings.Join(vals, ",")+`]}`)
+		}
+		body := `{"Operations":[` + strings.Join(ops, ",") + `]}`
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			rec := e.h("PATCH", "/Users/"+e.ids[(i*7919)%n], body)
+			if rec.Code != 400 && rec.Code != 200 {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkGroupFilteredRemove removes 200 members of a 5,000-member group, each with a
+// filtered path (members[value sw "id"]), and adds them back in the same request, so
+// that every iteration starts from the same group.
+func BenchmarkGroupFilteredRemove(b *testing.B) {
+	benchSizes(b, func(b *testing.B, n int) {
+		e := seededEnv(b, n)
+		const members, removed = 5000, 200
+		var all []string
+		for _, id := range e.ids[:min(members, n)] {
+			all = append(all, `{"value":"`+id+`"}`)
+		}
+		rec := e.h("POST", "/Groups", `{"displayName":"bench-big-`+strconv.Itoa(n)+`","members":[`+strings.Join(all, ",")+`]}`)
+		if rec.Code != 201 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		var g struct{ ID string }
+		json.Unmarshal(rec.Body.Bytes(), &g)
+		var ops, back []string
+		for i := range removed {
+			id := e.ids[(i*37)%min(members, n)]
+			ops = append(ops, `{"op":"remove","path":"members[value sw \"`+id+`\"]"}`)
+			back = append(back, `{"value":"`+id+`"}`)
+		}
+		ops = append(ops, `{"op":"add","path":"members","value":[`+strings.Join(back, ",")+`]}`)
+		body := `{"Operations":[` + strings.Join(ops, ",") + `]}`
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if rec := e.h("PATCH", "/Groups/"+g.ID+"?excludedAttributes=members", body); rec.Code != 200 {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
 	})
 }

@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,6 +88,23 @@ func TestErrorPaths(t *testing.T) {
 		{"stale If-Match", "PUT", "/Users/${u}", `{"userName":"x@example.com"}`, []string{"If-Match", `W/"99"`}, 412, ""},
 		{"stale If-Match on delete", "DELETE", "/Users/${u}", "", []string{"If-Match", `W/"99"`}, 412, ""},
 		{"put changing id", "PUT", "/Users/${u}", `{"id":"other","userName":"x@example.com"}`, nil, 400, errMutability},
+		{"attribute named twice", "POST", "/Users", `{"userName":"d1@x","USERNAME":"d2@x"}`, nil, 400, errInvalidSyntax},
+		{"sub-attribute named twice", "POST", "/Users", `{"userName":"d3@x","name":{"givenName":"a","GivenName":"b"}}`, nil, 400, errInvalidSyntax},
+		{"extension attribute named twice", "POST", "/Users", `{"userName":"d4@x","` + URNEnterprise + `":{"department":"a","DEPARTMENT":"b"}}`, nil, 400, errInvalidSyntax},
+		{"element sub-attribute named twice", "POST", "/Users", `{"userName":"d5@x","emails":[{"value":"a@b","Value":"c@d"}]}`, nil, 400, errInvalidSyntax},
+		{"patch value names an attribute twice", "PATCH", "/Users/${u}", patch(`{"op":"replace","value":{"displayName":"a","DISPLAYNAME":"b"}}`), nil, 400, errInvalidSyntax},
+		{"patch element names a sub-attribute twice", "PATCH", "/Users/${u}", patch(`{"op":"add","path":"emails","value":[{"value":"a@b","VALUE":"c@d"}]}`), nil, 400, errInvalidSyntax},
+		{"patch extension value names an attribute twice", "PATCH", "/Users/${u}", patch(`{"op":"add","path":"` + URNEnterprise + `","value":{"division":"a","Division":"b"}}`), nil, 400, errInvalidSyntax},
+		{"patch remove active", "PATCH", "/Users/${u}", patch(`{"op":"remove","path":"active"}`), nil, 400, errMutability},
+		{"patch active to null", "PATCH", "/Users/${u}", patch(`{"op":"replace","value":{"active":null}}`), nil, 400, errMutability},
+		{"resource too large", "POST", "/Users", bigEmails(99, 1500), nil, 400, errInvalidValue},
+		{"too many attributes", "GET", "/Users?attributes=" + strings.Repeat("userName,", maxProjectionNames) + "id", "", nil, 400, errInvalidValue},
+		{"too many excludedAttributes on a get", "GET", "/Users/${u}?excludedAttributes=" + strings.Repeat("title,", maxProjectionNames) + "id", "", nil, 400, errInvalidValue},
+		{"too many attributes on a patch", "PATCH", "/Users/${u}?attributes=" + strings.Repeat("title,", maxProjectionNames) + "id", patch(`{"op":"replace","path":"title","value":"x"}`), nil, 400, errInvalidValue},
+		{"too many attributes in a search", "POST", "/Users/.search", `{"attributes":[` + strings.Repeat(`"title",`, maxProjectionNames) + `"id"]}`, nil, 400, errInvalidValue},
+		{"root search with an unknown attribute", "POST", "/.search", `{"filter":"nosuch eq \"x\""}`, nil, 400, errInvalidFilter},
+		{"root search with GET", "GET", "/.search", "", nil, 405, ""},
+		{"root search sorted by a user-only attribute", "POST", "/.search", `{"sortBy":"userName"}`, nil, 400, errInvalidValue},
 		{"method not allowed", "DELETE", "/Users", "", nil, 405, ""},
 		{"unknown endpoint", "GET", "/Bulk", "", nil, 404, ""},
 		{"unknown schema", "GET", "/Schemas/urn:nope", "", nil, 404, ""},
@@ -277,4 +295,13 @@ func TestHeadAndForwardedAddress(t *testing.T) {
 	if len(events) != 1 || events[0].Addr != "203.0.113.9" {
 		t.Errorf("event address %+v, want the proxy's last hop 203.0.113.9", events)
 	}
+}
+
+// bigEmails is a user with n distinct emails of size bytes each.
+func bigEmails(n, size int) string {
+	var vals []string
+	for i := range n {
+		vals = append(vals, fmt.Sprintf(`{"value":"%d%s"}`, i, strings.Repeat("b", size)))
+	}
+	return `{"userName":"big@x","emails":[` + strings.Join(vals, ",") + `]}`
 }

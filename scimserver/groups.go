@@ -31,6 +31,9 @@ func groupFromDoc(d doc, g *db.Group) *Error {
 	if g.Doc, err = json.Marshal(rest); err != nil {
 		return errInternal
 	}
+	if len(g.Doc) > maxDocBytes {
+		return badRequest(errInvalidValue, "the group's attributes would take more than %d bytes", maxDocBytes)
+	}
 	return nil
 }
 
@@ -58,6 +61,11 @@ func groupErr(err error, id string) *Error {
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
+	proj, perr := requestProjection(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
 	g, err := s.db.GroupByID(r.Context(), id)
 	if err != nil {
 		writeError(w, groupErr(err, id))
@@ -68,7 +76,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+	s.writeGroup(w, r, http.StatusOK, &g, s.db, proj)
 }
 
 // memberReader is what can read members: the reader pool or a write transaction.
@@ -76,8 +84,7 @@ type memberReader interface {
 	MembersOfGroups(ctx context.Context, seqs []int64) (map[int64][]db.Member, error)
 }
 
-func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *db.Group, mr memberReader) {
-	p := parseProjection(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
+func (s *Server) writeGroup(w http.ResponseWriter, r *http.Request, status int, g *db.Group, mr memberReader, p projection) {
 	withMembers := !p.excludes("members")
 	var members []db.Member
 	if withMembers {
@@ -102,7 +109,12 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *call) {
 	subject, summary := "", ""
 	var g db.Group
 	var ids []string
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -133,7 +145,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, err)
 		return
 	}
-	s.writeGroup(w, r, http.StatusCreated, &g, s.db)
+	s.writeGroup(w, r, http.StatusCreated, &g, s.db, proj)
 }
 
 func memberCount(n int) string {
@@ -150,7 +162,12 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, i
 	subject, summary := id, ""
 	var g, next db.Group
 	var ids []string
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -194,19 +211,28 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request, c *call, i
 		writeError(w, err)
 		return
 	}
-	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+	s.writeGroup(w, r, http.StatusOK, &g, s.db, proj)
 }
 
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var g db.Group
-	var req patchRequest
+	var steps []step
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
 		}
-		req, err = decodePatch(body)
+		req, err := decodePatch(body)
+		if err != nil {
+			return err
+		}
+		steps, err = compilePatch(groupNormalizer, true, id, req.Operations)
 		return err
 	}
 	err := s.mutation(r, c, "group.patch", &subject, &summary, pre, func(tx *db.Tx) *Error {
@@ -223,17 +249,24 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 			s.log.Error("stored group doc is not JSON", "id", id, "err", e)
 			return errInternal
 		}
-		p := &patcher{n: groupNormalizer, d: d, id: id, ctx: r.Context(), tx: tx, groupSeq: g.Seq, isGroup: true}
-		for _, op := range req.Operations {
-			if err := p.apply(op); err != nil {
+		mp, e := newMemberPatch(r.Context(), tx, g.Seq, steps)
+		if e != nil {
+			return storeErr(e)
+		}
+		p := &patcher{d: d, mp: mp}
+		for i := range steps {
+			if err := p.apply(&steps[i]); err != nil {
 				return err
 			}
+		}
+		if err := mp.finish(); err != nil {
+			return err
 		}
 		oldName, oldDoc := g.DisplayName, g.Doc
 		if err := groupFromDoc(p.d, &g); err != nil {
 			return err
 		}
-		if oldName == g.DisplayName && bytes.Equal(oldDoc, g.Doc) && !p.membersChanged {
+		if oldName == g.DisplayName && bytes.Equal(oldDoc, g.Doc) && !mp.changed {
 			summary = "patched group " + truncate(g.DisplayName, 100) + " (no change)"
 			return nil // the version stays: nothing changed
 		}
@@ -243,7 +276,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 		summary = "patched group " + truncate(g.DisplayName, 100)
 		if oldName != g.DisplayName {
 			summary = "renamed group " + truncate(oldName, 100) + " to " + truncate(g.DisplayName, 100)
-		} else if p.membersChanged {
+		} else if mp.changed {
 			summary = "changed members of group " + truncate(g.DisplayName, 100)
 		}
 		return nil
@@ -252,7 +285,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 		writeError(w, err)
 		return
 	}
-	s.writeGroup(w, r, http.StatusOK, &g, s.db)
+	s.writeGroup(w, r, http.StatusOK, &g, s.db, proj)
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {

@@ -33,9 +33,12 @@ func (s *Server) Handler() http.Handler {
 	groups := endpoints{list: s.listGroups, create: s.createGroup, get: s.getGroup,
 		replace: s.replaceGroup, patch: s.patchGroup, remove: s.deleteGroup}
 	scim("/scim/v2/Users", users.collection)
+	scim("/scim/v2/Users/{$}", users.collection) // /Users/?filter=... (Microsoft's reference server takes it)
 	scim("/scim/v2/Users/{id}", users.item)
 	scim("/scim/v2/Groups", groups.collection)
+	scim("/scim/v2/Groups/{$}", groups.collection)
 	scim("/scim/v2/Groups/{id}", groups.item)
+	scim("/scim/v2/.search", s.rootSearch)
 	scim("/scim/v2/ServiceProviderConfig", s.serviceProviderConfig)
 	scim("/scim/v2/ResourceTypes", s.resourceTypes)
 	scim("/scim/v2/ResourceTypes/{name}", s.resourceType)
@@ -58,16 +61,26 @@ func (s *Server) Handler() http.Handler {
 	return s.recoverer(s.logged(headAsGet(mux)))
 }
 
-// headAsGet answers HEAD like GET (net/http drops the body), so that every readable
-// resource also answers HEAD.
+// headAsGet answers HEAD like GET: same status and headers (ETag, Content-Type), no body.
+// The handlers see a copy of the request with the method GET; the caller's request keeps
+// HEAD, which is also what tells net/http not to send the body.
 func headAsGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead {
-			r.Method = http.MethodGet
+		if r.Method != http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		get := r.WithContext(r.Context()) // a shallow copy
+		get.Method = http.MethodGet
+		next.ServeHTTP(headWriter{w}, get)
 	})
 }
+
+// headWriter drops the body of a HEAD response (net/http would, too, but only when the
+// request it serves says HEAD, and this keeps the work of writing it away).
+type headWriter struct{ http.ResponseWriter }
+
+func (h headWriter) Write(b []byte) (int, error) { return len(b), nil }
 
 // recoverer turns a panic into a SCIM 500 and a log line, never a dropped connection.
 func (s *Server) recoverer(next http.Handler) http.Handler {

@@ -35,9 +35,11 @@ type listQuery struct {
 
 func listQueryFromURL(r *http.Request) (listQuery, *Error) {
 	v := r.URL.Query()
-	q := listQuery{filter: v.Get("filter"), sortBy: v.Get("sortBy"),
-		proj: parseProjection(v.Get("attributes"), v.Get("excludedAttributes"))}
+	q := listQuery{filter: v.Get("filter"), sortBy: v.Get("sortBy")}
 	var err *Error
+	if q.proj, err = parseProjection(v.Get("attributes"), v.Get("excludedAttributes")); err != nil {
+		return q, err
+	}
 	if q.startIndex, err = intParam("startIndex", v.Get("startIndex"), 1); err != nil {
 		return q, err
 	}
@@ -82,7 +84,9 @@ func listQueryFromBody(w http.ResponseWriter, r *http.Request) (listQuery, *Erro
 	if err := q.setOrder(req.SortOrder); err != nil {
 		return q, err
 	}
-	q.proj = projection{include: stringList(req.Attributes), exclude: stringList(req.ExcludedAttributes)}
+	if q.proj, err = newProjection(stringList(req.Attributes), stringList(req.ExcludedAttributes)); err != nil {
+		return q, err
+	}
 	q.clamp()
 	return q, nil
 }

@@ -45,6 +45,14 @@ func TestListsPagingSortingProjection(t *testing.T) {
 			"Resources.0.id": "<present>", "Resources.0.emails": "<absent>", "Resources.0.meta": "<absent>"}},
 		{"excludedAttributes", "/Users?excludedAttributes=emails,meta,name.givenName&count=1", map[string]any{
 			"Resources.0.emails": "<absent>", "Resources.0.meta": "<absent>", "Resources.0.name.familyName": "F00", "Resources.0.name.givenName": "<absent>", "Resources.0.userName": "<present>"}},
+		{"unquoted filter value", "/Users?filter=" + q(`userName sw user0`), map[string]any{"totalResults": 10}},
+		{"unquoted value on a sub-attribute", "/Users?filter=" + q(`name.familyName eq f03`), map[string]any{"totalResults": 1, "Resources.0.userName": "user03@example.com"}},
+		{"upper-case attribute name", "/Users?filter=" + q(`USERNAME eq "USER03@example.com"`), map[string]any{"totalResults": 1}},
+		{"trailing slash before the query", "/Users/?filter=" + q(`userName eq "user03@example.com"`), map[string]any{"totalResults": 1, "Resources.0.userName": "user03@example.com"}},
+		{"attributes with a value filter", "/Users?attributes=" + q(`emails[type eq "work"]`) + "&count=1", map[string]any{
+			"Resources.0.emails.0.value": "u0@work.example", "Resources.0.emails.0.type": "work", "Resources.0.userName": "<absent>"}},
+		{"attributes with a value filter and a sub-attribute", "/Users?attributes=" + q(`userName,emails[type eq "a,b"].value`) + "&count=1", map[string]any{
+			"Resources.0.emails.0.value": "u0@work.example", "Resources.0.emails.0.type": "<absent>", "Resources.0.userName": "user00@example.com"}},
 		{"attributes of extension", "/Users?attributes=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department&count=1", map[string]any{
 			"Resources.0.<" + URNEnterprise + ">.department": "Sales", "Resources.0.userName": "<absent>"}},
 	}

@@ -13,9 +13,16 @@ import (
 // one element of a multi-valued attribute a. It is used by PATCH, in memory, on the
 // few elements a resource has.
 func matchValue(e filter.Expression, a *attr, elem any) (bool, *Error) {
+	obj, _ := elem.(map[string]any)
+	return matchWith(e, a, func(name string) any { return obj[name] })
+}
+
+// matchWith evaluates a value filter on an element whose sub-attributes (by canonical
+// name) get returns: a stored map, or a group member read from the database.
+func matchWith(e filter.Expression, a *attr, get func(string) any) (bool, *Error) {
 	switch x := e.(type) {
 	case *filter.LogicalExpression:
-		l, err := matchValue(x.Left, a, elem)
+		l, err := matchWith(x.Left, a, get)
 		if err != nil {
 			return false, err
 		}
@@ -25,9 +32,9 @@ func matchValue(e filter.Expression, a *attr, elem any) (bool, *Error) {
 		if x.Operator == filter.OR && l {
 			return true, nil
 		}
-		return matchValue(x.Right, a, elem)
+		return matchWith(x.Right, a, get)
 	case *filter.NotExpression:
-		m, err := matchValue(x.Expression, a, elem)
+		m, err := matchWith(x.Expression, a, get)
 		return !m, err
 	case *filter.AttributeExpression:
 		name := x.AttributePath.AttributeName
@@ -38,8 +45,7 @@ func matchValue(e filter.Expression, a *attr, elem any) (bool, *Error) {
 		if sub == nil {
 			return false, badRequest(errInvalidPath, "%s has no sub-attribute %q", a.Name, name)
 		}
-		obj, _ := elem.(map[string]any)
-		return compare(sub, obj[sub.Name], x.Operator, x.CompareValue)
+		return compare(sub, get(sub.Name), x.Operator, x.CompareValue)
 	}
 	return false, badRequest(errInvalidPath, "unsupported value filter in path")
 }
@@ -84,7 +90,10 @@ func compare(a *attr, have any, op filter.CompareOperator, want any) (bool, *Err
 		}
 		return ordered(op, ht.Compare(wt), a.Name)
 	}
-	hs := fmt.Sprint(have)
+	hs, ok := have.(string)
+	if !ok {
+		hs = fmt.Sprint(have)
+	}
 	ws, ok := want.(string)
 	if !ok {
 		ws = fmt.Sprint(want)

@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -81,6 +82,9 @@ func (n normalizer) extension(name string) *schema {
 
 // normalize builds a doc from a client's JSON object (POST and PUT bodies).
 func (n normalizer) normalize(in map[string]any) (doc, *Error) {
+	if err := checkDupKeys(in, "the resource"); err != nil {
+		return nil, err
+	}
 	out := doc{}
 	for k, v := range in {
 		if err := n.set(out, k, v); err != nil {
@@ -105,6 +109,9 @@ func (n normalizer) set(d doc, name string, v any) *Error {
 		}
 		if !ok {
 			return badRequest(errInvalidValue, "%s must be an object", e.ID)
+		}
+		if err := checkDupKeys(obj, e.ID); err != nil {
+			return err
 		}
 		for k, sv := range obj {
 			if err := n.set(d, e.ID+":"+k, sv); err != nil {
@@ -215,6 +222,7 @@ func coerce(a *attr, v any, path string) (any, *Error) {
 		}
 		if a.Type == typeComplex {
 			onePrimary(out)
+			out = mergeDuplicates(a, out)
 		}
 		return out, nil
 	}
@@ -238,7 +246,7 @@ func onePrimary(list []any) {
 		}
 		if p, _ := m["primary"].(bool); p {
 			if seen {
-				delete(m, "primary")
+				m["primary"] = false
 			}
 			seen = true
 		}
@@ -260,6 +268,9 @@ func coerceSingle(a *attr, v any, path string) (any, *Error) {
 			}
 			obj = map[string]any{"value": v}
 		}
+		if err := checkDupKeys(obj, path); err != nil {
+			return nil, err
+		}
 		out := map[string]any{}
 		for k, sv := range obj {
 			s := a.sub(k)
@@ -271,9 +282,6 @@ func coerceSingle(a *attr, v any, path string) (any, *Error) {
 				return nil, err
 			}
 			setOrDelete(out, s.Name, c)
-		}
-		if p, ok := out["primary"].(bool); ok && !p {
-			delete(out, "primary") // false is the default; storing it would make "absent" ambiguous
 		}
 		return out, nil
 	case typeBoolean:
@@ -332,3 +340,78 @@ func coerceString(path string, v any) (string, *Error) {
 	}
 	return "", badRequest(errInvalidValue, "%s must be a string", path)
 }
+
+// checkDupKeys refuses an object with two keys that differ only in case: attribute names
+// are case-insensitive (RFC 7643 §2.1), so {"userName":"a","USERNAME":"b"} names one
+// attribute twice, and keeping either value would be a guess (Go's map order, at that).
+func checkDupKeys(obj map[string]any, where string) *Error {
+	if len(obj) < 2 {
+		return nil
+	}
+	seen := make(map[string]struct{}, len(obj))
+	for k := range obj {
+		lk := strings.ToLower(k)
+		if _, dup := seen[lk]; dup {
+			return badRequest(errInvalidSyntax, "%s names the attribute %q more than once (names are case-insensitive)", truncate(where, 100), truncate(k, 64))
+		}
+		seen[lk] = struct{}{}
+	}
+	return nil
+}
+
+// mergeDuplicates merges the elements of a multi-valued complex attribute that have the
+// same type and value (case-insensitively where the value is not caseExact): RFC 7643 §2.4
+// says a client SHOULD NOT send them, and Okta and Entra do when a profile maps one
+// address twice. Merging keeps the first one's place and takes the later ones'
+// sub-attributes (a later "primary" wins), which is what storing both and reading the
+// last would show; refusing would fail a real client over something harmless. Elements
+// without a value (addresses) are compared whole. One pass with a map, so a request cannot
+// make it quadratic.
+func mergeDuplicates(a *attr, list []any) []any {
+	if len(list) < 2 {
+		return list
+	}
+	valueSub := a.sub("value")
+	typeSub := a.sub("type")
+	seen := make(map[string]map[string]any, len(list))
+	out := list[:0]
+	for _, e := range list {
+		obj, ok := e.(map[string]any)
+		if !ok {
+			out = append(out, e)
+			continue
+		}
+		var key string
+		if valueSub != nil {
+			v, _ := obj[valueSub.Name].(string)
+			t := ""
+			if typeSub != nil {
+				t, _ = obj[typeSub.Name].(string)
+			}
+			if !valueSub.CaseExact {
+				v = strings.ToLower(v)
+			}
+			key = strings.ToLower(t) + "\x00" + v
+		} else {
+			b, _ := json.Marshal(obj)
+			key = string(b)
+		}
+		if first, dup := seen[key]; dup {
+			for k, v := range obj {
+				first[k] = v
+			}
+			continue
+		}
+		seen[key] = obj
+		out = append(out, e)
+	}
+	for i := len(out); i < len(list); i++ {
+		list[i] = nil
+	}
+	return out
+}
+
+// maxDocBytes bounds a resource's stored document. Real users are a few hundred bytes to
+// a few kilobytes; the bound keeps every later read, list page and PATCH of a resource
+// cheap, whatever sequence of requests built it.
+const maxDocBytes = 128 << 10

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
-	"regexp"
+	"slices"
 	"strings"
 
 	filter "github.com/scim2/filter-parser/v2"
 
 	"scimdesk/db"
+	"scimdesk/scimserver/filtersql"
 )
 
 // patchRequest is an RFC 7644 §3.5.2 PatchOp message.
@@ -27,29 +28,86 @@ type patchOp struct {
 // maxPatchOps bounds the work one request can ask for.
 const maxPatchOps = 1000
 
-// patcher applies PATCH operations, in order, to one resource inside a write transaction:
-// attributes to the resource's doc, group members straight to the database, so that the
-// whole request commits or rolls back as one.
-type patcher struct {
-	n  normalizer
-	d  doc
-	id string
+// Each path filter is within the limits of a list filter, but a request has up to
+// maxPatchOps of them, and each is evaluated in the writer on every element it may
+// select. These bound the sum, far above what any identity provider sends (one or two
+// comparisons per operation; Okta's member removal is value eq, which needs no scan).
+const (
+	// maxPatchComparisons bounds the comparisons in all the paths of one request.
+	maxPatchComparisons = 2000
+	// maxMemberScans bounds the member filters of one request that must look at every
+	// member (anything but value eq "id" and value sw "prefix").
+	maxMemberScans = 16
+)
 
-	// For groups only: member changes go to the database through tx.
-	ctx      context.Context
-	tx       *db.Tx
-	groupSeq int64
-	isGroup  bool
-	// membersChanged tells the caller to re-read members for the response.
-	membersChanged bool
+// A PATCH runs in two phases. compilePatch, before the write transaction, parses every
+// path (with the limits of a list filter), resolves the attributes and checks and
+// converts every value into steps. Inside the single writer only the in-memory
+// application of those steps to the stored document remains, plus the member
+// statements of a group: a hostile request is refused before it can hold the writer.
+
+// step is one checked change to one attribute (an operation without a path, or with the
+// whole extension as its path, becomes one step per attribute of its value).
+type step struct {
+	kind string // add, replace or remove
+
+	noop       bool    // an attribute we do not keep, schemas, meta, a repeated id
+	ext        *schema // the whole extension: only "remove" (add and replace expand)
+	externalID bool
+	r          resolved          // the attribute, and its sub-attribute without a filter
+	filter     filter.Expression // the value filter in brackets, or nil
+	after      *attr             // the sub-attribute after the brackets, or nil
+	val        any               // the converted value (nil for remove)
+	eqs        map[string]any    // for a filtered add that makes a new element: its sub-attributes
+
+	members bool     // a group's members
+	ids     []string // member ids of the value
+	eqID    string   // members[value eq "id"]: the id, which needs no read of the list
 }
 
-func (p *patcher) apply(op patchOp) *Error {
+// needsMemberList says whether applying s needs the group's whole member list: a member
+// filter other than value eq "id".
+func (s *step) needsMemberList() bool {
+	return s.members && s.filter != nil && s.eqID == ""
+}
+
+// compilePatch turns a PatchOp message into checked steps, outside the write transaction.
+func compilePatch(n normalizer, isGroup bool, id string, ops []patchOp) ([]step, *Error) {
+	c := compiler{n: n, isGroup: isGroup, id: id}
+	for _, op := range ops {
+		if err := c.op(op); err != nil {
+			return nil, err
+		}
+	}
+	if c.comparisons > maxPatchComparisons {
+		return nil, badRequest(errInvalidFilter, "the paths of one request may have at most %d comparisons in all", maxPatchComparisons)
+	}
+	scans := 0
+	for i := range c.steps {
+		if c.steps[i].needsMemberList() && !indexedMemberFilter(c.steps[i].filter) {
+			scans++
+		}
+	}
+	if scans > maxMemberScans {
+		return nil, badRequest(errInvalidFilter, "at most %d member filters other than value eq and value sw per request", maxMemberScans)
+	}
+	return c.steps, nil
+}
+
+type compiler struct {
+	n           normalizer
+	isGroup     bool
+	id          string
+	steps       []step
+	comparisons int
+}
+
+func (c *compiler) op(op patchOp) *Error {
 	kind := strings.ToLower(strings.TrimSpace(op.Op))
 	switch kind {
 	case "add", "replace", "remove":
 	default:
-		return badRequest(errInvalidSyntax, "unknown PATCH op %q (want add, replace or remove)", op.Op)
+		return badRequest(errInvalidSyntax, "unknown PATCH op %q (want add, replace or remove)", truncate(op.Op, 32))
 	}
 	path := strings.TrimSpace(op.Path)
 	if path == "" {
@@ -60,70 +118,106 @@ func (p *patcher) apply(op patchOp) *Error {
 		if !ok {
 			return badRequest(errInvalidValue, "%s without a path needs an object value", kind)
 		}
+		if err := checkDupKeys(obj, "value"); err != nil {
+			return err
+		}
 		for k, v := range obj {
-			if e := p.n.extension(k); e != nil {
-				sub, ok := v.(map[string]any)
-				if !ok {
-					return badRequest(errInvalidValue, "%s must be an object", e.ID)
-				}
-				for sk, sv := range sub {
-					if err := p.applyPath(kind, e.ID+":"+sk, sv); err != nil {
-						return err
-					}
+			if e := c.n.extension(k); e != nil {
+				if err := c.extObject(kind, e, v, false); err != nil {
+					return err
 				}
 				continue
 			}
-			if err := p.applyPath(kind, k, v); err != nil {
+			if err := c.path(kind, k, v); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return p.applyPath(kind, path, op.Value)
+	if e := c.n.extension(path); e != nil {
+		// The whole extension (RFC 7644 §3.5.2: the path names a complex attribute):
+		// add merges its attributes, replace replaces it, remove removes it.
+		switch kind {
+		case "remove":
+			c.steps = append(c.steps, step{kind: "remove", ext: e})
+			return nil
+		case "replace":
+			c.steps = append(c.steps, step{kind: "remove", ext: e})
+		}
+		return c.extObject(kind, e, op.Value, true)
+	}
+	return c.path(kind, path, op.Value)
 }
 
-// applyPath applies one operation to the attribute that path names.
-func (p *patcher) applyPath(kind, path string, value any) *Error {
+// extObject expands an extension object into one step per attribute.
+func (c *compiler) extObject(kind string, e *schema, v any, pathGiven bool) *Error {
+	sub, ok := v.(map[string]any)
+	if !ok {
+		if v == nil && pathGiven && kind == "replace" {
+			return nil // replaced by nothing: removed
+		}
+		return badRequest(errInvalidValue, "%s must be an object", e.ID)
+	}
+	if err := checkDupKeys(sub, e.ID); err != nil {
+		return err
+	}
+	for sk, sv := range sub {
+		if strings.EqualFold(sk, "schemas") {
+			continue
+		}
+		if err := c.path(kind, e.ID+":"+sk, sv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// path compiles one operation on the attribute that path names.
+func (c *compiler) path(kind, path string, value any) *Error {
 	switch strings.ToLower(path) {
 	case "schemas", "meta":
+		c.steps = append(c.steps, step{noop: true})
 		return nil
 	case "id":
-		if s, ok := value.(string); ok && s == p.id && kind != "remove" {
-			return nil // Okta repeats the id when it renames a group
+		if s, ok := value.(string); ok && s == c.id && kind != "remove" {
+			c.steps = append(c.steps, step{noop: true}) // Okta repeats the id when it renames a group
+			return nil
 		}
 		return badRequest(errMutability, "id cannot be changed")
 	}
-	fp, err := parsePath(path)
-	if err != nil {
-		return badRequest(errInvalidPath, "cannot parse path %q", path)
+	fp, perr := filtersql.ParsePath(path)
+	if perr != nil {
+		return badRequest(errInvalidPath, "cannot parse path %q: %s", truncate(path, 64), filterDetail(perr))
 	}
-	name := fp.AttributePath.AttributeName
-	if fp.AttributePath.URIPrefix != nil {
-		name = *fp.AttributePath.URIPrefix + ":" + name
+	name := fp.Attr.AttributeName
+	if fp.Attr.URIPrefix != nil {
+		name = *fp.Attr.URIPrefix + ":" + name
 	}
-	if fp.AttributePath.SubAttribute != nil {
-		name += "." + *fp.AttributePath.SubAttribute
+	if fp.Attr.SubAttribute != nil {
+		name += "." + *fp.Attr.SubAttribute
 	}
-	r, ok := p.n.resolve(name)
+	r, ok := c.n.resolve(name)
 	if !ok {
 		if strings.HasPrefix(strings.ToLower(name), "meta.") {
 			return badRequest(errMutability, "meta is read only")
 		}
-		return nil // an attribute we do not keep: ignored, as in a POST body
+		c.steps = append(c.steps, step{noop: true}) // an attribute we do not keep: ignored, as in a POST body
+		return nil
 	}
+	s := step{kind: kind, r: r, filter: fp.Filter}
 	if r.externalID {
-		if fp.ValueExpression != nil {
+		if fp.Filter != nil {
 			return badRequest(errInvalidPath, "externalId is not multi-valued")
 		}
-		if kind == "remove" {
-			delete(p.d, attrExternalID)
-			return nil
+		s.externalID = true
+		if kind != "remove" {
+			v, err := coerceString(attrExternalID, unwrapOne(value))
+			if err != nil {
+				return err
+			}
+			s.val = v
 		}
-		s, err := coerceString(attrExternalID, unwrapOne(value))
-		if err != nil {
-			return err
-		}
-		setOrDelete(p.d, attrExternalID, s)
+		c.steps = append(c.steps, s)
 		return nil
 	}
 	a := r.attr
@@ -131,59 +225,130 @@ func (p *patcher) applyPath(kind, path string, value any) *Error {
 		return badRequest(errMutability, "%s is read only", a.Name)
 	}
 	if a.Mutability == "writeOnly" {
-		return nil // password: accepted, never stored
+		c.steps = append(c.steps, step{noop: true}) // password: accepted, never stored
+		return nil
 	}
-	if p.isGroup && a.Name == "members" {
-		return p.members(kind, fp, value)
+	if fp.Filter != nil && !a.Multi {
+		return badRequest(errInvalidPath, "%s is not multi-valued: a filter does not apply", a.Name)
 	}
-	var after *attr
-	if fp.SubAttribute != nil {
-		if after = a.sub(*fp.SubAttribute); after == nil {
-			return badRequest(errInvalidPath, "%s has no sub-attribute %q", a.Name, *fp.SubAttribute)
+	if fp.Filter != nil {
+		n, err := checkFilterNames(fp.Filter, a)
+		if err != nil {
+			return err
+		}
+		c.comparisons += n
+	}
+	if fp.Sub != "" {
+		if s.after = a.sub(fp.Sub); s.after == nil {
+			return badRequest(errInvalidPath, "%s has no sub-attribute %q", a.Name, truncate(fp.Sub, 64))
 		}
 	}
-	m := p.d
-	if r.ext != nil {
-		sub, _ := p.d[r.ext.ID].(map[string]any)
-		if sub == nil {
-			sub = map[string]any{}
+	if c.isGroup && a.Name == "members" {
+		return c.members(s, value)
+	}
+	if r.ext == nil && a.Name == "active" && (kind == "remove" || value == nil) {
+		// Read back, an absent active is true: removing it would reactivate a
+		// deactivated user, which no client means by "remove". Refused, so that the
+		// answer never claims a change the server did not make.
+		return badRequest(errMutability, "active cannot be removed: replace it with true or false")
+	}
+	var err *Error
+	switch {
+	case kind == "remove":
+		if fp.Filter == nil && r.sub == nil && a.Required {
+			return badRequest(errMutability, "%s is required and cannot be removed", a.Name)
 		}
-		m = sub
-		defer setOrDelete(p.d, r.ext.ID, sub)
-	}
-	if fp.ValueExpression != nil {
-		if !a.Multi {
-			return badRequest(errInvalidPath, "%s is not multi-valued: a filter does not apply", a.Name)
+	case fp.Filter != nil && s.after != nil:
+		s.val, err = coerceSingle(s.after, unwrapOne(value), a.Name+"."+s.after.Name)
+	case fp.Filter != nil:
+		s.val, err = coerceSingle(a, unwrapOne(value), a.Name)
+	case r.sub != nil:
+		s.val, err = coerceSingle(r.sub, unwrapOne(value), a.Name+"."+r.sub.Name)
+	default:
+		s.val, err = coerce(a, value, a.Name)
+		if err == nil && a.Required && isEmpty(s.val) && !(a.Type == typeComplex && !a.Multi) {
+			return badRequest(errInvalidValue, "%s is required", a.Name)
 		}
-		return p.filtered(kind, m, a, fp.ValueExpression, after, value)
 	}
-	if r.sub != nil {
-		return p.subAttr(kind, m, a, r.sub, value)
+	if err != nil {
+		return err
 	}
-	return p.whole(kind, m, a, value)
+	if fp.Filter != nil && kind == "add" {
+		// An add whose filter matches nothing makes the element from the filter's
+		// equalities, which is what Entra ID expects of emails[type eq "work"].value.
+		eqs := map[string]any{}
+		equalities(fp.Filter, eqs)
+		s.eqs = map[string]any{}
+		for k, v := range eqs {
+			if sub := a.sub(k); sub != nil {
+				if cv, cerr := coerceSingle(sub, v, a.Name+"."+sub.Name); cerr == nil {
+					setOrDelete(s.eqs, sub.Name, cv)
+				}
+			}
+		}
+	}
+	c.steps = append(c.steps, s)
+	return nil
 }
 
-// simplePath matches paths without a value filter: active, name.givenName, and the same
-// prefixed with a schema URN. They are most of what clients send, and the general parser
-// costs more than the rest of a PATCH.
-var simplePath = regexp.MustCompile(`^(?:(urn:[A-Za-z0-9:._-]+):)?([A-Za-z$][A-Za-z0-9_$-]*)(?:\.([A-Za-z$][A-Za-z0-9_$-]*))?$`)
+// members compiles an operation on a group's members.
+func (c *compiler) members(s step, value any) *Error {
+	s.members = true
+	if s.r.sub != nil && s.r.sub.Name != "value" || s.after != nil && s.after.Name != "value" {
+		return badRequest(errInvalidPath, "only members and members.value can be changed")
+	}
+	if x, ok := s.filter.(*filter.AttributeExpression); ok && strings.EqualFold(string(x.Operator), "eq") &&
+		strings.EqualFold(x.AttributePath.AttributeName, "value") && x.AttributePath.SubAttribute == nil {
+		id, _ := x.CompareValue.(string)
+		s.eqID = id
+		if id == "" {
+			return badRequest(errInvalidPath, "members[value eq ...] needs a user id string")
+		}
+	}
+	if s.kind != "remove" || (s.filter == nil && value != nil) {
+		ids, err := memberIDs(value)
+		if err != nil {
+			return err
+		}
+		s.ids = ids
+	}
+	c.steps = append(c.steps, s)
+	return nil
+}
 
-func parsePath(path string) (filter.Path, error) {
-	m := simplePath.FindStringSubmatch(path)
-	if m == nil {
-		return filter.ParsePath([]byte(path))
+// checkFilterNames refuses a value filter that names something other than a
+// sub-attribute of a, before the write: the filter would otherwise fail inside it. It
+// returns the number of comparisons in the filter.
+func checkFilterNames(e filter.Expression, a *attr) (int, *Error) {
+	switch x := e.(type) {
+	case *filter.LogicalExpression:
+		l, err := checkFilterNames(x.Left, a)
+		if err != nil {
+			return 0, err
+		}
+		r, err := checkFilterNames(x.Right, a)
+		return l + r, err
+	case *filter.NotExpression:
+		return checkFilterNames(x.Expression, a)
+	case *filter.AttributeExpression:
+		name := x.AttributePath.AttributeName
+		if x.AttributePath.SubAttribute != nil {
+			name = *x.AttributePath.SubAttribute
+		}
+		if a.sub(name) == nil {
+			return 0, badRequest(errInvalidPath, "%s has no sub-attribute %q", a.Name, truncate(name, 64))
+		}
+		return 1, nil
 	}
-	var fp filter.Path
-	if m[1] != "" {
-		uri := m[1]
-		fp.AttributePath.URIPrefix = &uri
+	return 0, badRequest(errInvalidPath, "unsupported value filter in path")
+}
+
+// filterDetail is the client-safe detail of a filtersql error.
+func filterDetail(err error) string {
+	if fe, ok := err.(*filtersql.Error); ok {
+		return fe.Detail
 	}
-	fp.AttributePath.AttributeName = m[2]
-	if m[3] != "" {
-		sub := m[3]
-		fp.AttributePath.SubAttribute = &sub
-	}
-	return fp, nil
+	return "invalid path"
 }
 
 func unwrapOne(v any) any {
@@ -193,135 +358,146 @@ func unwrapOne(v any) any {
 	return v
 }
 
-// whole applies an operation to a whole attribute.
-func (p *patcher) whole(kind string, m map[string]any, a *attr, value any) *Error {
-	if kind == "remove" {
-		if a.Required {
-			return badRequest(errMutability, "%s is required and cannot be removed", a.Name)
-		}
-		delete(m, a.Name)
+// patcher applies compiled steps, in order, to one resource inside a write transaction:
+// attributes to the resource's doc, group members to the database (see memberPatch), so
+// that the whole request commits or rolls back as one.
+type patcher struct {
+	d  doc
+	mp *memberPatch // groups only
+}
+
+func (p *patcher) apply(s *step) *Error {
+	switch {
+	case s.noop:
+		return nil
+	case s.members:
+		return p.mp.apply(s)
+	case s.ext != nil:
+		delete(p.d, s.ext.ID)
+		return nil
+	case s.externalID:
+		setOrDelete(p.d, attrExternalID, s.val)
 		return nil
 	}
-	val, err := coerce(a, value, a.Name)
+	m := p.d
+	if s.r.ext != nil {
+		sub, _ := p.d[s.r.ext.ID].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+		}
+		m = sub
+		defer setOrDelete(p.d, s.r.ext.ID, sub)
+	}
+	a := s.r.attr
+	var err *Error
+	switch {
+	case s.filter != nil:
+		err = p.filtered(s, m, a)
+	case s.r.sub != nil:
+		p.subAttr(s, m, a, s.r.sub)
+	default:
+		p.whole(s, m, a)
+	}
 	if err != nil {
 		return err
 	}
+	// Limits hold for the result of every step, so that no sequence of operations
+	// builds what one request could not send.
+	if list, ok := m[a.Name].([]any); ok && a.Multi && len(list) > maxValues {
+		return badRequest(errInvalidValue, "%s would have more than %d values", a.Name, maxValues)
+	}
+	return nil
+}
+
+// whole applies an operation to a whole attribute.
+func (p *patcher) whole(s *step, m map[string]any, a *attr) {
 	switch {
-	case a.Multi && kind == "add":
+	case s.kind == "remove":
+		delete(m, a.Name)
+	case a.Multi && s.kind == "add":
 		list, _ := m[a.Name].([]any)
-		added, _ := val.([]any)
-		for _, v := range added {
-			if !containsValue(list, v) {
-				list = append(list, v)
-			}
-		}
-		setOrDelete(m, a.Name, preferPrimary(list, added))
+		added, _ := s.val.([]any)
+		added = cloneList(added) // a step's value is never changed: it may be applied again
+		list = preferPrimary(append(list, added...), added)
+		setOrDelete(m, a.Name, mergeDuplicates(a, list))
 	case a.Type == typeComplex && !a.Multi:
 		// RFC 7644 §3.5.2.1 and .3: sub-attributes not given are left unchanged.
 		cur, _ := m[a.Name].(map[string]any)
 		if cur == nil {
 			cur = map[string]any{}
 		}
-		if nv, ok := val.(map[string]any); ok {
+		if nv, ok := s.val.(map[string]any); ok {
 			for k, v := range nv {
 				cur[k] = v
 			}
 		}
 		setOrDelete(m, a.Name, any(cur))
 	default:
-		if a.Required && isEmpty(val) {
-			return badRequest(errInvalidValue, "%s is required", a.Name)
-		}
-		setOrDelete(m, a.Name, val)
+		setOrDelete(m, a.Name, cloneValue(s.val))
 	}
-	return nil
 }
 
 // subAttr applies an operation to a sub-attribute (name.givenName, manager.value, or
 // emails.value, which means that sub-attribute of every element).
-func (p *patcher) subAttr(kind string, m map[string]any, a, sub *attr, value any) *Error {
-	var val any
-	if kind != "remove" {
-		var err *Error
-		if val, err = coerceSingle(sub, unwrapOne(value), a.Name+"."+sub.Name); err != nil {
-			return err
-		}
-	}
+func (p *patcher) subAttr(s *step, m map[string]any, a, sub *attr) {
 	if !a.Multi {
 		parent, _ := m[a.Name].(map[string]any)
 		if parent == nil {
 			parent = map[string]any{}
 		}
-		setOrDelete(parent, sub.Name, val)
+		setOrDelete(parent, sub.Name, s.val)
 		setOrDelete(m, a.Name, any(parent))
-		return nil
+		return
 	}
 	list, _ := m[a.Name].([]any)
-	if len(list) == 0 && kind == "add" {
+	if len(list) == 0 && s.kind == "add" {
 		list = []any{map[string]any{}}
 	}
 	for _, e := range list {
 		if obj, ok := e.(map[string]any); ok {
-			setOrDelete(obj, sub.Name, val)
+			setOrDelete(obj, sub.Name, s.val)
 		}
 	}
-	setOrDelete(m, a.Name, dropEmpty(list))
-	return nil
+	setOrDelete(m, a.Name, mergeDuplicates(a, dropEmpty(list)))
 }
 
 // filtered applies an operation to the elements of a multi-valued attribute that a value
 // filter selects (emails[type eq "work"], optionally followed by .value).
-func (p *patcher) filtered(kind string, m map[string]any, a *attr, expr filter.Expression, after *attr, value any) *Error {
+func (p *patcher) filtered(s *step, m map[string]any, a *attr) *Error {
 	list, _ := m[a.Name].([]any)
-	var hits []int
+	hits := make([]bool, len(list))
+	nhits := 0
 	for i, e := range list {
-		ok, err := matchValue(expr, a, e)
+		ok, err := matchValue(s.filter, a, e)
 		if err != nil {
 			return err
 		}
 		if ok {
-			hits = append(hits, i)
+			hits[i] = true
+			nhits++
 		}
 	}
-	if len(hits) == 0 && kind != "add" {
+	if nhits == 0 && s.kind != "add" {
 		return &Error{Status: 400, ScimType: errNoTarget, Detail: "no value of " + a.Name + " matches the filter in the path"}
-	}
-	var val any
-	if kind != "remove" {
-		var err *Error
-		if after != nil {
-			val, err = coerceSingle(after, unwrapOne(value), a.Name+"."+after.Name)
-		} else {
-			val, err = coerceSingle(a, unwrapOne(value), a.Name)
-		}
-		if err != nil {
-			return err
-		}
 	}
 	var touched []any
 	switch {
-	case kind == "remove" && after == nil:
+	case s.kind == "remove" && s.after == nil:
 		keep := list[:0:0]
 		for i, e := range list {
-			if !containsInt(hits, i) {
+			if !hits[i] {
 				keep = append(keep, e)
 			}
 		}
 		list = keep
-	case len(hits) == 0: // add to an element that does not exist yet: make it from the filter
+	case nhits == 0: // add to an element that does not exist yet: make it from the filter
 		elem := map[string]any{}
-		eqs := map[string]any{}
-		equalities(expr, eqs)
-		for k, v := range eqs {
-			if s := a.sub(k); s != nil {
-				if c, err := coerceSingle(s, v, a.Name+"."+s.Name); err == nil {
-					setOrDelete(elem, s.Name, c)
-				}
-			}
+		for k, v := range s.eqs {
+			elem[k] = v
 		}
-		if after != nil {
-			setOrDelete(elem, after.Name, val)
-		} else if obj, ok := val.(map[string]any); ok {
+		if s.after != nil {
+			setOrDelete(elem, s.after.Name, s.val)
+		} else if obj, ok := s.val.(map[string]any); ok {
 			for k, v := range obj {
 				elem[k] = v
 			}
@@ -329,18 +505,21 @@ func (p *patcher) filtered(kind string, m map[string]any, a *attr, expr filter.E
 		list = append(list, any(elem))
 		touched = append(touched, any(elem))
 	default:
-		for _, i := range hits {
+		for i := range list {
+			if !hits[i] {
+				continue
+			}
 			obj, _ := list[i].(map[string]any)
 			if obj == nil {
 				obj = map[string]any{}
 			}
 			switch {
-			case after != nil:
-				setOrDelete(obj, after.Name, val)
-			case kind == "replace":
-				obj, _ = val.(map[string]any)
+			case s.after != nil:
+				setOrDelete(obj, s.after.Name, s.val)
+			case s.kind == "replace":
+				obj, _ = cloneValue(s.val).(map[string]any)
 			default: // add: merge
-				if nv, ok := val.(map[string]any); ok {
+				if nv, ok := s.val.(map[string]any); ok {
 					for k, v := range nv {
 						obj[k] = v
 					}
@@ -350,8 +529,32 @@ func (p *patcher) filtered(kind string, m map[string]any, a *attr, expr filter.E
 			touched = append(touched, any(obj))
 		}
 	}
-	setOrDelete(m, a.Name, preferPrimary(dropEmpty(list), touched))
+	setOrDelete(m, a.Name, mergeDuplicates(a, preferPrimary(dropEmpty(list), touched)))
 	return nil
+}
+
+// cloneValue copies the maps and lists of a converted value, so that applying a step
+// never aliases its value into the document.
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = cloneValue(e)
+		}
+		return out
+	case []any:
+		return cloneList(x)
+	}
+	return v
+}
+
+func cloneList(list []any) []any {
+	out := make([]any, len(list))
+	for i, e := range list {
+		out[i] = cloneValue(e)
+	}
+	return out
 }
 
 // preferPrimary keeps one primary value, preferring one that this operation set: RFC 7644
@@ -371,7 +574,9 @@ func preferPrimary(list, touched []any) []any {
 	}
 	for _, e := range list {
 		if obj, ok := e.(map[string]any); ok && !sameMap(obj, chosen) {
-			delete(obj, "primary")
+			if b, _ := obj["primary"].(bool); b {
+				obj["primary"] = false
+			}
 		}
 	}
 	return list
@@ -389,25 +594,6 @@ func dropEmpty(list []any) []any {
 		}
 	}
 	return out
-}
-
-func containsInt(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// containsValue compares by value: adding an email that is already there is a no-op.
-func containsValue(list []any, v any) bool {
-	for _, e := range list {
-		if reflect.DeepEqual(e, v) {
-			return true
-		}
-	}
-	return false
 }
 
 // memberIDs reads the user ids out of a members value: an array of {"value": id} (Okta,
@@ -443,94 +629,281 @@ func memberIDs(value any) ([]string, *Error) {
 	return ids, nil
 }
 
-// members applies an operation on a group's members, in the database.
-func (p *patcher) members(kind string, fp filter.Path, value any) *Error {
-	if fp.SubAttribute != nil && !strings.EqualFold(*fp.SubAttribute, "value") {
-		return badRequest(errInvalidPath, "members.%s cannot be changed", *fp.SubAttribute)
-	}
-	if fp.ValueExpression != nil {
-		if kind != "remove" {
-			// replace members[value eq "x"] with another member: remove the match, add the value.
-			if err := p.removeMatching(fp.ValueExpression); err != nil {
-				return err
+// memberPatch applies a group PATCH's member steps. When no step needs the member list,
+// each step is one set-based statement (add, remove by ids, members[value eq "id"]).
+// Otherwise the list is read once, every member step applies to it in memory, and the
+// difference is written once when the request is done: an operation never re-reads it.
+type memberPatch struct {
+	ctx     context.Context
+	tx      *db.Tx
+	seq     int64
+	list    *memberList // the whole list, when a step needs it
+	changed bool
+}
+
+func newMemberPatch(ctx context.Context, tx *db.Tx, seq int64, steps []step) (*memberPatch, error) {
+	mp := &memberPatch{ctx: ctx, tx: tx, seq: seq}
+	for i := range steps {
+		if steps[i].needsMemberList() {
+			members, err := tx.MembersOfGroups(ctx, []int64{seq})
+			if err != nil {
+				return nil, err
 			}
-			return p.addMembers(value)
+			mp.list = newMemberList(members[seq])
+			break
 		}
-		return p.removeMatching(fp.ValueExpression)
 	}
-	switch kind {
-	case "add":
-		return p.addMembers(value)
-	case "replace":
-		p.membersChanged = true
-		if err := p.tx.ClearMembers(p.ctx, p.groupSeq); err != nil {
+	return mp, nil
+}
+
+func (mp *memberPatch) apply(s *step) *Error {
+	if mp.list != nil {
+		return mp.applyInMemory(s)
+	}
+	switch {
+	case s.filter != nil: // members[value eq "id"]: the only filter without the list
+		n, err := mp.tx.RemoveMembers(mp.ctx, mp.seq, []string{s.eqID})
+		if err != nil {
 			return storeErr(err)
 		}
-		return p.addMembers(value)
-	default: // remove
-		if value == nil {
-			p.membersChanged = true
-			return storeErr(p.tx.ClearMembers(p.ctx, p.groupSeq))
+		if n == 0 {
+			return badRequest(errNoTarget, "no member matches the filter in the path")
 		}
-		ids, err := memberIDs(value)
-		if err != nil {
-			return err
+		mp.changed = true
+		if s.kind != "remove" {
+			return mp.add(s.ids)
 		}
+		return nil
+	case s.kind == "add":
+		return mp.add(s.ids)
+	case s.kind == "replace" || s.ids == nil:
+		if err := mp.tx.ClearMembers(mp.ctx, mp.seq); err != nil {
+			return storeErr(err)
+		}
+		mp.changed = true
+		return mp.add(s.ids)
+	default:
 		// Entra ID removes members with a value list; removing one who is already gone is
 		// not an error there (unlike a filtered path that matches nothing), since Entra
 		// would otherwise retry forever.
-		n, rerr := p.tx.RemoveMembers(p.ctx, p.groupSeq, ids)
-		if rerr != nil {
-			return storeErr(rerr)
+		n, err := mp.tx.RemoveMembers(mp.ctx, mp.seq, s.ids)
+		if err != nil {
+			return storeErr(err)
 		}
-		p.membersChanged = p.membersChanged || n > 0
+		mp.changed = mp.changed || n > 0
 		return nil
 	}
 }
 
-func (p *patcher) addMembers(value any) *Error {
-	ids, err := memberIDs(value)
-	if err != nil {
-		return err
+func (mp *memberPatch) add(ids []string) *Error {
+	if len(ids) == 0 {
+		return nil
 	}
-	n, aerr := p.tx.AddMembersN(p.ctx, p.groupSeq, ids)
-	p.membersChanged = p.membersChanged || n > 0
-	return storeErr(aerr)
+	n, err := mp.tx.AddMembersN(mp.ctx, mp.seq, ids)
+	mp.changed = mp.changed || n > 0
+	return storeErr(err)
 }
 
-// removeMatching removes the members a value filter selects. The common form,
-// members[value eq "id"], needs no read of the member list.
-func (p *patcher) removeMatching(expr filter.Expression) *Error {
-	var ids []string
-	if x, ok := expr.(*filter.AttributeExpression); ok && strings.EqualFold(string(x.Operator), "eq") &&
-		strings.EqualFold(x.AttributePath.AttributeName, "value") && x.AttributePath.SubAttribute == nil {
-		id, _ := x.CompareValue.(string)
-		ids = []string{id}
-	} else {
-		members, err := p.tx.MembersOfGroups(p.ctx, []int64{p.groupSeq})
+func (mp *memberPatch) applyInMemory(s *step) *Error {
+	l := mp.list
+	switch {
+	case s.filter != nil:
+		n, err := l.removeMatching(s.filter)
 		if err != nil {
-			return storeErr(err)
+			return err
 		}
-		a := groupSchema.attr("members")
-		for _, m := range members[p.groupSeq] {
-			ok, merr := matchValue(expr, a, map[string]any{"value": m.UserID, "display": m.Display, "type": "User"})
-			if merr != nil {
-				return merr
-			}
-			if ok {
-				ids = append(ids, m.UserID)
-			}
+		if n == 0 {
+			return badRequest(errNoTarget, "no member matches the filter in the path")
 		}
+		if s.kind == "remove" {
+			return nil
+		}
+	case s.kind == "add":
+	case s.kind == "replace" || s.ids == nil:
+		l.clear()
+	default:
+		l.removeIDs(s.ids)
+		return nil
 	}
-	n, err := p.tx.RemoveMembers(p.ctx, p.groupSeq, ids)
+	if len(s.ids) == 0 {
+		return nil
+	}
+	members, err := mp.tx.ResolveMembers(mp.ctx, s.ids)
 	if err != nil {
 		return storeErr(err)
 	}
-	p.membersChanged = p.membersChanged || n > 0
-	if n == 0 {
-		return badRequest(errNoTarget, "no member matches the filter in the path")
-	}
+	l.add(members)
 	return nil
+}
+
+// finish writes what the in-memory list changed, once.
+func (mp *memberPatch) finish() *Error {
+	if mp.list == nil {
+		return nil
+	}
+	removed, added := mp.list.diff()
+	if len(removed) > 0 {
+		if err := mp.tx.DeleteMemberSeqs(mp.ctx, mp.seq, removed); err != nil {
+			return storeErr(err)
+		}
+	}
+	if len(added) > 0 {
+		if err := mp.tx.InsertMemberSeqs(mp.ctx, mp.seq, added); err != nil {
+			return storeErr(err)
+		}
+	}
+	mp.changed = len(removed)+len(added) > 0
+	return nil
+}
+
+// memberList is a group's members in memory. An entry, once there, keeps its index: a
+// removed member is marked dead (and comes back to life if added again), so the
+// difference from the stored list is the dead entries of the first n and the live ones
+// after them.
+type memberList struct {
+	ms      []db.Member
+	dead    []bool
+	byID    map[string]int
+	initial int
+	// sorted holds the indices of ms[:nsorted] in UserID order, for members[value sw
+	// "prefix"], built when first needed; entries added later are searched one by one
+	// until there are enough of them to sort again.
+	sorted  []int
+	nsorted int
+}
+
+func newMemberList(ms []db.Member) *memberList {
+	l := &memberList{ms: ms, dead: make([]bool, len(ms)), byID: make(map[string]int, len(ms)), initial: len(ms)}
+	for i, m := range ms {
+		l.byID[m.UserID] = i
+	}
+	return l
+}
+
+func (l *memberList) add(ms []db.Member) {
+	for _, m := range ms {
+		if i, ok := l.byID[m.UserID]; ok {
+			l.dead[i] = false
+			continue
+		}
+		l.byID[m.UserID] = len(l.ms)
+		l.ms = append(l.ms, m)
+		l.dead = append(l.dead, false)
+	}
+}
+
+func (l *memberList) removeIDs(ids []string) {
+	for _, id := range ids {
+		if i, ok := l.byID[id]; ok {
+			l.dead[i] = true
+		}
+	}
+}
+
+func (l *memberList) clear() {
+	for i := range l.dead {
+		l.dead[i] = true
+	}
+}
+
+// removeMatching removes the live members a value filter selects and says how many.
+// value eq "id" is a map lookup and value sw "prefix" a range of the sorted ids, so a
+// request of many such operations costs no pass over the list each; any other filter is
+// one pass.
+func (l *memberList) removeMatching(expr filter.Expression) (int, *Error) {
+	if indexedMemberFilter(expr) {
+		x := expr.(*filter.AttributeExpression)
+		want := x.CompareValue.(string)
+		if strings.EqualFold(string(x.Operator), "sw") {
+			return l.removePrefix(want), nil
+		}
+		if i, ok := l.byID[want]; ok && !l.dead[i] {
+			l.dead[i] = true
+			return 1, nil
+		}
+		return 0, nil
+	}
+	a := groupSchema.attr("members")
+	n := 0
+	for i := range l.ms {
+		if l.dead[i] {
+			continue
+		}
+		m := &l.ms[i]
+		ok, err := matchWith(expr, a, func(name string) any {
+			switch name {
+			case "value":
+				return m.UserID
+			case "display":
+				return m.Display
+			case "type":
+				return "User"
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			l.dead[i] = true
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (l *memberList) removePrefix(prefix string) int {
+	if len(l.ms)-l.nsorted > 1024 || l.sorted == nil {
+		l.sorted = make([]int, len(l.ms))
+		for i := range l.sorted {
+			l.sorted[i] = i
+		}
+		slices.SortFunc(l.sorted, func(a, b int) int { return strings.Compare(l.ms[a].UserID, l.ms[b].UserID) })
+		l.nsorted = len(l.ms)
+	}
+	n := 0
+	start, _ := slices.BinarySearchFunc(l.sorted, prefix, func(i int, p string) int { return strings.Compare(l.ms[i].UserID, p) })
+	for _, i := range l.sorted[start:] {
+		if !strings.HasPrefix(l.ms[i].UserID, prefix) {
+			break
+		}
+		if !l.dead[i] {
+			l.dead[i] = true
+			n++
+		}
+	}
+	for i := l.nsorted; i < len(l.ms); i++ {
+		if !l.dead[i] && strings.HasPrefix(l.ms[i].UserID, prefix) {
+			l.dead[i] = true
+			n++
+		}
+	}
+	return n
+}
+
+// indexedMemberFilter says whether a member filter is value eq "id" or value sw
+// "prefix", which memberList answers without a pass over the members.
+func indexedMemberFilter(expr filter.Expression) bool {
+	x, ok := expr.(*filter.AttributeExpression)
+	if !ok || x.AttributePath.SubAttribute != nil || !strings.EqualFold(x.AttributePath.AttributeName, "value") {
+		return false
+	}
+	_, isString := x.CompareValue.(string)
+	op := strings.ToLower(string(x.Operator))
+	return isString && (op == "eq" || op == "sw")
+}
+
+// diff is the user seqs to delete from and to insert into the stored list.
+func (l *memberList) diff() (removed, added []int64) {
+	for i, m := range l.ms {
+		switch {
+		case i < l.initial && l.dead[i]:
+			removed = append(removed, m.UserSeq)
+		case i >= l.initial && !l.dead[i]:
+			added = append(added, m.UserSeq)
+		}
+	}
+	return removed, added
 }
 
 // decodePatch reads and checks a PatchOp body.

@@ -115,24 +115,129 @@ func renderGroup(buf *bytes.Buffer, base string, g *db.Group, members []db.Membe
 	})
 }
 
-// projection is the attributes / excludedAttributes of a request (RFC 7644 §3.9).
+// projection is the attributes / excludedAttributes of a request (RFC 7644 §3.9), parsed
+// once per request: the names are split, checked and, per resource type, resolved once
+// (see locs), not once per resource of a list page.
 type projection struct {
 	include []string
 	exclude []string
+	cache   *projCache
 }
 
-func parseProjection(attributes, excluded string) projection {
-	return projection{include: splitList(attributes), exclude: splitList(excluded)}
+// projCache holds the names resolved for each normalizer a request renders with.
+type projCache struct {
+	core    *schema
+	include []location
+	exclude []location
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
+// location is where a name from attributes / excludedAttributes is in a rendered
+// resource (see locate).
+type location struct {
+	ext, attr, sub string
+	ok             bool
+}
+
+// maxProjectionNames bounds attributes and excludedAttributes: each name costs work on
+// every resource of a page, and no resource type has more attributes than this.
+const maxProjectionNames = 100
+
+// parseProjection parses the attributes and excludedAttributes query parameters.
+func parseProjection(attributes, excluded string) (projection, *Error) {
+	return newProjection(splitList(attributes), splitList(excluded))
+}
+
+// newProjection checks the names of a projection and makes it.
+func newProjection(include, exclude []string) (projection, *Error) {
+	if len(include) > maxProjectionNames || len(exclude) > maxProjectionNames {
+		return projection{}, badRequest(errInvalidValue, "at most %d names in attributes and in excludedAttributes", maxProjectionNames)
+	}
+	p := projection{cache: &projCache{}}
+	for _, n := range include {
+		if n = projectionName(n); n != "" {
+			p.include = append(p.include, n)
 		}
 	}
+	for _, n := range exclude {
+		if n = projectionName(n); n != "" {
+			p.exclude = append(p.exclude, n)
+		}
+	}
+	return p, nil
+}
+
+// projectionName reads a value filter in a name as its attribute: RFC 7644 §3.9 takes
+// attribute names only, but clients send emails[type eq "work"] (and .value after it),
+// and other servers answer with the attribute, so that is what a client means.
+func projectionName(name string) string {
+	name = strings.TrimSpace(name)
+	open := strings.IndexByte(name, '[')
+	if open < 0 {
+		return name
+	}
+	end := strings.LastIndexByte(name, ']')
+	if end < open {
+		return strings.TrimSpace(name[:open])
+	}
+	return strings.TrimSpace(name[:open]) + name[end+1:]
+}
+
+// splitList splits a comma-separated list of names; a comma inside a value filter
+// (emails[value eq "a,b"]) does not split.
+func splitList(s string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) {
+			switch c := s[i]; {
+			case quoted && c == '\\':
+				i++
+				continue
+			case c == '"':
+				quoted = !quoted
+				continue
+			case quoted:
+				continue
+			case c == '[':
+				depth++
+				continue
+			case c == ']':
+				depth--
+				continue
+			case c != ',' || depth > 0:
+				continue
+			}
+		}
+		if p := strings.TrimSpace(s[start:min(i, len(s))]); p != "" {
+			out = append(out, p)
+		}
+		start = i + 1
+	}
 	return out
+}
+
+// locs resolves the names for normalizer n, once per request and resource type.
+func (p projection) locs(n normalizer) (include, exclude []location) {
+	c := p.cache
+	if c == nil {
+		c = &projCache{}
+	}
+	if c.core != n.core {
+		c.core = n.core
+		c.include, c.exclude = c.include[:0], c.exclude[:0]
+		for _, name := range p.include {
+			c.include = append(c.include, locateName(n, name))
+		}
+		for _, name := range p.exclude {
+			c.exclude = append(c.exclude, locateName(n, name))
+		}
+	}
+	return c.include, c.exclude
+}
+
+func locateName(n normalizer, name string) location {
+	ext, a, sub, ok := locate(n, name)
+	return location{ext: ext, attr: a, sub: sub, ok: ok}
 }
 
 func (p projection) empty() bool { return len(p.include) == 0 && len(p.exclude) == 0 }
@@ -167,16 +272,17 @@ func (p projection) apply(n normalizer, resource []byte) []byte {
 	if err := json.Unmarshal(resource, &full); err != nil {
 		return resource
 	}
+	include, exclude := p.locs(n)
 	var out map[string]any
-	if len(p.include) > 0 {
+	if len(include) > 0 {
 		out = map[string]any{"schemas": full["schemas"], "id": full["id"]}
-		for _, name := range p.include {
-			copyPath(n, full, out, name)
+		for _, l := range include {
+			copyPath(full, out, l)
 		}
 	} else {
 		out = full
-		for _, name := range p.exclude {
-			removePath(n, out, name)
+		for _, l := range exclude {
+			removePath(out, l)
 		}
 	}
 	b, err := json.Marshal(out)
@@ -216,8 +322,8 @@ func locate(n normalizer, name string) (ext, attrName, sub string, ok bool) {
 	return ext, r.attr.Name, sub, true
 }
 
-func copyPath(n normalizer, from, to map[string]any, name string) {
-	ext, a, sub, ok := locate(n, name)
+func copyPath(from, to map[string]any, l location) {
+	ext, a, sub, ok := l.ext, l.attr, l.sub, l.ok
 	if !ok {
 		return
 	}
@@ -271,8 +377,8 @@ func copyPath(n normalizer, from, to map[string]any, name string) {
 	}
 }
 
-func removePath(n normalizer, m map[string]any, name string) {
-	ext, a, sub, ok := locate(n, name)
+func removePath(m map[string]any, l location) {
+	ext, a, sub, ok := l.ext, l.attr, l.sub, l.ok
 	if !ok || a == "id" || a == "schemas" {
 		return // id and schemas are always returned
 	}

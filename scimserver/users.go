@@ -34,6 +34,9 @@ func userFromDoc(d doc, u *db.User) *Error {
 	if u.Doc, err = json.Marshal(d); err != nil {
 		return errInternal
 	}
+	if len(u.Doc) > maxDocBytes {
+		return badRequest(errInvalidValue, "the user's attributes would take more than %d bytes", maxDocBytes)
+	}
 	return nil
 }
 
@@ -67,6 +70,11 @@ func (s *Server) base(r *http.Request) string {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	proj, perr := requestProjection(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
 	u, err := s.db.UserByID(r.Context(), id)
 	if err != nil {
 		writeError(w, userErr(err, id))
@@ -77,10 +85,10 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, id string) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.writeUser(w, r, http.StatusOK, &u)
+	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *db.User) {
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *db.User, p projection) {
 	if u.Groups == nil && status == http.StatusOK && r.Method != http.MethodGet {
 		// Read in the write transaction without its groups; read them now, off the writer.
 		one := []db.User{*u}
@@ -93,12 +101,19 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, u
 	var buf bytes.Buffer
 	base := s.base(r)
 	renderUser(&buf, base, u)
-	p := parseProjection(r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
 	w.Header().Set("ETag", etag(u.Version))
 	if status == http.StatusCreated {
 		w.Header().Set("Location", base+"/Users/"+u.ID)
 	}
 	writeRaw(w, status, p.apply(userNormalizer, buf.Bytes()))
+}
+
+// requestProjection parses the attributes and excludedAttributes of a request that
+// answers with one resource. Mutations call it before the write, so that a bad one is
+// refused before anything changes.
+func requestProjection(r *http.Request) (projection, *Error) {
+	q := r.URL.Query()
+	return parseProjection(q.Get("attributes"), q.Get("excludedAttributes"))
 }
 
 func userErr(err error, id string) *Error {
@@ -158,7 +173,12 @@ func successStatus(kind string) int {
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 	subject, summary := "", ""
 	var u db.User
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -182,7 +202,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, err)
 		return
 	}
-	s.writeUser(w, r, http.StatusCreated, &u)
+	s.writeUser(w, r, http.StatusCreated, &u, proj)
 }
 
 // subjectOf names the resource of a request in the audit log, even one that fails.
@@ -236,7 +256,12 @@ func notModified(r *http.Request, version int64) bool {
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var u, next db.User
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		in, err := readObject(w, r)
 		if err != nil {
 			return err
@@ -272,7 +297,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id
 		writeError(w, err)
 		return
 	}
-	s.writeUser(w, r, http.StatusOK, &u)
+	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 
 func activeChange(was, is bool) string {
@@ -288,13 +313,22 @@ func activeChange(was, is bool) string {
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
 	var u db.User
-	var req patchRequest
+	var steps []step
+	var proj projection
 	pre := func() *Error {
+		var perr *Error
+		if proj, perr = requestProjection(r); perr != nil {
+			return perr
+		}
 		body, err := readBody(w, r)
 		if err != nil {
 			return err
 		}
-		req, err = decodePatch(body)
+		req, err := decodePatch(body)
+		if err != nil {
+			return err
+		}
+		steps, err = compilePatch(userNormalizer, false, id, req.Operations)
 		return err
 	}
 	err := s.mutation(r, c, "user.patch", &subject, &summary, pre, func(tx *db.Tx) *Error {
@@ -311,9 +345,12 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 			s.log.Error("stored user doc is not JSON", "id", id, "err", e)
 			return errInternal
 		}
-		p := &patcher{n: userNormalizer, d: d, id: id}
-		for _, op := range req.Operations {
-			if err := p.apply(op); err != nil {
+		if d == nil {
+			d = doc{}
+		}
+		p := &patcher{d: d}
+		for i := range steps {
+			if err := p.apply(&steps[i]); err != nil {
 				return err
 			}
 		}
@@ -340,7 +377,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 		writeError(w, err)
 		return
 	}
-	s.writeUser(w, r, http.StatusOK, &u)
+	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, c *call, id string) {

@@ -227,6 +227,7 @@ func Translate(filter string, s *Schema) (db.Where, error) {
 	if strings.Trim(filter, " \t\r\n") == "" {
 		return db.Where{}, nil
 	}
+	filter = quoteBare(filter)
 	t := translator{s: s, urn: strings.ToLower(s.URN)}
 	root := fastParse(filter)
 	if root == nil {

@@ -12,6 +12,8 @@ import (
 // fuzzSeeds are extra seeds beyond the filters of the other tests: odd spacing, escapes,
 // keywords as names, and inputs that once crashed or misbehaved.
 var fuzzSeeds = []string{
+	`userName sw O and name.familyName eq Employee`,
+	`emails[type eq work].value eq a\\b`,
 	`not(userName eq "x")`,
 	`userName eq "x" and(title pr)`,
 	`emails[type eq "work" or type eq "home" and primary eq true]`,
