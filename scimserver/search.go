@@ -3,7 +3,6 @@ package scimserver
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"scimdesk/db"
@@ -49,64 +48,34 @@ func (s *Server) rootSearch(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, err)
 		return
 	}
-	users, nUsers, e := s.db.ListUsers(r.Context(), userWhere, up)
-	if e != nil {
-		s.log.Error("root search users", "err", e)
+	// The groups' count comes first, so that totalResults heads the list; then users and
+	// groups are streamed as the per-type lists are, a chunk at a time.
+	var nGroups int
+	if e := s.db.EachGroup(r.Context(), groupWhere, db.Page{}, false, func(n int) error { nGroups = n; return nil }, nil); e != nil {
 		writeError(w, storeErr(e))
 		return
-	}
-	// The groups' part of the page starts where the users end.
-	gp.Offset = max(0, up.Offset-nUsers)
-	gp.Limit = up.Limit - len(users)
-	groups, nGroups, e := s.db.ListGroups(r.Context(), groupWhere, gp)
-	if e != nil {
-		s.log.Error("root search groups", "err", e)
-		writeError(w, storeErr(e))
-		return
-	}
-	withMembers := !q.proj.excludes("members")
-	var members map[int64][]db.Member
-	if withMembers && len(groups) > 0 {
-		seqs := make([]int64, len(groups))
-		for i, g := range groups {
-			seqs[i] = g.Seq
-		}
-		if members, e = s.db.MembersOfGroups(r.Context(), seqs); e != nil {
-			writeError(w, storeErr(e))
-			return
-		}
 	}
 	base := s.base(r)
-	var buf, one bytes.Buffer
-	buf.WriteString(`{"schemas":["` + URNListResponse + `"],"totalResults":`)
-	buf.WriteString(strconv.Itoa(nUsers + nGroups))
-	buf.WriteString(`,"startIndex":`)
-	buf.WriteString(strconv.Itoa(q.startIndex))
-	buf.WriteString(`,"itemsPerPage":`)
-	buf.WriteString(strconv.Itoa(len(users) + len(groups)))
-	buf.WriteString(`,"Resources":[`)
-	n := 0
-	add := func(norm normalizer, render func(*bytes.Buffer)) {
-		if n > 0 {
-			buf.WriteByte(',')
-		}
-		n++
-		one.Reset()
-		render(&one)
-		buf.Write(q.proj.apply(norm, one.Bytes()))
+	lw := newListWriter(w, q.proj, userNormalizer)
+	var nUsers int
+	e := s.db.EachUser(r.Context(), userWhere, up, func(n int) error {
+		nUsers = n
+		return lw.start(nUsers+nGroups, q.startIndex)
+	}, func(u *db.User) error {
+		return lw.add(func(b *bytes.Buffer) { renderUser(b, base, u) })
+	})
+	gp.Offset = max(0, up.Offset-nUsers)
+	gp.Limit = up.Limit - lw.n
+	if e == nil && gp.Limit > 0 {
+		withMembers := !q.proj.excludes("members")
+		lw.norm = groupNormalizer
+		e = s.db.EachGroup(r.Context(), groupWhere, gp, withMembers, func(int) error { return nil }, func(g *db.Group, members []db.Member) error {
+			return lw.add(func(b *bytes.Buffer) { renderGroup(b, base, g, members, withMembers) })
+		})
 	}
-	for i := range users {
-		add(userNormalizer, func(b *bytes.Buffer) { renderUser(b, base, &users[i]) })
-	}
-	for i := range groups {
-		add(groupNormalizer, func(b *bytes.Buffer) { renderGroup(b, base, &groups[i], members[groups[i].Seq], withMembers) })
-	}
-	buf.WriteString(`]}`)
-	writeRaw(w, http.StatusOK, buf.Bytes())
+	lw.finish(s, "root search", e)
 }
 
-// rootSortColumns keeps the sort keys both resource types have, so that a root query is
-// sorted the same way in each part (and refused, not half-sorted, otherwise).
 func rootSortColumns(cols map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range cols {
