@@ -1,0 +1,108 @@
+package scimserver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"scimdesk/db"
+)
+
+// TestAttacksDoNotHoldTheWriter sends, with a valid token, the requests that used to hold
+// the single writer for most of a minute (a PATCH of 200 email adds, a thousand filtered
+// member removals from a big group, and a write made to run past its budget), while
+// another client keeps creating users. Each attack is answered, the bystander's writes
+// all succeed, and no batch held the writer much longer than the write budget.
+func TestAttacksDoNotHoldTheWriter(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	ctx := context.Background()
+	const members = 3000
+	ids := make([]string, members)
+	for start := 0; start < members; start += 300 { // seeded directly: the HTTP path is not under test here
+		err := e.db.Write(ctx, func(tx *db.Tx) error {
+			for i := start; i < start+300; i++ {
+				ids[i] = uuid.NewString()
+				u := db.User{ID: ids[i], UserName: fmt.Sprintf("m%05d@example.com", i), Active: true, Doc: []byte(`{}`)}
+				if err := tx.InsertUser(ctx, &u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	refs := make([]string, members)
+	for i, id := range ids {
+		refs[i] = `{"value":"` + id + `"}`
+	}
+	r := e.do("POST", "/Groups", `{"displayName":"everyone","members":[`+strings.Join(refs, ",")+`]}`)
+	if r.status != 201 {
+		t.Fatalf("create group: %d %s", r.status, r.raw)
+	}
+	group := r.json["id"].(string)
+	user := e.do("POST", "/Users", `{"userName":"target@example.com"}`).json["id"].(string)
+
+	stop := make(chan struct{})
+	var bystander sync.WaitGroup
+	var failed []string
+	bystander.Add(1)
+	go func() {
+		defer bystander.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r := e.do("POST", "/Users", fmt.Sprintf(`{"userName":"bystander-%d@example.com"}`, i)); r.status != 201 {
+				failed = append(failed, fmt.Sprintf("%d %s", r.status, r.raw))
+			}
+		}
+	}()
+
+	// 200 adds of 100 emails each: refused for the result's value count, nothing stored.
+	var ops []string
+	for i := range 200 {
+		emails := make([]string, 100)
+		for j := range emails {
+			emails[j] = fmt.Sprintf(`{"value":"a%d.%d@example.com"}`, i, j)
+		}
+		ops = append(ops, `{"op":"add","path":"emails","value":[`+strings.Join(emails, ",")+`]}`)
+	}
+	if r := e.do("PATCH", "/Users/"+user, patchBody(ops...)); r.status != 400 {
+		t.Errorf("200 email adds: %d, want 400", r.status)
+	}
+	if r := e.do("GET", "/Users/"+user, ""); r.json["emails"] != nil {
+		t.Errorf("the refused PATCH stored emails: %v", r.json["emails"])
+	}
+
+	// A thousand members removed by filter, in one request, in one pass.
+	ops = ops[:0]
+	for _, id := range ids[:1000] {
+		ops = append(ops, `{"op":"remove","path":"members[value sw \"`+id+`\"]"}`)
+	}
+	if r := e.do("PATCH", "/Groups/"+group+"?excludedAttributes=members", patchBody(ops...)); r.status != 200 {
+		t.Errorf("1000 filtered removals: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/Groups/"+group, ""); len(r.json["members"].([]any)) != members-1000 {
+		t.Errorf("%d members left, want %d", len(r.json["members"].([]any)), members-1000)
+	}
+	close(stop)
+	bystander.Wait()
+	for _, f := range failed[:min(len(failed), 3)] {
+		t.Errorf("bystander create failed: %s", f)
+	}
+	hold := e.db.WriterStats().LongestHold
+	t.Logf("longest writer hold: %s (budget %s)", hold, db.DefaultWriteBudget)
+	if hold > db.DefaultWriteBudget+time.Second {
+		t.Errorf("a batch held the writer for %s, with a budget of %s", hold, db.DefaultWriteBudget)
+	}
+}
