@@ -166,6 +166,41 @@ func (tx *Tx) RemoveMembers(ctx context.Context, groupSeq int64, userIDs []strin
 	return int(n), nil
 }
 
+// memberDeleteChunk is how many memberships one write removes when a big group is
+// emptied before it is deleted: a few tens of milliseconds of writer time.
+const memberDeleteChunk = 5000
+
+// ShrinkGroupForDelete removes the members of a big group a chunk at a time, each chunk
+// in its own write, until at most memberDeleteChunk are left, which the delete itself
+// then removes with the group in one write. Deleting a group is one SQL statement however
+// many members it has, and a statement cannot be stopped half-way: without this, a group
+// of a few tens of thousands of members could never be deleted within the write budget.
+// A small group is left untouched, so its delete stays one atomic write.
+func (d *DB) ShrinkGroupForDelete(ctx context.Context, id string) error {
+	var seq int64
+	if err := d.rc.QueryRowContext(ctx, `SELECT seq FROM groups WHERE id = ?`, id).Scan(&seq); err != nil {
+		return mapErr(err)
+	}
+	for {
+		var n int
+		if err := d.rc.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM group_members WHERE group_seq = ? LIMIT ?)`,
+			seq, memberDeleteChunk+1).Scan(&n); err != nil {
+			return mapErr(err)
+		}
+		if n <= memberDeleteChunk {
+			return nil
+		}
+		err := d.Write(ctx, func(tx *Tx) error {
+			_, err := tx.q.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ? AND user_seq IN
+				(SELECT user_seq FROM group_members WHERE group_seq = ? LIMIT ?)`, seq, seq, memberDeleteChunk)
+			return mapErr(err)
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // ClearMembers empties a group.
 func (tx *Tx) ClearMembers(ctx context.Context, groupSeq int64) error {
 	_, err := tx.q.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?`, groupSeq)

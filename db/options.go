@@ -18,10 +18,13 @@ type options struct {
 }
 
 // DefaultWriteBudget is the writer time one write may use before it is rolled back alone
-// with ErrWriteBudget. Every write a real identity provider sends needs a few
-// milliseconds; the budget exists so that no request can hold the single writer, and with
-// it every other client's write and every admin command, for longer than this.
-const DefaultWriteBudget = 250 * time.Millisecond
+// with ErrWriteBudget. The budget exists so that no request can hold the single writer,
+// and with it every other client's write and every admin command, for longer than this.
+// Most writes an identity provider sends need a millisecond; the largest legitimate one
+// (a 1 MiB body of some 20,000 group members, written or replaced) needs 100 to 250 ms on
+// a busy two-core machine, so the budget leaves it room, while an admin command still
+// waits at most batchTime plus one budget plus a commit: well under a second.
+const DefaultWriteBudget = 500 * time.Millisecond
 
 // DefaultReadBudget is how long a list query may read before it is stopped with
 // ErrReadBudget.

@@ -290,7 +290,19 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
-	err := s.mutation(r, c, "group.delete", &subject, &summary, nil, func(tx *db.Tx) *Error {
+	// A big group loses its members in chunks first, each within the write budget; a
+	// stale If-Match must still leave the group as it was.
+	pre := func() *Error {
+		g, e := s.db.GroupByID(r.Context(), id)
+		if e != nil {
+			return groupErr(e, id)
+		}
+		if err := checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
+		return storeErr(s.db.ShrinkGroupForDelete(r.Context(), id))
+	}
+	err := s.mutation(r, c, "group.delete", &subject, &summary, pre, func(tx *db.Tx) *Error {
 		g, e := tx.GroupByID(r.Context(), id)
 		if e != nil {
 			return groupErr(e, id)

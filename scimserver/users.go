@@ -145,6 +145,9 @@ func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string
 		}
 		return tx.InsertEvent(r.Context(), c.event(kind, *subject, successStatus(kind), *summary))
 	})
+	if errors.Is(err, db.ErrWriteBudget) {
+		scimErr = nil // what fn made of its failing statements: the budget is the cause
+	}
 	if err != nil && scimErr == nil {
 		if !errors.Is(err, db.ErrConflict) && !errors.Is(err, db.ErrNotFound) {
 			s.log.Error("write", "kind", kind, "err", err)

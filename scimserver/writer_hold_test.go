@@ -3,6 +3,7 @@ package scimserver
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -104,5 +105,57 @@ func TestAttacksDoNotHoldTheWriter(t *testing.T) {
 	t.Logf("longest writer hold: %s (budget %s)", hold, db.DefaultWriteBudget)
 	if hold > db.DefaultWriteBudget+time.Second {
 		t.Errorf("a batch held the writer for %s, with a budget of %s", hold, db.DefaultWriteBudget)
+	}
+}
+
+// TestDeleteBigGroup deletes a group with more members than one chunk: it is gone, its
+// users are not, and a stale If-Match first leaves every member in place.
+func TestDeleteBigGroup(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	ctx := context.Background()
+	const members = 12000 // more than two chunks of memberDeleteChunk
+	ids := make([]string, members)
+	for start := 0; start < members; start += 200 {
+		err := e.db.Write(ctx, func(tx *db.Tx) error {
+			for i := start; i < start+200; i++ {
+				ids[i] = uuid.NewString()
+				u := db.User{ID: ids[i], UserName: fmt.Sprintf("b%05d@example.com", i), Active: true, Doc: []byte(`{}`)}
+				if err := tx.InsertUser(ctx, &u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.do("POST", "/Groups", `{"displayName":"everyone"}`)
+	group := r.json["id"].(string)
+	for start := 0; start < members; start += 4000 { // as an identity provider pushes a big group
+		refs := make([]string, 0, 4000)
+		for _, id := range ids[start : start+4000] {
+			refs = append(refs, `{"value":"`+id+`"}`)
+		}
+		if r := e.do("PATCH", "/Groups/"+group+"?excludedAttributes=members",
+			patchBody(`{"op":"add","path":"members","value":[`+strings.Join(refs, ",")+`]}`)); r.status != 200 {
+			t.Fatalf("add members: %d %s", r.status, r.raw)
+		}
+	}
+	if r := e.do("DELETE", "/Groups/"+group, "", "If-Match", `W/"1"`); r.status != http.StatusPreconditionFailed {
+		t.Fatalf("DELETE with a stale If-Match: %d, want 412", r.status)
+	}
+	if r := e.do("GET", "/Groups/"+group, ""); len(r.json["members"].([]any)) != members {
+		t.Fatalf("after a refused DELETE the group has %d members, want %d", len(r.json["members"].([]any)), members)
+	}
+	if r := e.do("DELETE", "/Groups/"+group, ""); r.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/Groups/"+group, ""); r.status != http.StatusNotFound {
+		t.Errorf("GET after DELETE: %d, want 404", r.status)
+	}
+	if r := e.do("GET", "/Users?count=0", ""); fmt.Sprint(r.json["totalResults"]) != fmt.Sprint(members) {
+		t.Errorf("%v users after the group's delete, want %d", r.json["totalResults"], members)
 	}
 }
