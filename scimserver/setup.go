@@ -435,7 +435,7 @@ func setupRefusal(err error) (int, SetupErrorBody) {
 	case errors.Is(err, db.ErrConflict):
 		// Two completes raced for one code: the loser finds the key already there.
 		return http.StatusConflict, SetupErrorBody{Error: setupErrAlreadyReady, Message: "your key is already set up"}
-	case errors.Is(err, db.ErrBusy):
+	case errors.Is(err, db.ErrBusy), errors.Is(err, db.ErrWriteBudget), errors.Is(err, db.ErrReadBudget):
 		return http.StatusServiceUnavailable, SetupErrorBody{Error: setupErrBusy, Message: "the server's database is busy: try again"}
 	}
 	return http.StatusInternalServerError, SetupErrorBody{Error: setupErrInternal, Message: "internal error; the server log has the details"}
