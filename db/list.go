@@ -83,12 +83,11 @@ func (d *DB) EachUser(ctx context.Context, w Where, p Page, start func(total int
 }
 
 // lookupUsers reads the few users of a lookup by a unique attribute, with their groups.
+// A lookup is an index probe, the request identity providers send before every create:
+// it takes no list slot, only the read budget.
 func (d *DB) lookupUsers(ctx context.Context, w Where, p Page) ([]User, int, error) {
-	ctx, done, err := d.listSlot(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer done()
+	ctx, cancel := context.WithTimeout(ctx, d.opts.readBudget)
+	defer cancel()
 	countSQL, pageSQL, args := listUsersSQL(w, p)
 	var out []User
 	if p.Limit > 0 {
