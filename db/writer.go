@@ -10,10 +10,16 @@ import (
 // Tx is a write transaction. It holds the single writer connection, so keep it short:
 // past its budget every further statement fails and the write is rolled back alone.
 type Tx struct {
-	tx  querier // the transaction, without the statement cache
-	q   querier // the transaction through the writer's statement cache
-	now time.Time
+	tx     querier // the transaction, without the statement cache
+	q      querier // the transaction through the writer's statement cache
+	now    time.Time
+	budget *writeBudget
 }
+
+// OverBudget reports whether this write has used up its budget of writer time. Statements
+// check it themselves; a write that does long work in memory between two statements
+// checks it too, and gives up, so that the budget holds there as well.
+func (tx *Tx) OverBudget() bool { return tx.budget != nil && tx.budget.spent() }
 
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("database is closed")
@@ -228,9 +234,10 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 		}
 		budget := &writeBudget{deadline: time.Now().Add(allowed)}
 		tx := &Tx{
-			tx:  txStmts{tx: sqlTx, budget: budget},
-			q:   txStmts{tx: sqlTx, cache: d.wc, missing: &missing, budget: budget},
-			now: time.Now().UTC().Truncate(time.Millisecond),
+			tx:     txStmts{tx: sqlTx, budget: budget},
+			q:      txStmts{tx: sqlTx, cache: d.wc, missing: &missing, budget: budget},
+			now:    time.Now().UTC().Truncate(time.Millisecond),
+			budget: budget,
 		}
 		err := runFn(r.fn, tx)
 		if err == nil && budget.spent() {

@@ -255,6 +255,9 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 		}
 		p := &patcher{d: d, mp: mp}
 		for i := range steps {
+			if tx.OverBudget() {
+				return errOverBudget
+			}
 			if err := p.apply(&steps[i]); err != nil {
 				return err
 			}

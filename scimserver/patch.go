@@ -3,6 +3,7 @@ package scimserver
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -708,7 +709,7 @@ func (mp *memberPatch) applyInMemory(s *step) *Error {
 	l := mp.list
 	switch {
 	case s.filter != nil:
-		n, err := l.removeMatching(s.filter)
+		n, err := l.removeMatching(s.filter, mp.tx.OverBudget)
 		if err != nil {
 			return err
 		}
@@ -810,7 +811,10 @@ func (l *memberList) clear() {
 // value eq "id" is a map lookup and value sw "prefix" a range of the sorted ids, so a
 // request of many such operations costs no pass over the list each; any other filter is
 // one pass.
-func (l *memberList) removeMatching(expr filter.Expression) (int, *Error) {
+//
+// A pass over a big group with a costly filter is the one long piece of work a PATCH does
+// in memory inside the writer, so it stops when the write's budget is spent (stop).
+func (l *memberList) removeMatching(expr filter.Expression, stop func() bool) (int, *Error) {
 	if indexedMemberFilter(expr) {
 		x := expr.(*filter.AttributeExpression)
 		want := x.CompareValue.(string)
@@ -826,6 +830,9 @@ func (l *memberList) removeMatching(expr filter.Expression) (int, *Error) {
 	a := groupSchema.attr("members")
 	n := 0
 	for i := range l.ms {
+		if i%256 == 255 && stop() {
+			return 0, errOverBudget
+		}
 		if l.dead[i] {
 			continue
 		}
@@ -880,6 +887,10 @@ func (l *memberList) removePrefix(prefix string) int {
 	}
 	return n
 }
+
+// errOverBudget ends a write whose budget ran out during work in memory; the writer
+// reports the write as over budget whatever error it returned.
+var errOverBudget = &Error{Status: http.StatusServiceUnavailable, Detail: "the request needed more database time than allowed"}
 
 // indexedMemberFilter says whether a member filter is value eq "id" or value sw
 // "prefix", which memberList answers without a pass over the members.

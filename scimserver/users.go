@@ -353,6 +353,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 		}
 		p := &patcher{d: d}
 		for i := range steps {
+			if tx.OverBudget() {
+				return errOverBudget
+			}
 			if err := p.apply(&steps[i]); err != nil {
 				return err
 			}
