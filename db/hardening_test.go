@@ -371,7 +371,7 @@ func TestWALStaysBounded(t *testing.T) {
 }
 
 // A list query past its read budget stops with ErrReadBudget, and while list queries fill
-// their slots, authentication and point reads still answer.
+// their slots, authentication, point reads and unfiltered pages still answer.
 func TestReadBudgetAndAuthenticationStayFree(t *testing.T) {
 	d, _ := openTest(t, WithReadBudget(300*time.Millisecond))
 	ctx := context.Background()
@@ -402,6 +402,9 @@ func TestReadBudgetAndAuthenticationStayFree(t *testing.T) {
 		}
 		if _, err := d.UserByID(ctx, "u-1"); err != nil {
 			t.Fatalf("get by id while heavy lists run: %v", err)
+		}
+		if _, total, err := d.ListUsers(ctx, Where{}, Page{Limit: 1}); err != nil || total != 3 {
+			t.Fatalf("an unfiltered page while heavy lists run: %d users, %v", total, err)
 		}
 	}
 	wg.Wait()

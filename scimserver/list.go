@@ -246,7 +246,7 @@ func (lw *listWriter) finish(s *Server, what string, err error) {
 		return
 	}
 	if !errors.Is(err, db.ErrReadBudget) {
-		s.log.Error(what, "err", err)
+		s.logErr(what, err)
 	}
 	if lw.sent {
 		panic(http.ErrAbortHandler)

@@ -1,6 +1,8 @@
 package scimserver
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -171,4 +173,17 @@ func writeSummary(log *slog.Logger, kinds map[string]*logKind) {
 	}
 	log.Warn("log lines suppressed", "count", total, "kinds", strings.Join(counts, ", "),
 		"samples", strings.Join(samples, "; "))
+}
+
+// logErr logs a failure of ours (a database error, a write past its budget), throttled
+// like failed requests: a client with a token can cause such failures at will, and must
+// not be able to push everything else out of the rotated log. A client that went away
+// before its request was served is not a failure of ours and is not logged.
+func (s *Server) logErr(msg string, err error, args ...any) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if s.logLimit.allow(s.log, "error "+msg, func() string { return msg + ": " + truncate(err.Error(), logValueBytes) }) {
+		s.log.Error(msg, append(args, "err", err)...)
+	}
 }

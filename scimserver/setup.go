@@ -366,7 +366,7 @@ func (p *setupProblem) Error() string { return p.msg }
 func (a *setupAPI) refuse(w http.ResponseWriter, r *http.Request, c *call, who, purpose string, err error) {
 	status, body := setupRefusal(err)
 	if status >= 500 {
-		a.s.log.Error("setup request", "path", r.URL.Path, "err", err)
+		a.s.logErr("setup request", err, "path", truncate(r.URL.Path, logValueBytes))
 	}
 	var ce *db.CodeError
 	if errors.As(err, &ce) && ce.UserName != "" {

@@ -150,7 +150,7 @@ func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string
 	}
 	if err != nil && scimErr == nil {
 		if !errors.Is(err, db.ErrConflict) && !errors.Is(err, db.ErrNotFound) {
-			s.log.Error("write", "kind", kind, "err", err)
+			s.logErr("write", err, "kind", kind)
 		}
 		scimErr = storeErr(err)
 	}
