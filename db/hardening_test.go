@@ -373,7 +373,7 @@ func TestWALStaysBounded(t *testing.T) {
 // A list query past its read budget stops with ErrReadBudget, and while list queries fill
 // their slots, authentication, point reads and unfiltered pages still answer.
 func TestReadBudgetAndAuthenticationStayFree(t *testing.T) {
-	d, _ := openTest(t, WithReadBudget(300*time.Millisecond))
+	d, _ := openTest(t, WithReadBudget(time.Second))
 	ctx := context.Background()
 	_, secret, err := d.CreateToken(ctx, "okta", 0, "test")
 	if err != nil {
@@ -385,17 +385,26 @@ func TestReadBudgetAndAuthenticationStayFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 { // more heavy lists than there are slots
+	stop := make(chan struct{})
+	errs := make(chan error, 1000)
+	for range 8 { // more heavy lists than there are slots, again and again
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := d.ListUsers(ctx, slow, Page{Limit: 100})
-			errs <- err
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _, err := d.ListUsers(ctx, slow, Page{Limit: 100})
+				errs <- err
+			}
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	for range 20 {
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
 		a, err := d.Authenticate(ctx, secret, time.Now())
 		if err != nil || !a.Found {
 			t.Fatalf("authenticate while heavy lists run: %+v, %v", a, err)
@@ -403,10 +412,18 @@ func TestReadBudgetAndAuthenticationStayFree(t *testing.T) {
 		if _, err := d.UserByID(ctx, "u-1"); err != nil {
 			t.Fatalf("get by id while heavy lists run: %v", err)
 		}
+		// A page without a filter needs a millisecond; queued behind the heavy lists it
+		// would wait for most of their budget.
+		t0 := time.Now()
 		if _, total, err := d.ListUsers(ctx, Where{}, Page{Limit: 1}); err != nil || total != 3 {
 			t.Fatalf("an unfiltered page while heavy lists run: %d users, %v", total, err)
 		}
+		if waited := time.Since(t0); waited > 500*time.Millisecond {
+			t.Fatalf("an unfiltered page waited %s behind heavy lists", waited)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+	close(stop)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
