@@ -12,6 +12,9 @@ func TestClean(t *testing.T) {
 		{"\x1b[2Jx", "�[2Jx"},
 		{"a\tb\r\nc", "a�b��c"},
 		{"csi\u009b2J del\x7f", "csi�2J del�"},
+		{"moc.elpmaxe@\u202eada", "moc.elpmaxe@�ada"},         // right-to-left override
+		{"a\u2066b\u2069c\u2028d\u200be\ufeff", "a�b�c�d�e�"}, // isolate, separator, zero width
+		{"\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"}, // Persian keeps its joiner
 	} {
 		if got := Clean(tc.in); got != tc.want {
 			t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.want)
