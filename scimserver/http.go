@@ -190,6 +190,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 
 // decodeObject parses a body that must be one JSON object.
 func decodeObject(body []byte) (map[string]any, *Error) {
+	if name := duplicateName(body); name != "" {
+		return nil, badRequest(errInvalidSyntax, "the attribute %q appears twice in one object", truncate(name, 64))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {

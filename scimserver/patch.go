@@ -923,6 +923,9 @@ func decodePatch(body []byte) (patchRequest, *Error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return req, badRequest(errInvalidSyntax, "the body is not a valid PatchOp message: %s", jsonProblem(err))
 	}
+	if name := duplicateName(body); name != "" {
+		return req, badRequest(errInvalidSyntax, "the attribute %q appears twice in one object", truncate(name, 64))
+	}
 	if len(req.Operations) == 0 {
 		return req, badRequest(errInvalidValue, "a PatchOp message needs at least one operation in \"Operations\"")
 	}
