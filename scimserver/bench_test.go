@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"scimdesk/db"
 )
@@ -35,7 +36,7 @@ func seededEnv(b *testing.B, n int) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := db.Open(ctx, filepath.Join(dir, "bench.db"))
+	d, err := db.Open(ctx, filepath.Join(dir, "bench.db"), db.WithWriteBudget(time.Hour)) // seeds in large writes
 	if err != nil {
 		b.Fatal(err)
 	}

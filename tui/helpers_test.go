@@ -60,9 +60,16 @@ func startServer(t testing.TB, d *db.DB) *scimserver.Server {
 // deactivatedEvery-th one is deactivated (0: none).
 func seedUsers(t testing.TB, d *db.DB, n, deactivatedEvery int) {
 	t.Helper()
+	for start := 0; start < n; start += 500 { // each write well within the write budget
+		seedRange(t, d, start, min(start+500, n), deactivatedEvery)
+	}
+}
+
+func seedRange(t testing.TB, d *db.DB, from, to, deactivatedEvery int) {
+	t.Helper()
 	ctx := context.Background()
 	err := d.Write(ctx, func(tx *db.Tx) error {
-		for i := range n {
+		for i := from; i < to; i++ {
 			name := fmt.Sprintf("user%05d@example.com", i)
 			u := &db.User{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), UserName: name, Email: name,
 				GivenName: "User", FamilyName: fmt.Sprintf("N%05d", i), Active: deactivatedEvery == 0 || i%deactivatedEvery != 0,
