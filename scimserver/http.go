@@ -178,7 +178,14 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 		if errors.As(err, &mbe) {
 			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
 		}
-		return nil, badRequest(errInvalidSyntax, "could not read the request body")
+		// The connection failed or the body stopped arriving: the request was never
+		// received whole, so it is answered (if anyone still listens) but not audited,
+		// which would cost a write for each.
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, &Error{Status: http.StatusRequestTimeout, Detail: fmt.Sprintf("the request body did not arrive within %s", bodyTimeout), unheard: true}
+		}
+		return nil, &Error{Status: http.StatusBadRequest, ScimType: errInvalidSyntax, Detail: "could not read the request body", unheard: true}
 	}
 	if !utf8.Valid(body) {
 		// Stored as it came, invalid bytes would turn into U+FFFD and make distinct names
