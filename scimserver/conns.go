@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -38,6 +39,11 @@ const bodyGrace = 2 * time.Second
 // body of MaxBodyBytes (1 MiB) needs only about 100 KiB/s to arrive in time. Without it
 // only the server's ReadTimeout (30 s) bounded a body sent one byte every few seconds.
 const bodyTimeout = 10 * time.Second
+
+// preReadMax is the largest body guard reads before the handler runs: far more than a
+// user or a small group takes, and small enough that a full server holds at most
+// DefaultMaxConns × 64 KiB of bodies nobody has authenticated yet.
+const preReadMax = 64 << 10
 
 // drainWait is how long the server waits for the rest of a body its handler did not read
 // (a refused request, say) before it gives up on the connection. net/http reads up to
@@ -311,6 +317,20 @@ func (l *connLimiter) guard(next http.Handler, readTimeout time.Duration) http.H
 			b.restore = func() { rc.SetReadDeadline(time.Time{}) }
 		}
 		r.Body = b
+		if r.ContentLength > 0 && r.ContentLength <= preReadMax {
+			// Read a small body before the handler runs (its bytes have usually come
+			// with the headers). Once it is in, net/http watches the connection and
+			// cancels the request's context if the client hangs up, so a request
+			// abandoned at once (a client that resets after sending, hundreds a second)
+			// gives up at its first wait, for a database reader or the writer, instead
+			// of holding its slot through authentication first.
+			data, err := io.ReadAll(b)
+			if err != nil {
+				writeError(w, bodyReadError(err))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(data))
+		}
 		next.ServeHTTP(w, r)
 		if !b.finished() {
 			rc.SetReadDeadline(time.Now().Add(drainWait))
