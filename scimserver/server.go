@@ -36,7 +36,7 @@ type Config struct {
 	// HeartbeatEvery is how often the heartbeat and token last-use are written (default 2s).
 	HeartbeatEvery time.Duration
 	// MaxConns caps the connections held at once (default DefaultMaxConns); at the cap the
-	// longest-idle connection is closed to make room (see connLimiter).
+	// connection whose loss harms least is closed to make room (see connLimiter).
 	MaxConns int
 }
 
