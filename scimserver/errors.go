@@ -24,6 +24,11 @@ type Error struct {
 	Status   int
 	ScimType string
 	Detail   string
+
+	// unheard marks a failure of the connection rather than of the request: the client
+	// hung up, or its body did not arrive in time. Nothing was changed or decided, so
+	// no audit event is written for it (see Server.mutation).
+	unheard bool
 }
 
 func (e *Error) Error() string {
@@ -56,5 +61,10 @@ func notFound(format string, args ...any) *Error {
 func conflict(format string, args ...any) *Error {
 	return &Error{Status: http.StatusConflict, ScimType: errUniqueness, Detail: fmt.Sprintf(format, args...)}
 }
+
+// errClientGone answers a request whose client closed its connection before the change
+// was made: nobody reads it, but the status (nginx's "client closed request") says in the
+// server's log what happened, instead of a 500.
+var errClientGone = &Error{Status: 499, Detail: "the client closed the connection before the change was made; nothing changed", unheard: true}
 
 var errInternal = &Error{Status: http.StatusInternalServerError, Detail: "internal error; the server log has the details"}

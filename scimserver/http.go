@@ -178,7 +178,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 		if errors.As(err, &mbe) {
 			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
 		}
-		return nil, badRequest(errInvalidSyntax, "could not read the request body")
+		return nil, bodyReadError(err)
 	}
 	if !utf8.Valid(body) {
 		// Stored as it came, invalid bytes would turn into U+FFFD and make distinct names
@@ -186,6 +186,17 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
 		return nil, badRequest(errInvalidSyntax, "the request body is not valid UTF-8")
 	}
 	return body, nil
+}
+
+// bodyReadError answers a body that could not be read: the connection failed or the body
+// stopped arriving. The request was never received whole, so it is answered (if anyone
+// still listens) but not audited, which would cost a write for each.
+func bodyReadError(err error) *Error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Error{Status: http.StatusRequestTimeout, Detail: fmt.Sprintf("the request body did not arrive within %s", bodyTimeout), unheard: true}
+	}
+	return &Error{Status: http.StatusBadRequest, ScimType: errInvalidSyntax, Detail: "could not read the request body", unheard: true}
 }
 
 // decodeObject parses a body that must be one JSON object.

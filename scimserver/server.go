@@ -36,7 +36,7 @@ type Config struct {
 	// HeartbeatEvery is how often the heartbeat and token last-use are written (default 2s).
 	HeartbeatEvery time.Duration
 	// MaxConns caps the connections held at once (default DefaultMaxConns); at the cap the
-	// longest-idle connection is closed to make room (see connLimiter).
+	// connection whose loss harms least is closed to make room (see connLimiter).
 	MaxConns int
 }
 
@@ -140,16 +140,18 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.start = time.Now()
+	const readTimeout = 30 * time.Second
 	s.httpSrv = &http.Server{
-		Handler: s.Handler(),
+		Handler: s.conns.guard(s.Handler(), readTimeout),
 		// Short header and idle timeouts bound what a connection that is not doing useful
 		// work costs; the TLS handshake gets the header timeout too.
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       readTimeout, // a request body gets bodyTimeout of it (see guard)
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ConnState:         s.conns.track,
+		ConnContext:       s.conns.connContext,
 		ErrorLog:          log.New(httpErrorLog{s}, "", 0),
 	}
 	errc := make(chan error, 1)

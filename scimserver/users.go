@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,7 +135,9 @@ func userErr(err error, id string) *Error {
 func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string, summary *string, pre func() *Error, fn func(tx *db.Tx) *Error) *Error {
 	if pre != nil {
 		if scimErr := pre(); scimErr != nil {
-			s.record(r.Context(), c.event(kind, *subject, scimErr.Status, truncate(scimErr.Detail, 300)))
+			if !scimErr.unheard {
+				s.record(r.Context(), c.event(kind, *subject, scimErr.Status, truncate(scimErr.Detail, 300)))
+			}
 			return scimErr
 		}
 	}
@@ -147,6 +150,15 @@ func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string
 	})
 	if errors.Is(err, db.ErrWriteBudget) {
 		scimErr = nil // what fn made of its failing statements: the budget is the cause
+	}
+	if err != nil && scimErr == nil && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client hung up before its write was admitted, so the write never ran. This
+		// is no server error, and an audit event for it would cost a write of its own:
+		// a client that sends complete requests and resets its connections at once
+		// (hundreds a second, never waiting for an answer) would then queue that many
+		// writes, and hold that many connection slots while they wait, however quickly
+		// its connections die. The throttled "request failed" log line still shows it.
+		return errClientGone
 	}
 	if err != nil && scimErr == nil {
 		if !errors.Is(err, db.ErrConflict) && !errors.Is(err, db.ErrNotFound) {
