@@ -23,24 +23,8 @@ import (
 func TestAttacksDoNotHoldTheWriter(t *testing.T) {
 	e := newEnv(t)
 	e.t = t
-	ctx := context.Background()
 	const members = 3000
-	ids := make([]string, members)
-	for start := 0; start < members; start += 300 { // seeded directly: the HTTP path is not under test here
-		err := e.db.Write(ctx, func(tx *db.Tx) error {
-			for i := start; i < start+300; i++ {
-				ids[i] = uuid.NewString()
-				u := db.User{ID: ids[i], UserName: fmt.Sprintf("m%05d@example.com", i), Active: true, Doc: []byte(`{}`)}
-				if err := tx.InsertUser(ctx, &u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids := seedUsers(t, e, members, "m")
 	refs := make([]string, members)
 	for i, id := range ids {
 		refs[i] = `{"value":"` + id + `"}`
@@ -114,36 +98,10 @@ func TestAttacksDoNotHoldTheWriter(t *testing.T) {
 func TestDeleteBigGroup(t *testing.T) {
 	e := newEnv(t)
 	e.t = t
-	ctx := context.Background()
 	const members = 12000 // more than two chunks of memberDeleteChunk
-	ids := make([]string, members)
-	for start := 0; start < members; start += 200 {
-		err := e.db.Write(ctx, func(tx *db.Tx) error {
-			for i := start; i < start+200; i++ {
-				ids[i] = uuid.NewString()
-				u := db.User{ID: ids[i], UserName: fmt.Sprintf("b%05d@example.com", i), Active: true, Doc: []byte(`{}`)}
-				if err := tx.InsertUser(ctx, &u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := e.do("POST", "/Groups", `{"displayName":"everyone"}`)
-	group := r.json["id"].(string)
-	for start := 0; start < members; start += 4000 { // as an identity provider pushes a big group
-		refs := make([]string, 0, 4000)
-		for _, id := range ids[start : start+4000] {
-			refs = append(refs, `{"value":"`+id+`"}`)
-		}
-		if r := e.do("PATCH", "/Groups/"+group+"?excludedAttributes=members",
-			patchBody(`{"op":"add","path":"members","value":[`+strings.Join(refs, ",")+`]}`)); r.status != 200 {
-			t.Fatalf("add members: %d %s", r.status, r.raw)
-		}
-	}
+	ids := seedUsers(t, e, members, "b")
+	group := e.do("POST", "/Groups", `{"displayName":"everyone"}`).json["id"].(string)
+	addMembers(t, e, group, ids, 4000)
 	if r := e.do("DELETE", "/Groups/"+group, "", "If-Match", `W/"1"`); r.status != http.StatusPreconditionFailed {
 		t.Fatalf("DELETE with a stale If-Match: %d, want 412", r.status)
 	}
@@ -168,35 +126,10 @@ func TestDeleteBigGroup(t *testing.T) {
 func TestCostlyMemberFiltersStopAtTheBudget(t *testing.T) {
 	e := newEnv(t)
 	e.t = t
-	ctx := context.Background()
 	const members = 10000
-	ids := make([]string, members)
-	for start := 0; start < members; start += 200 {
-		err := e.db.Write(ctx, func(tx *db.Tx) error {
-			for i := start; i < start+200; i++ {
-				ids[i] = uuid.NewString()
-				u := db.User{ID: ids[i], UserName: fmt.Sprintf("c%05d@example.com", i), DisplayName: fmt.Sprintf("Member %d", i), Active: true, Doc: []byte(`{}`)}
-				if err := tx.InsertUser(ctx, &u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	ids := seedUsers(t, e, members, "c")
 	group := e.do("POST", "/Groups", `{"displayName":"big"}`).json["id"].(string)
-	for start := 0; start < members; start += 2500 {
-		refs := make([]string, 0, 2500)
-		for _, id := range ids[start : start+2500] {
-			refs = append(refs, `{"value":"`+id+`"}`)
-		}
-		if r := e.do("PATCH", "/Groups/"+group+"?excludedAttributes=members",
-			patchBody(`{"op":"add","path":"members","value":[`+strings.Join(refs, ",")+`]}`)); r.status != 200 {
-			t.Fatalf("add members: %d %s", r.status, r.raw)
-		}
-	}
+	addMembers(t, e, group, ids, 2500)
 	terms := make([]string, 99) // with the value eq: the most comparisons one filter may have
 	for i := range terms {
 		terms[i] = fmt.Sprintf(`display co \"zz%d\"`, i)
@@ -224,5 +157,46 @@ func TestCostlyMemberFiltersStopAtTheBudget(t *testing.T) {
 	t.Logf("costly member filters: %d; longest writer hold %s (before it: %s)", r.status, hold, before)
 	if hold > db.DefaultWriteBudget+time.Second {
 		t.Errorf("a batch held the writer for %s, with a budget of %s", hold, db.DefaultWriteBudget)
+	}
+}
+
+// seedUsers inserts n users straight into the database, a few hundred per write (the HTTP
+// create path is not what these tests are about), and returns their ids.
+func seedUsers(t *testing.T, e *testEnv, n int, prefix string) []string {
+	t.Helper()
+	ctx := context.Background()
+	ids := make([]string, n)
+	for start := 0; start < n; start += 200 {
+		err := e.db.Write(ctx, func(tx *db.Tx) error {
+			for i := start; i < min(start+200, n); i++ {
+				ids[i] = uuid.NewString()
+				u := db.User{ID: ids[i], UserName: fmt.Sprintf("%s%05d@example.com", prefix, i),
+					DisplayName: fmt.Sprintf("Member %d", i), Active: true, Doc: []byte(`{}`)}
+				if err := tx.InsertUser(ctx, &u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// addMembers adds users to a group in PATCHes of per members each, as an identity
+// provider pushes a big group.
+func addMembers(t *testing.T, e *testEnv, group string, ids []string, per int) {
+	t.Helper()
+	for start := 0; start < len(ids); start += per {
+		refs := make([]string, 0, per)
+		for _, id := range ids[start:min(start+per, len(ids))] {
+			refs = append(refs, `{"value":"`+id+`"}`)
+		}
+		if r := e.do("PATCH", "/Groups/"+group+"?excludedAttributes=members",
+			patchBody(`{"op":"add","path":"members","value":[`+strings.Join(refs, ",")+`]}`)); r.status != 200 {
+			t.Fatalf("add members: %d %s", r.status, r.raw)
+		}
 	}
 }
