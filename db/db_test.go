@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,8 +134,36 @@ func TestTokensAndAuthenticate(t *testing.T) {
 	if a, _ := d.Authenticate(ctx, secret, now); !a.Revoked {
 		t.Error("not revoked")
 	}
+	// The revoke is in the audit log, as the newest event: who revoked which token. A
+	// second revoke of the same token, and one of an unknown token, add nothing.
+	revokeEvents := func() []Event {
+		t.Helper()
+		evs, err := d.EventsBefore(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Event
+		for _, e := range evs {
+			if e.Kind == "token.revoke" {
+				out = append(out, e)
+			}
+		}
+		if len(evs) == 0 || evs[0].Kind != "token.revoke" {
+			t.Errorf("newest event is not the revoke: %+v", evs)
+		}
+		return out
+	}
+	if evs := revokeEvents(); len(evs) != 1 || evs[0].TokenID != tok.ID || evs[0].Agent != "t" || evs[0].Outcome != OutcomeOK || !strings.Contains(evs[0].Summary, tok.ID) {
+		t.Errorf("revoke events: %+v", evs)
+	}
+	if err := d.RevokeToken(ctx, tok.ID, "t"); err != nil {
+		t.Errorf("revoke again: %v", err)
+	}
 	if err := d.RevokeToken(ctx, "tok_nope", "t"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("revoke unknown: %v", err)
+	}
+	if evs := revokeEvents(); len(evs) != 1 {
+		t.Errorf("revoke events after revoking again and an unknown token: %+v", evs)
 	}
 	if err := d.RecordTokenUses(ctx, []TokenUse{{TokenID: tok.ID, At: now, Addr: "10.0.0.1", Agent: "Okta"}}); err != nil {
 		t.Fatal(err)
