@@ -220,3 +220,138 @@ func setPath(doc map[string]any, path string, ext bool, v string) {
 	}
 	obj[rest] = v
 }
+
+// TestSortMappingEndToEnd does for sortBy what TestFilterMappingEndToEnd does for
+// filters: every column of userSortColumns and groupSortColumns orders real resources.
+// Each attribute puts the resources in an order of its own, so that sorting by the wrong
+// column gives another order; the values mix upper and lower case, so that a
+// case-insensitive attribute sorted case-sensitively (or the reverse) does too.
+func TestSortMappingEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	words := []string{"alpha", "Bravo", "charlie", "Delta"} // by rank, case-insensitively
+	type sortAttr struct {
+		path      string
+		order     string // the resources, by rank
+		caseExact bool
+	}
+	userAttrs := []sortAttr{
+		{"userName", "zwyx", false}, {"displayName", "yzxw", false}, {"name.familyName", "xzwy", false},
+		{"name.givenName", "wyzx", false}, {"externalId", "yxwz", true},
+	}
+	groupAttrs := []sortAttr{{"displayName", "yxw", false}, {"externalId", "xwy", true}}
+
+	// want is the resources in ascending order of the values they were given.
+	value := func(a sortAttr, who string) string {
+		return strings.ReplaceAll(a.path, ".", "_") + "-" + words[strings.Index(a.order, who)]
+	}
+	want := func(a sortAttr) string {
+		labels := []byte(a.order)
+		key := func(who byte) string {
+			v := value(a, string(who))
+			if !a.caseExact {
+				v = strings.ToLower(v)
+			}
+			return v
+		}
+		slices.SortFunc(labels, func(p, q byte) int { return strings.Compare(key(p), key(q)) })
+		return string(labels)
+	}
+	label := map[string]string{}
+	byID := func(kind string, whos string) string {
+		b := []byte(whos)
+		slices.SortFunc(b, func(p, q byte) int {
+			return strings.Compare(ids(label, kind+string(p)), ids(label, kind+string(q)))
+		})
+		return string(b)
+	}
+	for _, who := range "wxyz" {
+		doc := map[string]any{}
+		for _, a := range userAttrs {
+			setPath(doc, a.path, false, value(a, string(who)))
+		}
+		r := e.do("POST", "/Users", jsonBody(doc))
+		if r.status != 201 {
+			t.Fatalf("create %c: %d %s", who, r.status, r.raw)
+		}
+		label[r.json["id"].(string)] = string(who)
+		time.Sleep(3 * time.Millisecond) // distinct times, stored in milliseconds
+	}
+	for _, who := range "wxy" {
+		doc := map[string]any{}
+		for _, a := range groupAttrs {
+			doc[a.path] = value(a, string(who))
+		}
+		r := e.do("POST", "/Groups", jsonBody(doc))
+		if r.status != 201 {
+			t.Fatalf("create group %c: %d %s", who, r.status, r.raw)
+		}
+		label[r.json["id"].(string)] = "g" + string(who)
+		time.Sleep(3 * time.Millisecond)
+	}
+	// Modified after creation, in this order: lastModified ascending is w x z y for the
+	// users and x y w for the groups.
+	for _, touch := range []string{"x", "z", "y", "gy", "gw"} {
+		kind := "/Users/"
+		if touch[0] == 'g' {
+			kind = "/Groups/"
+		}
+		// A group is renamed and renamed back, in two requests: one that ends where it
+		// started changes nothing, and keeps its time.
+		bodies := []string{patchBody(`{"op":"replace","path":"title","value":"touched"}`)}
+		if kind == "/Groups/" {
+			name := value(groupAttrs[0], touch[1:])
+			bodies = []string{patchBody(`{"op":"replace","path":"displayName","value":"` + name + `-"}`),
+				patchBody(`{"op":"replace","path":"displayName","value":"` + name + `"}`)}
+		}
+		for _, body := range bodies {
+			if r := e.do("PATCH", kind+ids(label, touch), body); r.status != 200 {
+				t.Fatalf("touch %s: %d %s", touch, r.status, r.raw)
+			}
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+
+	userCases := map[string]string{"meta.created": "wxyz", "meta.lastmodified": "wxzy", "id": byID("", "wxyz")}
+	for _, a := range userAttrs {
+		userCases[strings.ToLower(a.path)] = want(a)
+	}
+	groupCases := map[string]string{"meta.created": "wxy", "meta.lastmodified": "xyw", "id": byID("g", "wxy")}
+	for _, a := range groupAttrs {
+		groupCases[strings.ToLower(a.path)] = want(a)
+	}
+	check := func(kind string, columns map[string]string, cases map[string]string) {
+		for col := range columns {
+			asc, ok := cases[col]
+			if !ok {
+				t.Errorf("%s sort column %q has no case in this test", kind, col)
+				continue
+			}
+			desc := []byte(asc)
+			slices.Reverse(desc)
+			for _, c := range []struct{ order, want string }{{"ascending", asc}, {"descending", string(desc)}} {
+				r := e.do("GET", "/"+kind+"?count=100&sortBy="+url.QueryEscape(col)+"&sortOrder="+c.order, "")
+				var got strings.Builder
+				list, _ := r.json["Resources"].([]any)
+				for _, res := range list {
+					got.WriteString(strings.TrimPrefix(label[res.(map[string]any)["id"].(string)], "g"))
+				}
+				if got.String() != c.want {
+					t.Errorf("%s sorted by %s %s: %s, want %s", kind, col, c.order, got.String(), c.want)
+				}
+			}
+		}
+	}
+	check("Users", userSortColumns, userCases)
+	check("Groups", groupSortColumns, groupCases)
+}
+
+// ids finds the id given a label in a label-by-id map.
+func ids(label map[string]string, want string) string {
+	for id, l := range label {
+		if l == want {
+			return id
+		}
+	}
+	return ""
+}
