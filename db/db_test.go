@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,8 +134,36 @@ func TestTokensAndAuthenticate(t *testing.T) {
 	if a, _ := d.Authenticate(ctx, secret, now); !a.Revoked {
 		t.Error("not revoked")
 	}
+	// The revoke is in the audit log, as the newest event: who revoked which token. A
+	// second revoke of the same token, and one of an unknown token, add nothing.
+	revokeEvents := func() []Event {
+		t.Helper()
+		evs, err := d.EventsBefore(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Event
+		for _, e := range evs {
+			if e.Kind == "token.revoke" {
+				out = append(out, e)
+			}
+		}
+		if len(evs) == 0 || evs[0].Kind != "token.revoke" {
+			t.Errorf("newest event is not the revoke: %+v", evs)
+		}
+		return out
+	}
+	if evs := revokeEvents(); len(evs) != 1 || evs[0].TokenID != tok.ID || evs[0].Agent != "t" || evs[0].Outcome != OutcomeOK || !strings.Contains(evs[0].Summary, tok.ID) {
+		t.Errorf("revoke events: %+v", evs)
+	}
+	if err := d.RevokeToken(ctx, tok.ID, "t"); err != nil {
+		t.Errorf("revoke again: %v", err)
+	}
 	if err := d.RevokeToken(ctx, "tok_nope", "t"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("revoke unknown: %v", err)
+	}
+	if evs := revokeEvents(); len(evs) != 1 {
+		t.Errorf("revoke events after revoking again and an unknown token: %+v", evs)
 	}
 	if err := d.RecordTokenUses(ctx, []TokenUse{{TokenID: tok.ID, At: now, Addr: "10.0.0.1", Agent: "Okta"}}); err != nil {
 		t.Fatal(err)
@@ -181,30 +210,52 @@ func TestEventsTailAndHeartbeat(t *testing.T) {
 func TestUserQueryStatus(t *testing.T) {
 	d, _ := openTest(t)
 	ctx := context.Background()
+	// One user in each state, and one deactivated user who had set a key up: deactivated
+	// wins over ready. The search finds text in userName, email and display name.
 	insertUser(t, d, "1", "pending@x")
 	u := insertUser(t, d, "2", "gone@x")
 	u.Active = false
 	d.Write(ctx, func(tx *Tx) error { return tx.UpdateUser(ctx, &u) })
+	ready := addUser(t, d, "3", "ready@x", "Mail.Ready@Example.org", true)
+	giveKey(t, d, ready)
+	goneKeyed := addUser(t, d, "4", "gone-keyed@x", "", true)
+	giveKey(t, d, goneKeyed)
+	goneKeyed.Active, goneKeyed.DisplayName = false, "Ötzi Display"
+	d.Write(ctx, func(tx *Tx) error { return tx.UpdateUser(ctx, &goneKeyed) })
+
 	c, _ := d.CountUsersByStatus(ctx)
-	if c.Pending != 1 || c.Deactivated != 1 || c.Ready != 0 {
+	if c.Pending != 1 || c.Deactivated != 2 || c.Ready != 1 || c.Total() != 4 {
 		t.Errorf("counts %+v", c)
 	}
-	for status, want := range map[string]int{StatusPending: 1, StatusDeactivated: 1, StatusReady: 0, "": 2} {
-		w, err := UserQuery{Status: status}.Where()
+	for _, tc := range []struct {
+		q    UserQuery
+		want string // ids, in list order
+	}{
+		{UserQuery{Status: StatusPending}, "1"},
+		{UserQuery{Status: StatusDeactivated}, "2 4"},
+		{UserQuery{Status: StatusReady}, "3"},
+		{UserQuery{}, "1 2 3 4"},
+		{UserQuery{Search: "GONE"}, "2 4"},
+		{UserQuery{Search: " mail.ready@example "}, "3"},
+		{UserQuery{Search: "ötzi"}, "4"},
+		{UserQuery{Status: StatusDeactivated, Search: "keyed"}, "4"},
+		{UserQuery{Status: StatusReady, Search: "gone"}, ""},
+	} {
+		w, err := tc.q.Where()
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, n, err := d.ListUsers(ctx, w, Page{Limit: 10})
-		if err != nil || n != want {
-			t.Errorf("status %q: %d %v", status, n, err)
+		users, n, err := d.ListUsers(ctx, w, Page{Limit: 10})
+		var ids []string
+		for _, u := range users {
+			ids = append(ids, u.ID)
+		}
+		if got := strings.Join(ids, " "); err != nil || got != tc.want || n != len(ids) {
+			t.Errorf("%+v: %q (total %d) %v, want %q", tc.q, got, n, err, tc.want)
 		}
 	}
 	if _, err := (UserQuery{Status: "bogus"}).Where(); err == nil {
 		t.Error("bogus status accepted")
-	}
-	w, _ := UserQuery{Search: "GONE"}.Where()
-	if users, n, _ := d.ListUsers(ctx, w, Page{Limit: 10}); n != 1 || users[0].ID != "2" {
-		t.Errorf("search: %d", n)
 	}
 }
 

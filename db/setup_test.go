@@ -2,7 +2,11 @@ package db
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,8 +130,8 @@ func TestIssueSetupCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	canon, _ := NormalizeSetupCode(code)
-	if string(raw) != string(d.hashCode(canon)) {
-		t.Fatal("stored hash is not the keyed hash of the code")
+	if !hmac.Equal(raw, codeHMAC(t, d, canon)) {
+		t.Fatal("stored hash is not HMAC-SHA256 of the code under the key file")
 	}
 	evs, _ := d.EventsBefore(ctx, 0, 10)
 	if len(evs) != 1 || evs[0].Kind != "user.setup_code" || evs[0].Subject != alice.UserName || evs[0].Agent != "admin:test" ||
@@ -338,4 +342,22 @@ func otherCode(t *testing.T, code string) string {
 			return f
 		}
 	}
+}
+
+// codeHMAC is the stored form of a canonical code, computed here from the key file's
+// bytes rather than through the package's own hash function, which a test comparing with
+// it could never find wrong.
+func codeHMAC(t *testing.T, d *DB, canon string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(CodeKeyPath(d.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(key) != 32 {
+		t.Fatalf("key file holds %q", raw)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("scimdesk setup code v2\x00" + canon))
+	return m.Sum(nil)
 }

@@ -3,7 +3,10 @@ package scimserver
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+
+	"scimdesk/db"
 )
 
 func TestListsPagingSortingProjection(t *testing.T) {
@@ -92,18 +95,33 @@ func TestETagsAndEvents(t *testing.T) {
 		t.Errorf("If-Match stale: %d", r.status)
 	}
 	e.do("PATCH", "/Users/${u}", `{"Operations":[{"op":"remove","path":"emails[type eq \"x\"]"}]}`)
+	// Failures before the write transaction are audited too: a body that is not JSON, and
+	// a PATCH refused by its limits (more filter work than one request may ask for).
+	if r := e.do("POST", "/Users", `{"userName":`); r.status != 400 {
+		t.Errorf("malformed create: %d", r.status)
+	}
+	var heavy []string
+	for range 21 {
+		heavy = append(heavy, `{"op":"remove","path":`+jsonBody(`emails[`+strings.Repeat(`type eq "x" or `, 98)+`type eq "y"]`)+`}`)
+	}
+	if r := e.do("PATCH", "/Users/${u}", patchBody(heavy...)); r.status != 400 || r.json["scimType"] != errInvalidFilter {
+		t.Errorf("PATCH over its limits: %d %s", r.status, truncate(string(r.raw), 200))
+	}
 	events, err := e.db.EventsBefore(context.Background(), 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kinds []string
 	for _, ev := range events {
-		kinds = append(kinds, ev.Kind+"/"+ev.Outcome)
-		if ev.Kind == "user.create" && (ev.Subject != "etag@example.com" || ev.TokenID == "" || ev.Addr != "127.0.0.1" || ev.Status != 201) {
+		kinds = append(kinds, fmt.Sprintf("%s/%s/%d", ev.Kind, ev.Outcome, ev.Status))
+		if ev.Kind == "user.create" && ev.Outcome == db.OutcomeOK && (ev.Subject != "etag@example.com" || ev.TokenID == "" || ev.Addr != "127.0.0.1" || ev.Status != 201) {
 			t.Errorf("create event: %+v", ev)
 		}
+		if ev.Failed() && (ev.TokenID == "" || ev.Addr != "127.0.0.1" || ev.Summary == "") {
+			t.Errorf("failure event without its request: %+v", ev)
+		}
 	}
-	want := "[user.patch/fail user.patch/fail user.replace/ok user.create/ok"
+	want := "[user.patch/fail/400 user.create/fail/400 user.patch/fail/400 user.patch/fail/412 user.replace/ok/200 user.create/ok/201"
 	if got := fmt.Sprint(kinds); len(got) < len(want) || got[:len(want)] != want {
 		t.Errorf("events (newest first) = %v, want to start with %s]", kinds, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +193,149 @@ func TestRootSearch(t *testing.T) {
 			r.expect(t, c.name, c.expect)
 		})
 	}
+}
+
+// TestPatchRemoveTakesEffect: a remove that answers 200 must have removed what it names
+// and nothing else, as a GET afterwards shows. Each step's expectations include what the
+// earlier steps left, so a remove that did nothing, or took too much, fails.
+func TestPatchRemoveTakesEffect(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	r := e.do("POST", "/Users", `{"userName":"rm@example.com","externalId":"ext-rm","displayName":"Remove Me","title":"Clerk",
+		"name":{"givenName":"Rem","familyName":"Oved"},
+		"emails":[{"value":"work@example.com","type":"work","primary":true},{"value":"home@example.com","type":"home"}],
+		"`+URNEnterprise+`":{"department":"Sales","employeeNumber":"42"}}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	e.vars["u"] = r.json["id"].(string)
+	ext := "<" + URNEnterprise + ">."
+	steps := []struct {
+		op     string
+		expect map[string]any
+	}{
+		{`{"op":"remove","path":"displayName"}`,
+			map[string]any{"displayName": "<absent>", "title": "Clerk", "name.givenName": "Rem"}},
+		{`{"op":"remove","path":"name.givenName"}`,
+			map[string]any{"name.givenName": "<absent>", "name.familyName": "Oved"}},
+		{`{"op":"remove","path":"name"}`,
+			map[string]any{"name": "<absent>", "title": "Clerk"}},
+		{`{"op":"remove","path":"` + URNEnterprise + `:department"}`,
+			map[string]any{ext + "department": "<absent>", ext + "employeeNumber": "42"}},
+		{`{"op":"remove","path":"emails[type eq \"home\"]"}`,
+			map[string]any{"emails.0.value": "work@example.com", "emails.0.type": "work", "emails.1": "<absent>"}},
+		{`{"op":"remove","path":"externalId"}`,
+			map[string]any{"externalId": "<absent>", "userName": "rm@example.com", "title": "Clerk", "emails.0.value": "work@example.com"}},
+	}
+	for i, s := range steps {
+		r := e.do("PATCH", "/Users/${u}", patchBody(s.op))
+		if r.status != 200 {
+			t.Fatalf("step %d %s: %d %s", i, s.op, r.status, r.raw)
+		}
+		what := fmt.Sprintf("step %d %s", i, s.op)
+		r.expect(t, what, s.expect)
+		e.do("GET", "/Users/${u}", "").expect(t, what+", read back", s.expect)
+	}
+	// The removed externalId is gone from the index too: a filter on it finds nobody.
+	r = e.do("GET", "/Users?filter="+q(`externalId eq "ext-rm"`), "")
+	r.expect(t, "filter on the removed externalId", map[string]any{"totalResults": 0})
+}
+
+// TestPatchValueFilterLogic: the value filters of PATCH paths (emails[...], members[...])
+// are evaluated in memory. Each case is built so that a wrong evaluation of not, and, or
+// or of the grouping by parentheses removes a visibly different set of elements.
+func TestPatchValueFilterLogic(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	// a: work, example.com; b: home, example.com; c: home, example.org; d: other, example.org.
+	emails := `[{"value":"a@example.com","type":"work"},{"value":"b@example.com","type":"home"},
+		{"value":"c@example.org","type":"home"},{"value":"d@example.org","type":"other"}]`
+	for i, c := range []struct {
+		path string
+		keep string // the values left, in order
+	}{
+		{`emails[not (type eq "work")]`, "a@example.com"},
+		{`emails[type eq "home" and value ew "example.org"]`, "a@example.com b@example.com d@example.org"},
+		{`emails[type eq "work" or value ew "example.org"]`, "b@example.com"},
+		{`emails[(type eq "home" or type eq "other") and value ew "example.org"]`, "a@example.com b@example.com"},
+		{`emails[type eq "work" or (type eq "other" and value co "d@")]`, "b@example.com c@example.org"},
+		{`emails[not (type eq "home") and not (value ew "example.org")]`, "b@example.com c@example.org d@example.org"},
+		{`emails[not (type eq "home" or value ew "example.com")]`, "a@example.com b@example.com c@example.org"},
+	} {
+		r := e.do("POST", "/Users", fmt.Sprintf(`{"userName":"vf%d@example.com","emails":%s}`, i, emails))
+		if r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+		e.vars["u"] = r.json["id"].(string)
+		r = e.do("PATCH", "/Users/${u}", patchBody(`{"op":"remove","path":`+jsonBody(c.path)+`}`))
+		if r.status != 200 {
+			t.Errorf("%s: %d %s", c.path, r.status, r.raw)
+			continue
+		}
+		if got := emailValues(e.do("GET", "/Users/${u}", "")); got != c.keep {
+			t.Errorf("remove %s: left %q, want %q", c.path, got, c.keep)
+		}
+	}
+
+	// Members: alice and bob are admins; carol is not. The member filter has fast paths
+	// (value eq, value sw) and a pass over the list for anything else; a request with a
+	// filter of the second kind reads the list, so its value eq steps take the in-memory
+	// fast path, and one without takes the SQL one.
+	users := map[string]string{}
+	for _, n := range []string{"Alice Admin", "Bob Admin", "Carol User"} {
+		r := e.do("POST", "/Users", `{"userName":`+jsonBody(strings.ToLower(n[:strings.IndexByte(n, ' ')])+"@example.com")+`,"displayName":`+jsonBody(n)+`}`)
+		if r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+		users[n[:strings.IndexByte(n, ' ')]] = r.json["id"].(string)
+	}
+	alice, bob, carol := users["Alice"], users["Bob"], users["Carol"]
+	for i, c := range []struct {
+		ops  []string
+		keep []string
+	}{
+		{[]string{`members[display co "Admin" and not (value eq "` + alice + `")]`}, []string{alice, carol}},
+		{[]string{`members[not (display co "Admin")]`}, []string{alice, bob}},
+		{[]string{`members[value eq "` + alice + `" or value eq "` + carol + `"]`}, []string{bob}},
+		{[]string{`members[display sw "carol" or (display co "admin" and display ew "x")]`}, []string{alice, bob}},
+		{[]string{`members[(display sw "alice" or display sw "bob") and not (display ew "nobody")]`}, []string{carol}},
+		{[]string{`members[value sw "` + bob[:13] + `"]`}, []string{alice, carol}},
+		{[]string{`members[value eq "` + carol + `"]`}, []string{alice, bob}},
+		{[]string{`members[display eq "Bob Admin"]`, `members[value eq "` + carol + `"]`}, []string{alice}},
+		{[]string{`members[display eq "Bob Admin"]`, `members[value sw "` + alice[:13] + `"]`}, []string{carol}},
+	} {
+		r := e.do("POST", "/Groups", fmt.Sprintf(`{"displayName":"vf-group-%d","members":[{"value":%q},{"value":%q},{"value":%q}]}`, i, alice, bob, carol))
+		if r.status != 201 {
+			t.Fatalf("create group: %d %s", r.status, r.raw)
+		}
+		e.vars["g"] = r.json["id"].(string)
+		var ops []string
+		for _, p := range c.ops {
+			ops = append(ops, `{"op":"remove","path":`+jsonBody(p)+`}`)
+		}
+		r = e.do("PATCH", "/Groups/${g}", patchBody(ops...))
+		if r.status != 200 && r.status != 204 {
+			t.Errorf("%v: %d %s", c.ops, r.status, r.raw)
+			continue
+		}
+		var got []string
+		members, _ := e.do("GET", "/Groups/${g}", "").json["members"].([]any)
+		for _, m := range members {
+			got = append(got, m.(map[string]any)["value"].(string))
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(c.keep))
+		if !slices.Equal(got, want) {
+			t.Errorf("remove %v: left %v, want %v (alice %s, bob %s, carol %s)", c.ops, got, want, alice, bob, carol)
+		}
+	}
+}
+
+func emailValues(r response) string {
+	var vs []string
+	list, _ := r.json["emails"].([]any)
+	for _, el := range list {
+		vs = append(vs, fmt.Sprint(el.(map[string]any)["value"]))
+	}
+	return strings.Join(vs, " ")
 }

@@ -290,6 +290,29 @@ func TestSetupHappyPath(t *testing.T) {
 	if evs := se.events("user.key_recover"); len(evs) != 1 || evs[0].Failed() {
 		t.Fatalf("recover events = %+v", evs)
 	}
+
+	// A recovery code is single use, like a setup code: whoever finds it afterwards (in a
+	// chat, on a note) cannot set a passphrase of their own with it.
+	if code, _ := se.db.SetupCodeOf(ctx, u.id); code.Used.IsZero() {
+		t.Fatal("recovery code not spent")
+	}
+	nb2, err := RecoverBundle(rinfo.UserID, *rinfo.Key, typed, []byte("the finder's passphrase"), cheapKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se2 *SetupError
+	if _, err := c.Begin(ctx, u.email, u.code, db.PurposeRecover); !errors.As(err, &se2) || se2.Code != "code_used" {
+		t.Errorf("recovery begin with a used code: %v", err)
+	}
+	if _, err := c.Complete(ctx, SetupCompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb2}); !errors.As(err, &se2) || se2.Code != "code_used" || se2.Status != http.StatusGone {
+		t.Errorf("recovery complete with a used code: %v", err)
+	}
+	if k3, _ := se.db.UserKey(ctx, u.id); k3.Passphrase != k2.Passphrase {
+		t.Error("a used recovery code replaced the passphrase again")
+	}
+	if evs := se.events("user.key_recover"); len(evs) != 3 || !evs[0].Failed() || evs[0].Status != http.StatusGone {
+		t.Errorf("recover events after reuse = %+v", evs)
+	}
 }
 
 // TestSetupRefusals walks every refusal: each answers a JSON error with a clear code,
