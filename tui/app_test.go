@@ -90,14 +90,32 @@ func TestAppViewFitsTheWindow(t *testing.T) {
 }
 
 // Under NO_COLOR the renderer drops every colour; states must still read in words and
-// symbols, and the selected row must still be marked.
+// symbols, and the selected row must still be marked. The users are in every state, each
+// on its own row: a ready user (one with a master key) must not be drawn as pending.
 func TestAppReadsWithoutColour(t *testing.T) {
 	d := testDB(t)
-	seedUsers(t, d, 5, 2)
+	seedUsers(t, d, 5, 2) // 0, 2, 4 deactivated; 1 and 3 pending
+	giveKey(t, d, "00000000-0000-4000-8000-000000000003")
 	a := newApp(testDeps(t, d, Options{}))
 	dr := driveApp(t, a, 100, 24)
 	dr.key("3")
-	dr.waitText("row 1 of 5")
+	v := plain(dr.waitText("row 1 of 5"))
+	rowStatus := map[string]string{"user00003": "● ready", "user00001": "○ pending", "user00000": "✗ deactivated"}
+	for _, l := range strings.Split(v, "\n") {
+		for name, status := range rowStatus {
+			if strings.Contains(l, name) && !strings.Contains(l, status) {
+				t.Errorf("the row of %s does not read %q: %q", name, status, l)
+			}
+		}
+	}
+	if !strings.Contains(v, "○ 1 pending") || !strings.Contains(v, "● 1 ready") || !strings.Contains(v, "3 deactivated") {
+		t.Errorf("the counts are not 1 pending, 1 ready, 3 deactivated:\n%s", v)
+	}
+	dr.key("down") // user00003, the ready one
+	dr.key("enter")
+	dr.waitText("user00003@example.com", "ready: active, has set up a master key")
+	dr.key("esc")
+	dr.waitText("row 2 of 5")
 	var out bytes.Buffer
 	w := &colorprofile.Writer{Forward: &out, Profile: colorprofile.Env([]string{"NO_COLOR=1", "TERM=xterm-256color"})}
 	if _, err := w.WriteString(dr.view()); err != nil {
@@ -111,7 +129,7 @@ func TestAppReadsWithoutColour(t *testing.T) {
 		t.Errorf("colour survived NO_COLOR: %q", sgrColour.FindString(s))
 	}
 	plainText := ansi.Strip(s)
-	for _, want := range []string{"○ pending", "✗ deactivated", "› ", "━"} {
+	for _, want := range []string{"● ready", "○ pending", "✗ deactivated", "› ", "━"} {
 		if !strings.Contains(plainText, want) {
 			t.Errorf("without colour the screen lacks %q", want)
 		}

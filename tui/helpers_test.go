@@ -266,3 +266,20 @@ func (dr *driver) lastStatus() string {
 
 // plain strips styling from a view.
 func plain(s string) string { return ansi.Strip(s) }
+
+// giveKey stores a master key for the user with id, as `scimdesk setup` does: the user is
+// ready from then on.
+func giveKey(t testing.TB, d *db.DB, id string) {
+	t.Helper()
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *db.Tx) error {
+		u, err := tx.UserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		return tx.InsertUserKey(ctx, u.Seq, db.UserKey{Alg: "x25519", PublicKey: make([]byte, 32), Passphrase: "{}", Recovery: "{}"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
