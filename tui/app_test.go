@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,12 +71,17 @@ func TestAppViewFitsTheWindow(t *testing.T) {
 	seedGroup(t, d, "A group with a name far longer than any column could ever show in full", 20)
 	a := newApp(testDeps(t, d, Options{}))
 	dr := driveApp(t, a, 80, 24)
-	dr.waitText("SCIM URL")
+	// Every tab with its data first: what is measured below is each tab with its rows, not
+	// a tab still loading. (A size change reads nothing: the rows stay.)
+	for i, loaded := range []string{"SCIM URL", "No tokens yet", "row 1 of 50", "1 group", "no events yet"} {
+		dr.key(string(rune('1' + i)))
+		dr.waitText(loaded)
+	}
 	for _, size := range [][2]int{{80, 24}, {100, 30}, {60, 16}, {40, 12}, {200, 60}, {20, 5}} {
 		dr.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 		for i := range a.tabs {
 			dr.key(string(rune('1' + i)))
-			dr.settle(30e6)
+			dr.waitUntil(fmt.Sprintf("tab %d shown", i+1), func() bool { return a.active == i })
 			lines := strings.Split(dr.view(), "\n")
 			if len(lines) != size[1] {
 				t.Errorf("%dx%d tab %d: %d lines", size[0], size[1], i+1, len(lines))

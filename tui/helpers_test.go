@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -281,5 +282,45 @@ func giveKey(t testing.TB, d *db.DB, id string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// liveFeed starts the console's own live feed over dp and lets it see every message
+// before the tab, as the app does: the tab then follows the database through the real
+// polls (every second, and at once on the nudges of a server in this process), not through
+// messages a test makes up.
+func (dr *driver) liveFeed(dp *deps) {
+	f := newFeed(dp)
+	tabUpdate := dr.update
+	dr.update = func(m tea.Msg) tea.Cmd { return tea.Batch(f.update(m), tabUpdate(m)) }
+	dr.do(f.init())
+}
+
+// serveSCIM switches SCIM on over d, makes a token and runs the real server; post sends
+// a SCIM create through it, as an identity provider would.
+func serveSCIM(t testing.TB, d *db.DB) (srv *scimserver.Server, post func(path, body string)) {
+	t.Helper()
+	ctx := context.Background()
+	if err := d.SetSCIMEnabled(ctx, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := d.CreateToken(ctx, "okta", 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = startServer(t, d)
+	return srv, func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.SCIMURL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/scim+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %s: %s", path, res.Status)
+		}
 	}
 }
