@@ -143,18 +143,22 @@ func TestUsersDetailAndSetupCode(t *testing.T) {
 }
 
 // Users an identity provider creates through the server show up on the tab by themselves:
-// the live feed sees the server's events and the tab reads its page again.
+// the live feed sees the server's events and the tab reads its page again. That holds for
+// a user created between the tab's first read and the feed's first poll too, whose event
+// is in that poll's history rather than among new events.
 func TestUsersFollowLiveChanges(t *testing.T) {
 	d := testDB(t)
 	srv, post := serveSCIM(t, d)
 	dp := testDeps(t, d, Options{Server: srv})
 	u := newUsers(dp)
 	dr := driveTab(t, u, 80, 20)
-	dr.liveFeed(dp)
 	dr.waitText("No users yet")
 	post("/Users", `{"userName":"ann@example.com"}`)
+	dr.liveFeed(dp)
+	dr.waitText("1 user", "ann@example.com")
 	post("/Users", `{"userName":"bob@example.com"}`)
-	dr.waitText("2 users", "ann@example.com", "bob@example.com")
+	post("/Users", `{"userName":"cy@example.com"}`)
+	dr.waitText("3 users", "ann@example.com", "bob@example.com", "cy@example.com")
 }
 
 // insertUser stores one pending user with these names.
