@@ -43,16 +43,18 @@ func TestActivityHistoryLiveAndDetail(t *testing.T) {
 func TestActivityReadsOlderPages(t *testing.T) {
 	d := testDB(t)
 	ctx := context.Background()
-	err := d.Write(ctx, func(tx *db.Tx) error {
-		for i := range historySize + 250 {
-			if err := tx.InsertEvent(ctx, db.Event{Kind: "user.patch", Subject: fmt.Sprintf("u%04d", i)}); err != nil {
-				return err
+	for start, step := 0, seedBatch(historySize+250); start < historySize+250; start += step {
+		err := d.Write(ctx, func(tx *db.Tx) error {
+			for i := start; i < min(start+step, historySize+250); i++ {
+				if err := tx.InsertEvent(ctx, db.Event{Kind: "user.patch", Subject: fmt.Sprintf("u%04d", i)}); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	dp := testDeps(t, d, Options{})
 	a := newActivity(dp)

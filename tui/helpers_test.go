@@ -63,8 +63,9 @@ func startServer(t testing.TB, d *db.DB) *scimserver.Server {
 // deactivatedEvery-th one is deactivated (0: none).
 func seedUsers(t testing.TB, d *db.DB, n, deactivatedEvery int) {
 	t.Helper()
-	for start := 0; start < n; start += 500 { // each write well within the write budget
-		seedRange(t, d, start, min(start+500, n), deactivatedEvery)
+	step := seedBatch(500) // each write well within the write budget
+	for start := 0; start < n; start += step {
+		seedRange(t, d, start, min(start+step, n), deactivatedEvery)
 	}
 }
 
@@ -345,4 +346,13 @@ func needTmux(t *testing.T) string {
 		skipUnlessCI(t, "tmux is not installed, and this end-to-end test runs the real binary in a terminal it provides (.ci/run installs it; on Debian: apt-get install tmux)")
 	}
 	return path
+}
+
+// seedBatch is how many rows a test seeds in one write: n, or a tenth of it under the race
+// detector, so that each write stays within the write budget.
+func seedBatch(n int) int {
+	if raceDetector {
+		return max(1, n/10)
+	}
+	return n
 }
