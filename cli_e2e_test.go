@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -217,5 +218,142 @@ func TestServeMaxConns(t *testing.T) {
 	}
 	if closed == 0 {
 		t.Error("no held connection was closed: the cap of 5 did not apply")
+	}
+}
+
+// TestAdminCommandsDoWhatTheySay runs the admin commands of the real binary against a
+// `scimdesk serve` whose database holds users in every state (two pending, two ready, two
+// deactivated) and two tokens, and checks what each command did, as the identity provider
+// and the admin would see it: `users list --status X` lists exactly the X users (with one
+// user of each kind an ignored filter would still pass, so there are several of each),
+// `token revoke` makes that token, and only that one, get 401, and `scim disable` makes
+// SCIM requests get 403 until `scim enable`.
+func TestAdminCommandsDoWhatTheySay(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "effects.db")
+	createDB(t, dbPath)
+	run(t, "scim", "enable", "--db", dbPath)
+	keep := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "okta"), "\n", 2)[0]
+	victim := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "leaked"), "\n", 2)[0]
+	addr := freeAddr(t)
+	startServe(t, dbPath, addr)
+	base := "http://" + addr + "/scim/v2"
+
+	create := func(name string) string {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/Users", strings.NewReader(`{"userName":"`+name+`"}`))
+		req.Header.Set("Authorization", "Bearer "+keep)
+		req.Header.Set("Content-Type", "application/scim+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var u struct{ ID string }
+		if err := json.NewDecoder(res.Body).Decode(&u); err != nil || res.StatusCode != http.StatusCreated {
+			t.Fatalf("create %s: %d %v", name, res.StatusCode, err)
+		}
+		return u.ID
+	}
+	want := map[string][]string{
+		"pending":     {"pat@example.com", "pia@example.com"},
+		"ready":       {"rex@example.com", "rue@example.com"},
+		"deactivated": {"dan@example.com", "dot@example.com"},
+	}
+	ids := map[string]string{}
+	for _, names := range want {
+		for _, n := range names {
+			ids[n] = create(n)
+		}
+	}
+	for _, n := range want["deactivated"] {
+		if got := scimStatus(t, "PATCH", base+"/Users/"+ids[n], keep,
+			`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`); got != http.StatusOK {
+			t.Fatalf("deactivate %s: %d", n, got)
+		}
+	}
+	// A ready user is one who stored a master key; what `scimdesk setup` stores, stored
+	// here directly (the real setup flow has its own end-to-end test).
+	d, err := db.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range want["ready"] {
+		err := d.Write(context.Background(), func(tx *db.Tx) error {
+			u, err := tx.UserByID(context.Background(), ids[n])
+			if err != nil {
+				return err
+			}
+			return tx.InsertUserKey(context.Background(), u.Seq, db.UserKey{Alg: "x25519", PublicKey: make([]byte, 32), Passphrase: "{}", Recovery: "{}"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Close()
+
+	// users list --status X: exactly the X users, each shown with its status.
+	listed := func(args ...string) map[string]string {
+		t.Helper()
+		got := map[string]string{}
+		for _, line := range strings.Split(run(t, append([]string{"users", "list", "--db", dbPath}, args...)...), "\n")[1:] {
+			if f := strings.Fields(line); len(f) >= 2 {
+				got[f[1]] = f[0]
+			}
+		}
+		return got
+	}
+	all := listed()
+	if len(all) != 6 {
+		t.Errorf("users list shows %d users, want 6: %v", len(all), all)
+	}
+	for status, names := range want {
+		got := listed("--status", status)
+		if len(got) != len(names) {
+			t.Errorf("users list --status %s lists %v, want exactly %v", status, got, names)
+		}
+		for _, n := range names {
+			if got[n] != status || all[n] != status {
+				t.Errorf("users list --status %s: %s shows as %q (%q unfiltered), want %s", status, n, got[n], all[n], status)
+			}
+		}
+	}
+	if out := run(t, "scim", "status", "--db", dbPath); !strings.Contains(out, "Users:    6 (2 pending, 2 ready, 2 deactivated)") {
+		t.Errorf("scim status counts:\n%s", out)
+	}
+
+	// token revoke: that token gets 401 at once, the other still works.
+	if got := scimStatus(t, "GET", base+"/Users?count=1", victim, ""); got != http.StatusOK {
+		t.Fatalf("the token to revoke does not work before: %d", got)
+	}
+	if out := run(t, "token", "revoke", "--db", dbPath, tokenID(t, dbPath, "leaked")); !strings.Contains(out, "Revoked token") {
+		t.Errorf("token revoke says %q", out)
+	}
+	if got := scimStatus(t, "GET", base+"/Users?count=1", victim, ""); got != http.StatusUnauthorized {
+		t.Errorf("the revoked token's next request: %d, want 401", got)
+	}
+	if got := scimStatus(t, "GET", base+"/Users?count=1", keep, ""); got != http.StatusOK {
+		t.Errorf("the other token after the revoke: %d, want 200", got)
+	}
+	for _, line := range strings.Split(run(t, "token", "list", "--db", dbPath), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && (f[1] == "leaked") != (f[len(f)-1] == "revoked") {
+			t.Errorf("token list after the revoke: %q", line)
+		}
+	}
+	if out, err := exec.Command(builtBinary(t), "token", "revoke", "--db", dbPath, "tok_000000000000").CombinedOutput(); err == nil {
+		t.Errorf("revoking a token that does not exist succeeded: %s", out)
+	}
+
+	// scim disable: 403, and scim status says so; scim enable: served again.
+	run(t, "scim", "disable", "--db", dbPath)
+	if got := scimStatus(t, "GET", base+"/Users?count=1", keep, ""); got != http.StatusForbidden {
+		t.Errorf("a SCIM request after scim disable: %d, want 403", got)
+	}
+	if out := run(t, "scim", "status", "--db", dbPath); !strings.Contains(out, "SCIM:     disabled") {
+		t.Errorf("scim status after disable:\n%s", out)
+	}
+	run(t, "scim", "enable", "--db", dbPath)
+	if got := scimStatus(t, "GET", base+"/Users?count=1", keep, ""); got != http.StatusOK {
+		t.Errorf("a SCIM request after scim enable: %d, want 200", got)
 	}
 }

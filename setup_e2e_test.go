@@ -36,7 +36,7 @@ import (
 // database holds no unwrapped key material, nor the passphrase, the recovery key or the code.
 func TestSetupEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		skipUnlessCI(t, "-short: this test builds and runs the binary")
 	}
 	dir := t.TempDir()
 	// The server: HTTPS with a certificate from a private CA, as on another host.
@@ -197,12 +197,9 @@ func TestSetupEndToEnd(t *testing.T) {
 // and the sentence left on the screen afterwards, which must not hold the recovery key.
 func TestSetupInteractiveTmux(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		skipUnlessCI(t, "-short: this test builds and runs the binary")
 	}
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("no tmux")
-	}
+	tmux := needTmux(t)
 	dir := t.TempDir()
 	e := startE2E(t, dir, "")
 	dora := e.scim("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"dora@example.com"}`)
@@ -302,14 +299,12 @@ type e2e struct {
 	client *http.Client
 }
 
-// startE2E builds the binary, switches SCIM on, makes a token and starts `scimdesk serve`
-// on a free port with the extra flags; caFile, if set, is trusted by the SCIM client.
+// startE2E switches SCIM on, makes a token and starts `scimdesk serve` (the binary built
+// for the run) on a free port with the extra flags; caFile, if set, is trusted by the SCIM
+// client.
 func startE2E(t *testing.T, dir, caFile string, serveFlags ...string) *e2e {
 	t.Helper()
-	e := &e2e{t: t, bin: filepath.Join(dir, "scimdesk"), dbPath: filepath.Join(dir, "scim.db")}
-	if out, err := exec.Command("go", "build", "-o", e.bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	e := &e2e{t: t, bin: builtBinary(t), dbPath: filepath.Join(dir, "scim.db")}
 	createDB(t, e.dbPath) // as serve or the console would on first run
 	e.mustRun("", "scim", "enable")
 	tokOut, _ := e.mustRun("", "token", "create", "--description", "e2e")

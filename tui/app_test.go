@@ -2,6 +2,7 @@ package tui
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,12 +71,17 @@ func TestAppViewFitsTheWindow(t *testing.T) {
 	seedGroup(t, d, "A group with a name far longer than any column could ever show in full", 20)
 	a := newApp(testDeps(t, d, Options{}))
 	dr := driveApp(t, a, 80, 24)
-	dr.waitText("SCIM URL")
+	// Every tab with its data first: what is measured below is each tab with its rows, not
+	// a tab still loading. (A size change reads nothing: the rows stay.)
+	for i, loaded := range []string{"SCIM URL", "No tokens yet", "row 1 of 50", "1 group", "no events yet"} {
+		dr.key(string(rune('1' + i)))
+		dr.waitText(loaded)
+	}
 	for _, size := range [][2]int{{80, 24}, {100, 30}, {60, 16}, {40, 12}, {200, 60}, {20, 5}} {
 		dr.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 		for i := range a.tabs {
 			dr.key(string(rune('1' + i)))
-			dr.settle(30e6)
+			dr.waitUntil(fmt.Sprintf("tab %d shown", i+1), func() bool { return a.active == i })
 			lines := strings.Split(dr.view(), "\n")
 			if len(lines) != size[1] {
 				t.Errorf("%dx%d tab %d: %d lines", size[0], size[1], i+1, len(lines))
@@ -90,14 +96,32 @@ func TestAppViewFitsTheWindow(t *testing.T) {
 }
 
 // Under NO_COLOR the renderer drops every colour; states must still read in words and
-// symbols, and the selected row must still be marked.
+// symbols, and the selected row must still be marked. The users are in every state, each
+// on its own row: a ready user (one with a master key) must not be drawn as pending.
 func TestAppReadsWithoutColour(t *testing.T) {
 	d := testDB(t)
-	seedUsers(t, d, 5, 2)
+	seedUsers(t, d, 5, 2) // 0, 2, 4 deactivated; 1 and 3 pending
+	giveKey(t, d, "00000000-0000-4000-8000-000000000003")
 	a := newApp(testDeps(t, d, Options{}))
 	dr := driveApp(t, a, 100, 24)
 	dr.key("3")
-	dr.waitText("row 1 of 5")
+	v := plain(dr.waitText("row 1 of 5"))
+	rowStatus := map[string]string{"user00003": "● ready", "user00001": "○ pending", "user00000": "✗ deactivated"}
+	for _, l := range strings.Split(v, "\n") {
+		for name, status := range rowStatus {
+			if strings.Contains(l, name) && !strings.Contains(l, status) {
+				t.Errorf("the row of %s does not read %q: %q", name, status, l)
+			}
+		}
+	}
+	if !strings.Contains(v, "○ 1 pending") || !strings.Contains(v, "● 1 ready") || !strings.Contains(v, "3 deactivated") {
+		t.Errorf("the counts are not 1 pending, 1 ready, 3 deactivated:\n%s", v)
+	}
+	dr.key("down") // user00003, the ready one
+	dr.key("enter")
+	dr.waitText("user00003@example.com", "ready: active, has set up a master key")
+	dr.key("esc")
+	dr.waitText("row 2 of 5")
 	var out bytes.Buffer
 	w := &colorprofile.Writer{Forward: &out, Profile: colorprofile.Env([]string{"NO_COLOR=1", "TERM=xterm-256color"})}
 	if _, err := w.WriteString(dr.view()); err != nil {
@@ -111,7 +135,7 @@ func TestAppReadsWithoutColour(t *testing.T) {
 		t.Errorf("colour survived NO_COLOR: %q", sgrColour.FindString(s))
 	}
 	plainText := ansi.Strip(s)
-	for _, want := range []string{"○ pending", "✗ deactivated", "› ", "━"} {
+	for _, want := range []string{"● ready", "○ pending", "✗ deactivated", "› ", "━"} {
 		if !strings.Contains(plainText, want) {
 			t.Errorf("without colour the screen lacks %q", want)
 		}

@@ -19,11 +19,9 @@ import (
 // a socket of its own, so the test never touches anyone else's sessions.
 func TestEndToEndInTmux(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		skipUnlessCI(t, "-short: this test builds and runs the binary")
 	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (CI installs it)")
-	}
+	needTmux(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "scimdesk")
 	goBin, err := exec.LookPath("go")

@@ -79,7 +79,9 @@ func (g *groups) Update(msg tea.Msg) tea.Cmd {
 			return g.list.query(db.GroupQuery{Search: g.filter.query}.Where())
 		}
 	case pollMsg:
-		if msg.Initial || !touchesUsers(msg.Events) {
+		// The first poll counts too: a change made between this tab's first read and that
+		// poll is only in its history, and would not show until the next change.
+		if !touchesUsers(msg.Events) {
 			return nil
 		}
 		cmds := []tea.Cmd{g.list.refresh()}

@@ -69,14 +69,17 @@ func TestGroupsEmpty(t *testing.T) {
 // The empty list says so under its titles; so does a filter that matches nothing.
 func TestGroupsEmptyListSaysSo(t *testing.T) {
 	d := testDB(t)
-	g := newGroups(testDeps(t, d, Options{}))
+	srv, post := serveSCIM(t, d)
+	dp := testDeps(t, d, Options{Server: srv})
+	g := newGroups(dp)
 	dr := driveTab(t, g, 80, 20)
+	dr.liveFeed(dp)
 	v := plain(dr.waitText("NAME", "no groups yet"))
 	if lines := strings.Split(v, "\n"); !strings.Contains(lines[4], "no groups yet") {
 		t.Errorf("no line says the list is empty under its titles:\n%s", v)
 	}
-	seedGroup(t, d, "Sales", 0)
-	dr.send(pollMsg{Events: []db.Event{{ID: 1, Kind: "group.create", Outcome: db.OutcomeOK}}})
+	// Pushed by the identity provider: the live feed brings it to the tab.
+	post("/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Sales"}`)
 	dr.waitText("1 group", "Sales")
 	dr.key("/")
 	dr.typeText("nothing")

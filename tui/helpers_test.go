@@ -3,6 +3,9 @@ package tui
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -60,8 +63,9 @@ func startServer(t testing.TB, d *db.DB) *scimserver.Server {
 // deactivatedEvery-th one is deactivated (0: none).
 func seedUsers(t testing.TB, d *db.DB, n, deactivatedEvery int) {
 	t.Helper()
-	for start := 0; start < n; start += 500 { // each write well within the write budget
-		seedRange(t, d, start, min(start+500, n), deactivatedEvery)
+	step := seedBatch(500) // each write well within the write budget
+	for start := 0; start < n; start += step {
+		seedRange(t, d, start, min(start+step, n), deactivatedEvery)
 	}
 }
 
@@ -266,3 +270,89 @@ func (dr *driver) lastStatus() string {
 
 // plain strips styling from a view.
 func plain(s string) string { return ansi.Strip(s) }
+
+// giveKey stores a master key for the user with id, as `scimdesk setup` does: the user is
+// ready from then on.
+func giveKey(t testing.TB, d *db.DB, id string) {
+	t.Helper()
+	ctx := context.Background()
+	err := d.Write(ctx, func(tx *db.Tx) error {
+		u, err := tx.UserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		return tx.InsertUserKey(ctx, u.Seq, db.UserKey{Alg: "x25519", PublicKey: make([]byte, 32), Passphrase: "{}", Recovery: "{}"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// liveFeed starts the console's own live feed over dp and lets it see every message
+// before the tab, as the app does: the tab then follows the database through the real
+// polls (every second, and at once on the nudges of a server in this process), not through
+// messages a test makes up.
+func (dr *driver) liveFeed(dp *deps) {
+	f := newFeed(dp)
+	tabUpdate := dr.update
+	dr.update = func(m tea.Msg) tea.Cmd { return tea.Batch(f.update(m), tabUpdate(m)) }
+	dr.do(f.init())
+}
+
+// serveSCIM switches SCIM on over d, makes a token and runs the real server; post sends
+// a SCIM create through it, as an identity provider would.
+func serveSCIM(t testing.TB, d *db.DB) (srv *scimserver.Server, post func(path, body string)) {
+	t.Helper()
+	ctx := context.Background()
+	if err := d.SetSCIMEnabled(ctx, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := d.CreateToken(ctx, "okta", 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = startServer(t, d)
+	return srv, func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.SCIMURL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/scim+json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %s: %s", path, res.Status)
+		}
+	}
+}
+
+// skipUnlessCI skips a test that cannot run here, saying why; under CI (CI set, as .ci/run
+// runs) it fails instead, so that CI never goes green with a test it did not run.
+func skipUnlessCI(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI must run this test, but it cannot: %s", why)
+	}
+	t.Skip(why)
+}
+
+// needTmux returns tmux's path, or skips (fails under CI) when tmux is missing.
+func needTmux(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("tmux")
+	if err != nil {
+		skipUnlessCI(t, "tmux is not installed, and this end-to-end test runs the real binary in a terminal it provides (.ci/run installs it; on Debian: apt-get install tmux)")
+	}
+	return path
+}
+
+// seedBatch is how many rows a test seeds in one write: n, or a tenth of it under the race
+// detector, so that each write stays within the write budget.
+func seedBatch(n int) int {
+	if raceDetector {
+		return max(1, n/10)
+	}
+	return n
+}

@@ -100,7 +100,9 @@ func (t *tokens) Update(msg tea.Msg) tea.Cmd {
 		if msg.HeartbeatOK {
 			t.lastRequests = msg.Heartbeat.Requests
 		}
-		if changed && !msg.Initial {
+		// The first poll counts too: a token created or revoked between this tab's first
+		// read and that poll is only in its history.
+		if changed {
 			return loadTokens(t.d)
 		}
 	case tabLeftMsg:

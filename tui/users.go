@@ -110,7 +110,9 @@ func (u *users) Update(msg tea.Msg) tea.Cmd {
 		if msg.Err == nil {
 			u.heartbeat, u.beatOK = msg.Heartbeat, msg.HeartbeatOK
 		}
-		if !msg.Initial && touchesUsers(msg.Events) {
+		// The first poll counts too: a change made between this tab's first read and that
+		// poll is only in its history, and would not show until the next change.
+		if touchesUsers(msg.Events) {
 			return u.list.refresh()
 		}
 	case tea.KeyPressMsg:

@@ -142,16 +142,23 @@ func TestUsersDetailAndSetupCode(t *testing.T) {
 	dr.waitStatus("Only pending users")
 }
 
+// Users an identity provider creates through the server show up on the tab by themselves:
+// the live feed sees the server's events and the tab reads its page again. That holds for
+// a user created between the tab's first read and the feed's first poll too, whose event
+// is in that poll's history rather than among new events.
 func TestUsersFollowLiveChanges(t *testing.T) {
 	d := testDB(t)
-	dp := testDeps(t, d, Options{})
+	srv, post := serveSCIM(t, d)
+	dp := testDeps(t, d, Options{Server: srv})
 	u := newUsers(dp)
 	dr := driveTab(t, u, 80, 20)
 	dr.waitText("No users yet")
-	seedUsers(t, d, 2, 0)
-	// The feed's poll says a user was created; the tab reads its page again.
-	dr.send(pollMsg{Events: []db.Event{{ID: 1, Kind: "user.create", Outcome: db.OutcomeOK}}})
-	dr.waitText("2 users", "user00001@example.com")
+	post("/Users", `{"userName":"ann@example.com"}`)
+	dr.liveFeed(dp)
+	dr.waitText("1 user", "ann@example.com")
+	post("/Users", `{"userName":"bob@example.com"}`)
+	post("/Users", `{"userName":"cy@example.com"}`)
+	dr.waitText("3 users", "ann@example.com", "bob@example.com", "cy@example.com")
 }
 
 // insertUser stores one pending user with these names.
