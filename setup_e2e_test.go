@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"scimdesk/internal/testtool"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ import (
 // database holds no unwrapped key material, nor the passphrase, the recovery key or the code.
 func TestSetupEndToEnd(t *testing.T) {
 	if testing.Short() {
-		skipUnlessCI(t, "-short: this test builds and runs the binary")
+		testtool.SkipUnlessCI(t, "-short: this test builds and runs the binary")
 	}
 	dir := t.TempDir()
 	// The server: HTTPS with a certificate from a private CA, as on another host.
@@ -197,9 +198,9 @@ func TestSetupEndToEnd(t *testing.T) {
 // and the sentence left on the screen afterwards, which must not hold the recovery key.
 func TestSetupInteractiveTmux(t *testing.T) {
 	if testing.Short() {
-		skipUnlessCI(t, "-short: this test builds and runs the binary")
+		testtool.SkipUnlessCI(t, "-short: this test builds and runs the binary")
 	}
-	tmux := needTmux(t)
+	tmux := testtool.NeedTmux(t)
 	dir := t.TempDir()
 	e := startE2E(t, dir, "")
 	dora := e.scim("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"dora@example.com"}`)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"scimdesk/internal/testtool"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,9 @@ import (
 // a socket of its own, so the test never touches anyone else's sessions.
 func TestEndToEndInTmux(t *testing.T) {
 	if testing.Short() {
-		skipUnlessCI(t, "-short: this test builds and runs the binary")
+		testtool.SkipUnlessCI(t, "-short: this test builds and runs the binary")
 	}
-	needTmux(t)
+	testtool.NeedTmux(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "scimdesk")
 	goBin, err := exec.LookPath("go")

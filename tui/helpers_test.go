@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -326,26 +324,6 @@ func serveSCIM(t testing.TB, d *db.DB) (srv *scimserver.Server, post func(path, 
 			t.Fatalf("POST %s: %s", path, res.Status)
 		}
 	}
-}
-
-// skipUnlessCI skips a test that cannot run here, saying why; under CI (CI set, as .ci/run
-// runs) it fails instead, so that CI never goes green with a test it did not run.
-func skipUnlessCI(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI must run this test, but it cannot: %s", why)
-	}
-	t.Skip(why)
-}
-
-// needTmux returns tmux's path, or skips (fails under CI) when tmux is missing.
-func needTmux(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("tmux")
-	if err != nil {
-		skipUnlessCI(t, "tmux is not installed, and this end-to-end test runs the real binary in a terminal it provides (.ci/run installs it; on Debian: apt-get install tmux)")
-	}
-	return path
 }
 
 // seedBatch is how many rows a test seeds in one write: n, or a tenth of it under the race
