@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// stampedVersion is the version the test binary is stamped with, as a release build is.
+const stampedVersion = "v0.0.0-e2e-stamp"
+
 // builtBinary builds the real scimdesk binary once per test run; TestMain removes it.
 func builtBinary(t *testing.T) string {
 	t.Helper()
@@ -45,7 +48,9 @@ func builtBinary(t *testing.T) string {
 			return
 		}
 		binDir, binPath = dir, filepath.Join(dir, "scimdesk")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".")
+		// Stamped like a release build, so that the stamp is tested too (TestVersionStamp).
+		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build",
+			"-ldflags", "-X scimdesk/cli.version="+stampedVersion, "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)

@@ -39,6 +39,7 @@ type CLI struct {
 	SCIM    scimCmd    `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
 	Users   usersCmd   `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
 	Setup   setupCmd   `cmd:"" help:"Finish your account: create your master key with the setup code from your admin."`
+	Health  healthCmd  `cmd:"" help:"Check that the server of this database answers (for container health checks and monitors); exit 1 if not."`
 	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key and a recovery code."`
 }
 
@@ -131,8 +132,19 @@ func actor() string {
 	return "admin:" + name
 }
 
-// Version is the module version and VCS revision the binary was built from.
+// version is stamped into release builds by the linker:
+//
+//	go build -ldflags "-X scimdesk/cli.version=v1.2.3" .
+//
+// (.goreleaser.yaml and .ci/run do). Empty in a plain `go build` or `go run`.
+var version string
+
+// Version is the version stamped into the build, or else the module version and VCS
+// revision the binary was built from.
 func Version() string {
+	if version != "" {
+		return "scimdesk " + version
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "scimdesk (unknown version)"
