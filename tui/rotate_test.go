@@ -166,7 +166,7 @@ func TestProvisioningWarnsExpiringTokens(t *testing.T) {
 	dr := driveTab(t, p, 100, 30)
 	dr.do(poll(dp, 0, true))
 	dr.do(loadTokens(dp))
-	v := plain(dr.waitText("▲ token “okta soon” ("+soon.ID+"): 9 days left: rotate it in tab 2 (r)"))
+	v := plain(dr.waitText("▲ token “okta soon” (" + soon.ID + "): 9 days left: rotate it in tab 2 (r)"))
 	if strings.Contains(v, fine.ID) || strings.Contains(v, "entra fine") {
 		t.Errorf("tab 1 warns about a token with 90 days left:\n%s", v)
 	}
