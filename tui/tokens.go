@@ -163,7 +163,7 @@ func (t *tokens) key(k tea.KeyPressMsg) tea.Cmd {
 			return tea.Batch(tea.SetClipboard(t.secret), report(levelOK, "Copied the secret (OSC 52). If nothing arrived, select the line instead."))
 		case key.Matches(k, km.Back), key.Matches(k, km.Open):
 			t.hideSecret()
-			return report(levelInfo, "Secret hidden for good. Lost it? Rotate this token again with r.")
+			return report(levelInfo, "Secret hidden for good. Lost it? Rotate the token with r for a new one.")
 		}
 		return nil
 	}
