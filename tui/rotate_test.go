@@ -90,6 +90,21 @@ func TestTokensRotate(t *testing.T) {
 	}
 }
 
+// A long description (the CLI takes any) keeps the rotate form within the window.
+func TestTokensRotateFormLongDescription(t *testing.T) {
+	d := testDB(t)
+	if _, _, err := d.CreateToken(context.Background(), strings.Repeat("okta production tenant ", 20), 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(testDeps(t, d, Options{}))
+	dr := driveApp(t, a, 80, 24)
+	dr.key("2")
+	dr.waitText("1 token")
+	dr.key("r")
+	v := dr.waitText("Rotate token “okta production", "…”", "[24 hours]")
+	checkFits(t, v, 80, 24)
+}
+
 // TestTokensHideOld: a token revoked more than 7 days ago is left out of the list, which
 // says so; a shows it, and a again hides it.
 func TestTokensHideOld(t *testing.T) {

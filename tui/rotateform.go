@@ -6,6 +6,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"scimdesk/db"
 )
@@ -60,7 +61,10 @@ func (f *rotateForm) view(width int) string {
 	st := f.d.styles
 	now := f.d.now()
 	var b strings.Builder
-	b.WriteString(st.Heading.Render("Rotate token “"+clean(f.tok.Description)+"”") + st.Dim.Render(" ("+f.tok.ID+", "+f.tok.Hint+")") + "\n\n")
+	// The description may be long (the CLI takes any): one line for it, with an ellipsis.
+	tail := " (" + f.tok.ID + ", " + f.tok.Hint + ")"
+	desc := strings.TrimRight(fit(clean(f.tok.Description), max(10, width-lipgloss.Width("Rotate token “”"+tail)), false), " ")
+	b.WriteString(st.Heading.Render("Rotate token “"+desc+"”") + st.Dim.Render(tail) + "\n\n")
 	b.WriteString(hangJoin("A new token with the same description and lifetime replaces it; its secret is shown once. "+
 		"The old token keeps working for the overlap, so the identity provider never gets 401 while you paste the new one.", width) + "\n\n")
 	b.WriteString(st.Accent.Render("› ") + st.Label.Render(fit("Overlap", 14, false)))
