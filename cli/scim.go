@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,22 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
 		fmt.Printf("SCIM URL: http://127.0.0.1:8080/scim/v2 (default; no server is running)\nServer:   not running\n")
 	}
 	fmt.Printf("Tokens:   %d usable, %d in all\n", active, len(tokens))
+	for _, t := range db.ExpiringTokens(tokens, now) {
+		fmt.Printf("          ▲ %s\n", expiringLine(t, now))
+	}
 	fmt.Printf("Users:    %d (%d pending, %d ready, %d deactivated)\n", counts.Total(), counts.Pending, counts.Ready, counts.Deactivated)
 	return nil
+}
+
+// expiringLine warns about a token that expires soon, and says what to do.
+func expiringLine(t db.Token, now time.Time) string {
+	left := "in " + strconv.Itoa(t.DaysLeft(now)) + " days"
+	switch n := t.DaysLeft(now); {
+	case n == 1:
+		left = "in 1 day"
+	case n == 0:
+		left = "in " + strconv.Itoa(int(t.Expires.Sub(now).Hours())) + " h"
+	}
+	return fmt.Sprintf("token %s (%s) expires %s, %s: `scimdesk token rotate %s`", t.ID, clip(t.Description), left,
+		t.Expires.Local().Format("2006-01-02 15:04"), t.ID)
 }

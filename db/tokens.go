@@ -30,6 +30,8 @@ type Token struct {
 	LastUsedAddr  string
 	LastUsedAgent string
 	Revoked       time.Time // zero: not revoked
+	ReplacedBy    string    // the token that replaced this one by rotation; "" if none
+	Rotated       time.Time // when it was rotated; zero: never
 }
 
 // Token states as shown to the admin.
@@ -38,7 +40,14 @@ const (
 	TokenExpiring = "expiring"
 	TokenExpired  = "expired"
 	TokenRevoked  = "revoked"
+	// TokenRotated is a token replaced by rotation that still works until the end of its
+	// overlap (its expiry); then it is TokenExpired.
+	TokenRotated = "rotated"
 )
+
+// TokenStates lists every state Status returns, so that an exporter can publish a count
+// for each, zeros included.
+var TokenStates = []string{TokenActive, TokenExpiring, TokenRotated, TokenExpired, TokenRevoked}
 
 // Status is the token's state at now.
 func (t Token) Status(now time.Time) string {
@@ -47,6 +56,8 @@ func (t Token) Status(now time.Time) string {
 		return TokenRevoked
 	case !t.Expires.IsZero() && !now.Before(t.Expires):
 		return TokenExpired
+	case t.ReplacedBy != "":
+		return TokenRotated
 	case !t.Expires.IsZero() && t.Expires.Sub(now) < ExpiringSoon:
 		return TokenExpiring
 	}
@@ -69,33 +80,18 @@ func randomID(prefix string, n int) string {
 // CreateToken mints a token, stores its hash and returns the secret, which exists nowhere
 // else: the caller shows it once. ttl 0 means it never expires.
 func (d *DB) CreateToken(ctx context.Context, description string, ttl time.Duration, actor string) (Token, string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	secret, err := newTokenSecret()
+	if err != nil {
 		return Token{}, "", err
 	}
-	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	var t Token
-	err := d.writeAdmin(ctx, func(tx *Tx) error {
-		t = Token{
-			ID:          randomID("tok_", 6),
-			Description: description,
-			Hint:        secret[:len(TokenPrefix)+4] + "…" + secret[len(secret)-4:],
-			Created:     tx.now,
-		}
-		if ttl > 0 {
-			t.Expires = tx.now.Add(ttl)
-		}
-		_, err := tx.q.ExecContext(ctx, `INSERT INTO scim_tokens (id, description, secret_hash, hint, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Description, HashSecret(secret), t.Hint, ms(t.Created), toNullMS(t.Expires))
-		if err != nil {
-			return mapErr(err)
-		}
-		exp := "never expires"
-		if ttl > 0 {
-			exp = "expires " + t.Expires.Format("2006-01-02")
+	err = d.writeAdmin(ctx, func(tx *Tx) error {
+		var err error
+		if t, err = tx.insertToken(ctx, description, secret, ttl); err != nil {
+			return err
 		}
 		return tx.InsertEvent(ctx, Event{Kind: "token.create", TokenID: t.ID, Agent: actor, Outcome: OutcomeOK,
-			Subject: t.Description, Summary: fmt.Sprintf("token %s created (%s)", t.ID, exp)})
+			Subject: t.Description, Summary: fmt.Sprintf("token %s created (%s)", t.ID, expiryText(t))})
 	})
 	if err != nil {
 		return Token{}, "", err
@@ -103,14 +99,47 @@ func (d *DB) CreateToken(ctx context.Context, description string, ttl time.Durat
 	return t, secret, nil
 }
 
-const tokenCols = `id, description, hint, created_at, expires_at, last_used_at, coalesce(last_used_addr, ''), coalesce(last_used_agent, ''), revoked_at`
+// newTokenSecret draws a token secret: 256 random bits behind the recognisable prefix.
+func newTokenSecret() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// insertToken stores a new token for secret, living ttl from now (0: forever).
+func (tx *Tx) insertToken(ctx context.Context, description, secret string, ttl time.Duration) (Token, error) {
+	t := Token{
+		ID:          randomID("tok_", 6),
+		Description: description,
+		Hint:        secret[:len(TokenPrefix)+4] + "…" + secret[len(secret)-4:],
+		Created:     tx.now,
+	}
+	if ttl > 0 {
+		t.Expires = tx.now.Add(ttl)
+	}
+	_, err := tx.q.ExecContext(ctx, `INSERT INTO scim_tokens (id, description, secret_hash, hint, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Description, HashSecret(secret), t.Hint, ms(t.Created), toNullMS(t.Expires))
+	return t, mapErr(err)
+}
+
+func expiryText(t Token) string {
+	if t.Expires.IsZero() {
+		return "never expires"
+	}
+	return "expires " + t.Expires.Format("2006-01-02")
+}
+
+const tokenCols = `id, description, hint, created_at, expires_at, last_used_at, coalesce(last_used_addr, ''), coalesce(last_used_agent, ''), revoked_at,
+	coalesce(replaced_by, ''), rotated_at`
 
 func scanToken(s interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var created int64
-	var exp, used, rev sql.NullInt64
-	err := s.Scan(&t.ID, &t.Description, &t.Hint, &created, &exp, &used, &t.LastUsedAddr, &t.LastUsedAgent, &rev)
-	t.Created, t.Expires, t.LastUsed, t.Revoked = fromMS(created), nullMS(exp), nullMS(used), nullMS(rev)
+	var exp, used, rev, rot sql.NullInt64
+	err := s.Scan(&t.ID, &t.Description, &t.Hint, &created, &exp, &used, &t.LastUsedAddr, &t.LastUsedAgent, &rev, &t.ReplacedBy, &rot)
+	t.Created, t.Expires, t.LastUsed, t.Revoked, t.Rotated = fromMS(created), nullMS(exp), nullMS(used), nullMS(rev), nullMS(rot)
 	return t, err
 }
 

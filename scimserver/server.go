@@ -63,6 +63,7 @@ type Server struct {
 	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
 	logLimit     logLimiter
 	notify       chan struct{}
+	tokenWarn    tokenWarner // logs tokens that expire soon, once a day each
 }
 
 // New makes a server over store. Call Listen, then Serve.
@@ -195,6 +196,7 @@ func (s *Server) beat(ctx context.Context) {
 	s.refused.flush(ctx, s)
 	s.setupRefused.flush(ctx, s)
 	s.logLimit.flush(s.log)
+	s.tokenWarn.check(ctx, s, time.Now())
 	s.mu.Lock()
 	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
 		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA}

@@ -128,6 +128,15 @@ func revokeToken(d *deps, id string) tea.Cmd {
 	}
 }
 
+// rotateToken replaces a token with a new one; the old one keeps working for overlap.
+// The new secret travels in the message and nowhere else.
+func rotateToken(d *deps, id string, overlap time.Duration) tea.Cmd {
+	return func() tea.Msg {
+		r, secret, err := d.store.RotateToken(d.ctx, id, overlap, d.actor)
+		return tokenRotatedMsg{Rotation: r, Secret: secret, Err: err}
+	}
+}
+
 // issueSetupCode mints a one-time setup code for a pending user, voiding any earlier one.
 func issueSetupCode(d *deps, userID string) tea.Cmd {
 	return func() tea.Msg {

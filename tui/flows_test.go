@@ -169,3 +169,45 @@ func TestFlowSCIMRequestShowsInActivityAndUsers(t *testing.T) {
 	s.keys("1")
 	s.waitScreen("1 served", "from Okta")
 }
+
+// TestFlowRotateExpiringToken: tab 1 warns that the token expires soon; the admin goes to
+// tab 2, rotates it with r and enter, copies the new secret from the same screen as a new
+// token's, and back on tab 1 the warning names the replacement, not the old token.
+func TestFlowRotateExpiringToken(t *testing.T) {
+	d := testDB(t)
+	old, _, err := d.CreateToken(context.Background(), "okta", 10*24*time.Hour, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTerm(t, newApp(testDeps(t, d, Options{})), 100, 30)
+	s.waitScreen("1 Provisioning", "▲ token “okta” ("+old.ID+"): 9 days left", "rotate it in tab 2 (r)")
+	s.keys("2")
+	s.waitScreen("1 token", "▲ expiring")
+	s.keys("r")
+	s.waitScreen("Rotate token “okta”", "[24 hours]", "enter rotate")
+	s.keys("enter")
+	scr := s.waitScreen("Copy the secret now", "Replaces "+old.ID)
+	secret := secretRe.FindString(scr)
+	if secret == "" {
+		t.Fatalf("no secret on the screen:\n%s", scr)
+	}
+	a, err := d.Authenticate(context.Background(), secret, time.Now())
+	if err != nil || !a.Found || a.TokenID == old.ID {
+		t.Fatalf("the secret on screen does not authenticate as the new token: %+v %v", a, err)
+	}
+	s.keys("c")
+	s.waitScreen("Copied the secret")
+	if !strings.Contains(s.raw.String(), "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(secret))) {
+		t.Error("c did not send the new secret to the clipboard with OSC 52")
+	}
+	s.keys("esc")
+	scr = s.waitScreen("2 tokens", "↻ rotated")
+	if strings.Contains(scr, secret) {
+		t.Fatal("the secret is still on screen after esc")
+	}
+	s.keys("1")
+	scr = s.waitScreen("(" + a.TokenID + "): 9 days left")
+	if strings.Contains(scr, old.ID) {
+		t.Errorf("tab 1 still warns about the rotated token:\n%s", scr)
+	}
+}

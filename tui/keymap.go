@@ -16,7 +16,7 @@ type keyMap struct {
 	Filter, StatusFilter, Copy                          key.Binding
 
 	// Actions.
-	ToggleSCIM, NewToken, Revoke, SetupCode key.Binding
+	ToggleSCIM, NewToken, Revoke, Rotate, ShowAll, SetupCode key.Binding
 
 	// Forms and questions.
 	NextField, Left, Right, Submit, Yes, No key.Binding
@@ -49,6 +49,8 @@ func newKeyMap() *keyMap {
 		ToggleSCIM: b([]string{"e"}, "e", "enable/disable SCIM"),
 		NewToken:   b([]string{"n"}, "n", "new token"),
 		Revoke:     b([]string{"x", "delete"}, "x", "revoke"),
+		Rotate:     b([]string{"r"}, "r", "rotate"),
+		ShowAll:    b([]string{"a"}, "a", "show all"),
 		SetupCode:  b([]string{"i"}, "i", "issue setup code"),
 
 		NextField: b([]string{"tab", "shift+tab", "down", "up"}, "tab", "next field"),

@@ -74,6 +74,14 @@ type tokenRevokedMsg struct {
 	Err error
 }
 
+// tokenRotatedMsg carries the result of a rotation and the new token's secret, which
+// exists nowhere else.
+type tokenRotatedMsg struct {
+	Rotation db.Rotation
+	Secret   string
+	Err      error
+}
+
 // setupCodeMsg carries a new setup code, which exists nowhere else.
 type setupCodeMsg struct {
 	Code   db.SetupCode

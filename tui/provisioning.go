@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -21,6 +22,7 @@ type provisioning struct {
 	beatOK        bool
 	usable        int // tokens that are active or expiring
 	tokensKnown   bool
+	expiring      []db.Token // tokens to rotate soon (db.ExpiringTokens), soonest first
 	confirm       confirm
 }
 
@@ -65,6 +67,7 @@ func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
 					p.usable++
 				}
 			}
+			p.expiring = db.ExpiringTokens(msg.Tokens, now)
 		}
 	case scimSetMsg:
 		if msg.Err != nil {
@@ -145,6 +148,9 @@ func (p *provisioning) View() string {
 	}
 	add("Requests", p.requests())
 	add("Tokens", p.tokens())
+	for _, t := range p.expiring {
+		add("", expiringWarning(st, t, now))
+	}
 
 	lines = append(lines, "", st.Heading.Render("In Okta")+st.Dim.Render(" (Applications › your app › Provisioning)"))
 	steps := []string{
@@ -216,4 +222,17 @@ func hang(prefix, text string, width int) []string {
 		}
 	}
 	return lines
+}
+
+// expiringWarning names a token that expires soon, with the days it has left, and says
+// how to replace it before the identity provider gets 401.
+func expiringWarning(st *styles, t db.Token, now time.Time) string {
+	left := plural(t.DaysLeft(now), "day", "days") + " left"
+	if t.DaysLeft(now) == 0 {
+		left = "expires " + until(now, t.Expires)
+	}
+	if !now.Before(t.Expires) {
+		left = "expired"
+	}
+	return st.Warn.Render("▲ token “"+clean(t.Description)+"” ("+t.ID+"): "+left) + st.Dim.Render(": rotate it in tab 2 (r)")
 }

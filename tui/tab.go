@@ -36,6 +36,7 @@ type store interface {
 	CreateToken(ctx context.Context, description string, ttl time.Duration, actor string) (db.Token, string, error)
 	Tokens(ctx context.Context) ([]db.Token, error)
 	RevokeToken(ctx context.Context, id, actor string) error
+	RotateToken(ctx context.Context, id string, overlap time.Duration, actor string) (db.Rotation, string, error)
 	ListUsers(ctx context.Context, w db.Where, p db.Page) ([]db.User, int, error)
 	CountUsersByStatus(ctx context.Context) (db.StatusCounts, error)
 	ListGroups(ctx context.Context, w db.Where, p db.Page) ([]db.Group, int, error)

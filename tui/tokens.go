@@ -12,21 +12,27 @@ import (
 )
 
 // tokens is tab 2: the SCIM bearer tokens, a form for a new one, the new secret shown
-// once, and revocation.
+// once, rotation and revocation. Tokens that stopped working more than db.HiddenAfter ago
+// are hidden unless the admin asks for all.
 type tokens struct {
 	d             *deps
 	width, height int
-	win           window[db.Token] // all tokens: there are a handful
+	all           []db.Token       // every token, as read
+	win           window[db.Token] // the tokens shown: there are a handful
+	showAll       bool             // hidden tokens too
 	form          tokenForm
 	formOpen      bool
+	rotate        rotateForm
+	rotateOpen    bool
 	created       db.Token
-	secret        string // the new token's secret, while its screen is shown; then gone
+	replaced      db.Token // the token the new one replaces, when it came from a rotation
+	secret        string   // the new token's secret, while its screen is shown; then gone
 	confirm       confirm
 	lastRequests  int64 // the heartbeat's request count when the list was last read
 }
 
 func newTokens(d *deps) *tokens {
-	return &tokens{d: d, win: newWindow[db.Token](), form: newTokenForm(d), confirm: confirm{d: d}}
+	return &tokens{d: d, win: newWindow[db.Token](), form: newTokenForm(d), rotate: rotateForm{d: d}, confirm: confirm{d: d}}
 }
 
 var tokenCols = []column{
@@ -40,7 +46,7 @@ var tokenCols = []column{
 
 func (t *tokens) Title() string              { return "Tokens" }
 func (t *tokens) Init() tea.Cmd              { return loadTokens(t.d) }
-func (t *tokens) Capturing() bool            { return t.formOpen || t.confirm.open }
+func (t *tokens) Capturing() bool            { return t.formOpen || t.rotateOpen || t.confirm.open }
 func (t *tokens) tableHeight() int           { return max(2, t.height-4) } // less heading and footer
 func (t *tokens) selected() (db.Token, bool) { return t.win.selected() }
 
@@ -56,18 +62,24 @@ func (t *tokens) KeyMap() help.KeyMap {
 		return t.confirm.keys()
 	case t.formOpen:
 		return t.form.keys()
+	case t.rotateOpen:
+		return t.rotate.keys()
 	case t.secret != "":
 		cp, done := km.Copy, km.Back
 		cp.SetHelp("c", "copy secret")
 		done.SetHelp("esc", "done (hides it for good)")
 		return keyHelp{short: []key.Binding{cp, done}}
 	}
+	all := km.ShowAll
+	if t.showAll {
+		all.SetHelp("a", "hide old")
+	}
 	if t.win.total == 0 {
-		return keyHelp{short: []key.Binding{km.NewToken}}
+		return keyHelp{short: []key.Binding{km.NewToken, all}}
 	}
 	return keyHelp{
-		short: []key.Binding{km.NewToken, km.Revoke, km.Up, km.Down},
-		full:  [][]key.Binding{{km.NewToken, km.Revoke}, t.d.keys.nav()},
+		short: []key.Binding{km.NewToken, km.Rotate, km.Revoke, all, km.Up, km.Down},
+		full:  [][]key.Binding{{km.NewToken, km.Rotate, km.Revoke, all}, t.d.keys.nav()},
 	}
 }
 
@@ -77,14 +89,22 @@ func (t *tokens) Update(msg tea.Msg) tea.Cmd {
 		if msg.Err != nil {
 			return reportErr("Reading tokens", msg.Err)
 		}
-		t.win.apply(0, msg.Tokens, len(msg.Tokens))
+		t.all = msg.Tokens
+		t.applyShown()
 	case tokenCreatedMsg:
 		if msg.Err != nil {
 			return reportErr("Creating the token", msg.Err)
 		}
-		t.created, t.secret = msg.Token, msg.Secret
+		t.created, t.replaced, t.secret = msg.Token, db.Token{}, msg.Secret
 		t.win.moveTo(0) // the new token comes first
 		return tea.Batch(loadTokens(t.d), report(levelOK, "Token created. Copy its secret now: it is shown only once."))
+	case tokenRotatedMsg:
+		if msg.Err != nil {
+			return reportErr("Rotating the token", msg.Err)
+		}
+		t.created, t.replaced, t.secret = msg.Rotation.New, msg.Rotation.Old, msg.Secret
+		t.win.moveTo(0) // the new token comes first
+		return tea.Batch(loadTokens(t.d), report(levelOK, "Token rotated. Copy the new secret now: it is shown only once."))
 	case tokenRevokedMsg:
 		if msg.Err != nil {
 			return reportErr("Revoking the token", msg.Err)
@@ -107,7 +127,7 @@ func (t *tokens) Update(msg tea.Msg) tea.Cmd {
 		}
 	case tabLeftMsg:
 		t.hideSecret()
-		t.formOpen = false
+		t.formOpen, t.rotateOpen = false, false
 		t.confirm.open = false
 	case tea.KeyPressMsg:
 		return t.key(msg)
@@ -131,13 +151,19 @@ func (t *tokens) key(k tea.KeyPressMsg) tea.Cmd {
 			t.formOpen = false
 		}
 		return cmd
+	case t.rotateOpen:
+		done, cmd := t.rotate.update(k)
+		if done {
+			t.rotateOpen = false
+		}
+		return cmd
 	case t.secret != "":
 		switch {
 		case key.Matches(k, km.Copy):
 			return tea.Batch(tea.SetClipboard(t.secret), report(levelOK, "Copied the secret (OSC 52). If nothing arrived, select the line instead."))
 		case key.Matches(k, km.Back), key.Matches(k, km.Open):
 			t.hideSecret()
-			return report(levelInfo, "Secret hidden for good. Lost it? Create a new token, revoke this one.")
+			return report(levelInfo, "Secret hidden for good. Lost it? Rotate the token with r for a new one.")
 		}
 		return nil
 	}
@@ -157,6 +183,29 @@ func (t *tokens) key(k tea.KeyPressMsg) tea.Cmd {
 			"The very next request that presents it gets 401. This cannot be undone: the identity provider needs a new token.",
 			revokeToken(t.d, tok.ID))
 		return nil
+	case key.Matches(k, km.Rotate):
+		tok, ok := t.selected()
+		if !ok {
+			return report(levelInfo, "No token selected.")
+		}
+		switch tok.Status(t.d.now()) {
+		case db.TokenRevoked:
+			return report(levelInfo, "Token "+tok.ID+" is revoked: it cannot be rotated. Create a new token with n.")
+		case db.TokenExpired:
+			return report(levelInfo, "Token "+tok.ID+" has expired: it cannot be rotated. Create a new token with n.")
+		case db.TokenRotated:
+			return report(levelInfo, "Token "+tok.ID+" was already rotated: rotate its replacement, "+tok.ReplacedBy+", instead.")
+		}
+		t.rotate.start(tok)
+		t.rotateOpen = true
+		return nil
+	case key.Matches(k, km.ShowAll):
+		t.showAll = !t.showAll
+		t.applyShown()
+		if t.showAll {
+			return report(levelInfo, "Showing every token, those revoked or expired more than 7 days ago too.")
+		}
+		return report(levelInfo, "Hiding tokens revoked or expired more than 7 days ago.")
 	}
 	navigate(km, k, t.win.move, t.win.moveTo, t.win.total, t.win.height)
 	return nil
@@ -165,7 +214,28 @@ func (t *tokens) key(k tea.KeyPressMsg) tea.Cmd {
 // hideSecret forgets the secret: leaving its screen hides it for good.
 func (t *tokens) hideSecret() {
 	t.secret = ""
-	t.created = db.Token{}
+	t.created, t.replaced = db.Token{}, db.Token{}
+}
+
+// applyShown puts the tokens to show in the list: all of them, or those not hidden.
+func (t *tokens) applyShown() {
+	shown := t.all
+	if !t.showAll {
+		shown = db.Visible(t.all, t.d.now())
+	}
+	t.win.apply(0, shown, len(shown))
+}
+
+// hiddenNote says how many tokens the list leaves out, and how to see them.
+func (t *tokens) hiddenNote() string {
+	st := t.d.styles
+	if t.showAll {
+		return st.Dim.Render(" · all, old ones too (") + st.Key.Render("a") + st.Dim.Render(" hides them)")
+	}
+	if n := len(t.all) - t.win.total; n > 0 {
+		return st.Dim.Render(" · "+plural(n, "old token", "old tokens")+" hidden (") + st.Key.Render("a") + st.Dim.Render(" shows all)")
+	}
+	return ""
 }
 
 func (t *tokens) View() string {
@@ -174,6 +244,8 @@ func (t *tokens) View() string {
 		return t.confirm.view(t.width, t.height)
 	case t.formOpen:
 		return t.form.view(t.width)
+	case t.rotateOpen:
+		return t.rotate.view(t.width)
 	case t.secret != "":
 		return t.secretView()
 	}
@@ -181,12 +253,15 @@ func (t *tokens) View() string {
 	if !t.win.loaded {
 		return st.Dim.Render("reading tokens…")
 	}
+	if t.win.total == 0 && len(t.all) > 0 {
+		return st.Heading.Render("No current tokens.") + t.hiddenNote() + "\n\n" + hangJoin("Press "+st.Key.Render("n")+" to create one.", t.width)
+	}
 	if t.win.total == 0 {
 		return st.Heading.Render("No tokens yet.") + "\n\n" + hangJoin("Press "+st.Key.Render("n")+
 			" to create one, then paste its secret into Okta (Authentication Mode: HTTP Header) or Entra ID (Secret Token).", t.width)
 	}
 	now := t.d.now()
-	head := st.Heading.Render(plural(t.win.total, "token", "tokens")) + st.Dim.Render(" · newest first")
+	head := st.Heading.Render(plural(t.win.total, "token", "tokens")) + st.Dim.Render(" · newest first") + t.hiddenNote()
 	body := table(st, tokenCols, t.width, t.tableHeight(), t.win.total, t.win.top, t.win.cursor, func(i int) ([]cell, bool) {
 		tok, ok := t.win.at(i)
 		if !ok {
@@ -217,8 +292,14 @@ func (t *tokens) footer() string {
 	var s string
 	switch tok.Status(now) {
 	case db.TokenExpiring:
-		s = st.Warn.Render("▲ expires "+until(now, tok.Expires)) + ": create a new token, paste it into the identity provider, then revoke this one."
+		s = st.Warn.Render("▲ expires "+until(now, tok.Expires)) + ": press r to rotate it, then paste the new secret into the identity provider."
+	case db.TokenRotated:
+		s = st.Warn.Render("↻ rotated → "+tok.ReplacedBy) + ": keeps working until " + stamp(tok.Expires) + " (" + until(now, tok.Expires) + "), then stops."
 	case db.TokenExpired:
+		if tok.ReplacedBy != "" {
+			s = st.Dim.Render("✗ rotated → " + tok.ReplacedBy + ", stopped " + stamp(tok.Expires))
+			break
+		}
 		s = st.Fail.Render("✗ expired "+day(tok.Expires)) + ": the identity provider gets 401; give it a new token."
 	case db.TokenRevoked:
 		s = st.Dim.Render("– revoked " + stamp(tok.Revoked))
@@ -240,6 +321,8 @@ func tokenStatus(st *styles, s string) cell {
 		return cell{Text: "✗ expired", Style: st.Fail}
 	case db.TokenRevoked:
 		return cell{Text: "– revoked", Style: st.Dim}
+	case db.TokenRotated:
+		return cell{Text: "↻ rotated", Style: st.Warn}
 	}
 	return cell{Text: "● active", Style: st.OK}
 }
@@ -256,22 +339,29 @@ func (t *tokens) secretView() string {
 	// The description may be long (the CLI takes any): one line for it, with an ellipsis.
 	tail := "” created (" + t.created.ID + ", " + exp + ")"
 	desc := strings.TrimRight(fit(clean(t.created.Description), max(10, t.width-lipgloss.Width("✓ Token “"+tail)), false), " ")
-	lines := []string{
-		st.OK.Render("✓ Token “"+desc+"” created") + st.Dim.Render(" ("+t.created.ID+", "+exp+")"),
+	lines := []string{st.OK.Render("✓ Token “"+desc+"” created") + st.Dim.Render(" ("+t.created.ID+", "+exp+")")}
+	if t.replaced.ID != "" {
+		old := "Replaces " + t.replaced.ID + ", which stopped working at once."
+		if t.replaced.Expires.After(t.d.now()) {
+			old = "Replaces " + t.replaced.ID + ", which keeps working until " + stamp(t.replaced.Expires) + ", then stops."
+		}
+		lines = append(lines, st.Warn.Render(old))
+	}
+	lines = append(lines,
 		"",
 		st.Heading.Render("Copy the secret now. It is shown only this once: scimdesk keeps only its hash."),
 		"",
 		rule,
 		"",
-		"  " + st.Secret.Render(t.secret),
+		"  "+st.Secret.Render(t.secret),
 		"",
 		rule,
 		"",
-		"Press " + st.Key.Render("c") + " to copy it to your clipboard, or select the line above.",
+		"Press "+st.Key.Render("c")+" to copy it to your clipboard, or select the line above.",
 		"Paste it into Okta (Provisioning › Integration › Authorization) or Entra ID (Secret Token).",
 		"",
 		st.Dim.Render("esc or enter when done: the secret disappears for good, and so does it if you leave this tab."),
-	}
+	)
 	out := make([]string, 0, len(lines))
 	for _, l := range lines {
 		out = append(out, hang("", l, t.width)...)

@@ -125,7 +125,7 @@ func TestTokensRevokeAndMarks(t *testing.T) {
 		}
 	}
 	dr.key("down")
-	dr.waitText("expires in", "create a new token")
+	dr.waitText("expires in", "press r to rotate it")
 }
 
 // A long description (the CLI takes any) keeps the secret screen within the width, cut
