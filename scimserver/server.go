@@ -63,6 +63,7 @@ type Server struct {
 	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
 	logLimit     logLimiter
 	notify       chan struct{}
+	unserve      func() // releases the serving lock taken by Listen
 }
 
 // New makes a server over store. Call Listen, then Serve.
@@ -96,6 +97,11 @@ func (s *Server) Listen() error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		s.tls = true
+	}
+	// Held until Serve returns: a restore refuses while it is (see db.HoldServing).
+	if s.unserve, err = s.db.HoldServing(); err != nil {
+		ln.Close()
+		return err
 	}
 	s.ln = ln
 	return nil
@@ -139,6 +145,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
+	defer s.unserve()
 	s.start = time.Now()
 	const readTimeout = 30 * time.Second
 	s.httpSrv = &http.Server{
