@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -135,7 +136,7 @@ func runUntil(t *testing.T, s Schedule, d *db.DB, want string) string {
 
 // TestRunBacksUpAtStartOnlyWhenDue starts the schedule three times: on an empty
 // directory (a backup at once), with a backup from two days ago and Every 24h (one at
-// once), and with one from a minute ago (none: the next is due in a day). It also checks
+// once), and with one just taken (none: the next is due in a day). It also checks
 // that a backup that failed (an unwritable directory) is logged and Run goes on, and that
 // leftovers of an interrupted backup are removed.
 func TestRunBacksUpAtStartOnlyWhenDue(t *testing.T) {
@@ -174,6 +175,13 @@ func TestRunBacksUpAtStartOnlyWhenDue(t *testing.T) {
 	}
 	if strings.Contains(out, "backup written") {
 		t.Errorf("a backup was taken although the newest is fresh:\n%s", out)
+	}
+	m := regexp.MustCompile(`next=(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("Run does not say when the next backup is due:\n%s", out)
+	}
+	if next, err := time.Parse(time.RFC3339, m[1]); err != nil || time.Until(next) < 23*time.Hour {
+		t.Errorf("with a fresh backup, the next is due at %s (%v), want a day from now", m[1], err)
 	}
 
 	// A failed backup is logged with its cause and leaves what was there alone: here the
