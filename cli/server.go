@@ -38,6 +38,7 @@ func (f *serverFlags) config(log *slog.Logger) (scimserver.Config, error) {
 
 type serveCmd struct {
 	serverFlags
+	backupFlags
 }
 
 func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
@@ -63,9 +64,16 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	sched, backups, err := c.schedule()
+	if err != nil {
+		return err
+	}
 	srv := scimserver.New(d, cfg)
 	if err := srv.Listen(); err != nil {
 		return err
+	}
+	if backups {
+		go sched.Run(ctx, d, log)
 	}
 	scimserver.TuneRuntime()
 	on, _ := d.SCIMEnabled(ctx)

@@ -32,6 +32,16 @@ var ErrServed = errors.New("a scimdesk server serves the database")
 // ErrInUse means a restore was refused because another process has the database open.
 var ErrInUse = errors.New("another process has the database open")
 
+// refusal is an error of one of the kinds above (ErrServed, ErrInUse) with a sentence of
+// its own, so the message says what to do without repeating the kind.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (r *refusal) Error() string { return r.msg }
+func (r *refusal) Unwrap() error { return r.kind }
+
 // errLockBusy means another process holds the serving lock the other way.
 var errLockBusy = errors.New("serving lock busy")
 
@@ -285,7 +295,7 @@ func Restore(ctx context.Context, dbPath, from string) (BackupInfo, error) {
 	if pid, open, err := openedBy(dbPath); err != nil {
 		return BackupInfo{}, err
 	} else if open {
-		return BackupInfo{}, inUseError(dbPath, pid)
+		return BackupInfo{}, inUseError(pid)
 	}
 	// Nobody has the old database open, so its -wal and -shm are leftovers: a WAL still
 	// holding frames would be replayed into the restored file, so they must go before the
@@ -320,22 +330,21 @@ func servedError(ctx context.Context, dbPath, how string) error {
 	fresh := err == nil && h.PID != os.Getpid() && time.Since(h.Beat) < staleBeat
 	switch {
 	case fresh:
-		return fmt.Errorf("%w: scimdesk (pid %d) serves %s on %s; stop it first, then restore", ErrServed, h.PID, dbPath, h.Addr)
+		return &refusal{ErrServed, fmt.Sprintf("scimdesk (pid %d) serves it on %s; stop it first, then restore", h.PID, h.Addr)}
 	case how == "fresh":
 		return nil
 	default:
-		return fmt.Errorf("%w: a scimdesk process is serving or opening %s; stop the server first, then restore", ErrServed, dbPath)
+		return &refusal{ErrServed, "a scimdesk process serves it (or is opening it); stop the server first, then restore"}
 	}
 }
 
 // inUseError is ErrInUse naming the process when it is known.
-func inUseError(dbPath string, pid int) error {
+func inUseError(pid int) error {
 	who := "another process"
 	if pid > 0 {
 		who = fmt.Sprintf("process %d", pid)
 	}
-	return fmt.Errorf("%w: %s has %s open (a console, an admin command or the sqlite3 shell?); close it first, then restore",
-		ErrInUse, who, dbPath)
+	return &refusal{ErrInUse, who + " has it open (a console, an admin command, the sqlite3 shell?); close that first, then restore"}
 }
 
 // readHeartbeatFile reads the heartbeat of the database at path without opening it as a
@@ -371,7 +380,7 @@ func checkpointAway(ctx context.Context, path string) error {
 	var busy, logFrames, done int
 	err = c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done)
 	if err == nil && busy != 0 || errors.Is(mapErr(err), ErrBusy) {
-		return inUseError(path, 0)
+		return inUseError(0)
 	}
 	return nil
 }
