@@ -82,3 +82,10 @@ func openedBy(dbPath string) (pid int, open bool, err error) {
 	}
 	return int(lk.Pid), true, nil
 }
+
+// processAlive reports whether a process with this pid runs on this host, so that the
+// heartbeat of a server killed a moment ago is not taken for a live one.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
