@@ -42,6 +42,10 @@ type serveCmd struct {
 }
 
 func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
+	sched, backups, err := c.schedule()
+	if err != nil {
+		return err
+	}
 	d, err := g.create(ctx)
 	if err != nil {
 		return err
@@ -61,10 +65,6 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	log := slog.New(slog.NewTextHandler(out, nil))
 	cfg, err := c.config(log)
-	if err != nil {
-		return err
-	}
-	sched, backups, err := c.schedule()
 	if err != nil {
 		return err
 	}
