@@ -38,8 +38,9 @@ func runExit(t *testing.T, args ...string) (string, string, int) {
 // TestBackupRestoreRoundTrip drives `scimdesk backup` and `scimdesk restore` of the real
 // binary against a real `scimdesk serve` taking SCIM creates from several clients: the
 // backup, taken under that load, is refused a second time onto the same name; a backup
-// of a database that does not exist is refused; the restore is refused while the server
-// serves, naming its pid, and works once it stopped; the restored database holds every
+// of a database that does not exist is refused; a restore from a file that is not a
+// database is refused; the restore is refused while the server serves, naming its pid,
+// and works once it stopped; the restored database holds every
 // user whose 201 arrived before the backup began, passes the integrity check, and serves.
 func TestBackupRestoreRoundTrip(t *testing.T) {
 	dir := t.TempDir()
@@ -130,6 +131,12 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Errorf("the server after the refused restore: %v", err)
 	} else {
 		res.Body.Close()
+	}
+
+	notDB := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notDB, []byte("these are notes, not a database\n"), 0o600)
+	if _, errOut, code := runExit(t, "restore", "--db", dbPath, "--from", notDB); code != 1 || !strings.Contains(errOut, "not a scimdesk database") {
+		t.Errorf("restore from a file that is not a database: exit %d, stderr %q", code, errOut)
 	}
 
 	serve.Process.Signal(syscall.SIGTERM)
