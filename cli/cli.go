@@ -1,5 +1,6 @@
 // Package cli is scimdesk's command line: one file per command group (the console and
-// serve, token, scim, users, setup and recover). main only parses and runs it.
+// serve, token, scim, users, backup and restore, setup and recover). main only parses and
+// runs it.
 package cli
 
 import (
@@ -38,6 +39,8 @@ type CLI struct {
 	Token   tokenCmd   `cmd:"" help:"Create, list and revoke SCIM tokens."`
 	SCIM    scimCmd    `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
 	Users   usersCmd   `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
+	Backup  backupCmd  `cmd:"" help:"Write a consistent copy of the database to a file, while a server goes on serving it."`
+	Restore restoreCmd `cmd:"" help:"Replace the database with a backup, after checking it (refused while a server serves the database)."`
 	Setup   setupCmd   `cmd:"" help:"Finish your account: create your master key with the setup code from your admin."`
 	Health  healthCmd  `cmd:"" help:"Check that the server of this database answers (for container health checks and monitors); exit 1 if not."`
 	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key and a recovery code."`

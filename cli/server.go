@@ -38,9 +38,14 @@ func (f *serverFlags) config(log *slog.Logger) (scimserver.Config, error) {
 
 type serveCmd struct {
 	serverFlags
+	backupFlags
 }
 
 func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
+	sched, backups, err := c.schedule()
+	if err != nil {
+		return err
+	}
 	d, err := g.create(ctx)
 	if err != nil {
 		return err
@@ -66,6 +71,9 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	srv := scimserver.New(d, cfg)
 	if err := srv.Listen(); err != nil {
 		return err
+	}
+	if backups {
+		go sched.Run(ctx, d, log)
 	}
 	scimserver.TuneRuntime()
 	on, _ := d.SCIMEnabled(ctx)

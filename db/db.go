@@ -117,6 +117,18 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}
+	// A restore swaps the file while it holds the serving lock exclusively. Holding it
+	// shared while opening means this process opens the old file before the restore checks
+	// who has it open (and the restore refuses) or the restored one after the swap, never
+	// the old one in between.
+	gate, err := lockServing(path, false, 10*time.Second)
+	if errors.Is(err, errLockBusy) {
+		return nil, fmt.Errorf("a restore is replacing %s: try again when it is done", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer gate.Close()
 	// Create the file ourselves so that it is 0600 from its first byte; SQLite then gives its
 	// -wal and -shm files the same mode.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -215,6 +227,21 @@ func fixModes(path string, log *slog.Logger) {
 		}
 		log.Warn("database file was readable by others; set it to 0600", "file", p, "was", fi.Mode().Perm().String())
 	}
+}
+
+// HoldServing marks this process as serving the database until release is called: while
+// any process holds it, Restore refuses. A server calls it once it listens and releases it
+// when it stops serving.
+func (d *DB) HoldServing() (release func(), err error) {
+	f, err := lockServing(d.path, false, 10*time.Second)
+	if errors.Is(err, errLockBusy) {
+		return nil, fmt.Errorf("a restore is replacing %s: serve it when the restore is done", d.path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { f.Close() }) }, nil
 }
 
 // Path is the file this database was opened from.

@@ -27,24 +27,16 @@ const migrationBudget = 10 * time.Minute
 // binary does not know was written by a newer scimdesk: it is refused before anything is
 // written to it.
 func (d *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	names, err := migrationNames()
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	applied, err := d.appliedMigrations(ctx)
+	applied, err := appliedMigrations(ctx, d.w)
 	if err != nil {
 		return fmt.Errorf("read migrations: %w", mapErr(err))
 	}
-	known := map[string]bool{}
-	for _, name := range names {
-		known[name] = true
-	}
-	for _, name := range applied {
-		if !known[name] {
-			return fmt.Errorf("%w (it records migration %s, which this version does not know): upgrade scimdesk to open it",
-				ErrNewerSchema, strings.TrimPrefix(name, "migrations/"))
-		}
+	if err := checkKnown(applied); err != nil {
+		return err
 	}
 	if len(applied) == len(names) {
 		return nil
@@ -79,16 +71,44 @@ func (d *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// appliedMigrations reads the recorded migrations: none for a new, empty database.
-func (d *DB) appliedMigrations(ctx context.Context) ([]string, error) {
+// migrationNames are the embedded migrations, in the order they apply.
+func migrationNames() ([]string, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	sort.Strings(names)
+	return names, err
+}
+
+// checkKnown returns ErrNewerSchema if applied records a migration this binary does not
+// know: the database was written by a newer scimdesk.
+func checkKnown(applied []string) error {
+	names, err := migrationNames()
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, name := range names {
+		known[name] = true
+	}
+	for _, name := range applied {
+		if !known[name] {
+			return fmt.Errorf("%w (it records migration %s, which this version does not know): upgrade scimdesk to open it",
+				ErrNewerSchema, strings.TrimPrefix(name, "migrations/"))
+		}
+	}
+	return nil
+}
+
+// appliedMigrations reads the recorded migrations of the database c reads: none for a
+// new, empty database.
+func appliedMigrations(ctx context.Context, c *sql.DB) ([]string, error) {
 	var exists int
-	if err := d.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&exists); err != nil {
+	if err := c.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&exists); err != nil {
 		return nil, err
 	}
 	if exists == 0 {
 		return nil, nil
 	}
-	rows, err := d.w.QueryContext(ctx, `SELECT name FROM migrations`)
+	rows, err := c.QueryContext(ctx, `SELECT name FROM migrations`)
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,7 @@ type Server struct {
 	logLimit     logLimiter
 	notify       chan struct{}
 	tokenWarn    tokenWarner // logs tokens that expire soon, once a day each
+	unserve      func()      // releases the serving lock taken by Listen
 }
 
 // New makes a server over store. Call Listen, then Serve.
@@ -97,6 +98,11 @@ func (s *Server) Listen() error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		s.tls = true
+	}
+	// Held until Serve returns: a restore refuses while it is (see db.HoldServing).
+	if s.unserve, err = s.db.HoldServing(); err != nil {
+		ln.Close()
+		return err
 	}
 	s.ln = ln
 	return nil
@@ -140,6 +146,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			return err
 		}
 	}
+	defer s.unserve()
 	s.start = time.Now()
 	const readTimeout = 30 * time.Second
 	s.httpSrv = &http.Server{
