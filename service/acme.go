@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -114,6 +115,33 @@ func newACME(a ACME, dbPath string) (*autocert.Manager, *tls.Config, error) {
 		MinVersion: tls.VersionTLS12,
 	}
 	return m, tc, nil
+}
+
+// obtain gets each domain's certificate (from the cache, else from the CA) at start,
+// rather than during the identity provider's first handshake, and says in the log whether
+// it could: a DNS record or a firewall in the way shows at once, not as Okta's failed test.
+func (s *Service) obtain(ctx context.Context) {
+	for _, d := range s.cfg.ACME.Domains {
+		if ctx.Err() != nil {
+			return
+		}
+		// A hello from a client that takes ECDSA, as every current one does: autocert then
+		// obtains the ECDSA certificate that such clients will be served.
+		cert, err := s.acme.GetCertificate(&tls.ClientHelloInfo{
+			ServerName:        d,
+			CipherSuites:      []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+			SupportedCurves:   []tls.CurveID{tls.CurveP256},
+			SignatureSchemes:  []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256},
+			SupportedVersions: []uint16{tls.VersionTLS13, tls.VersionTLS12},
+		})
+		if err != nil {
+			s.log.Error("could not obtain a certificate by ACME: check that the name resolves to this machine and that port 443 (or --acme-http-addr's) is reachable from the internet", "domain", d, "err", err)
+			continue
+		}
+		if cert.Leaf != nil {
+			s.log.Info("certificate ready", "domain", d, "expires", cert.Leaf.NotAfter, "issuer", cert.Leaf.Issuer.String())
+		}
+	}
 }
 
 // checkDomains returns the domains in the form certificates name them, or why one is

@@ -142,6 +142,9 @@ func (s *Service) Run(ctx context.Context) error {
 	scimserver.TuneRuntime()
 	s.announce(ctx)
 	g, gctx := errgroup.WithContext(ctx)
+	if s.acme != nil {
+		go s.obtain(gctx)
+	}
 	g.Go(func() error { return s.scim.Serve(gctx) })
 	if s.acmeLn != nil {
 		g.Go(func() error { return ServeHTTP(gctx, s.acmeLn, s.acme.HTTPHandler(nil)) })
