@@ -330,7 +330,7 @@ func waitFor(t *testing.T, ctx context.Context, what string, f func() error) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no %s before the deadline: %v", what, err)
+			t.Fatalf("waited in vain for %s: %v", what, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,24 +71,27 @@ func newReadiness(d *db.DB, cfg Health, log *slog.Logger) *readiness {
 	return &readiness{db: d, cfg: cfg, log: log, dir: filepath.Dir(d.Path())}
 }
 
-// check is nil when the service is ready, else the reason it is not.
+// check is nil when the service is ready, else every reason it is not.
 func (r *readiness) check(ctx context.Context) error {
-	err, detail := r.evaluate()
-	r.note(err, detail)
-	return err
-}
-
-func (r *readiness) evaluate() (error, string) {
+	var reasons, details []string
+	fail := func(reason error, detail string) {
+		reasons, details = append(reasons, reason.Error()), append(details, detail)
+	}
 	if st := r.db.WriterStats(); st.OldestWait > r.cfg.StallAfter {
-		return errStalled, fmt.Sprintf("%d writes queued, the oldest for %s", st.Waiting, st.OldestWait.Round(time.Millisecond))
+		fail(errStalled, fmt.Sprintf("%d writes queued, the oldest for %s", st.Waiting, st.OldestWait.Round(time.Millisecond)))
 	}
 	if free, err := freeBytes(r.dir); err == nil && free < r.cfg.MinFreeBytes {
-		return errDiskFull, fmt.Sprintf("%d bytes free in %s, under %d", free, r.dir, r.cfg.MinFreeBytes)
+		fail(errDiskFull, fmt.Sprintf("%d bytes free in %s, under %d", free, r.dir, r.cfg.MinFreeBytes))
 	}
 	if err := r.writable(); err != nil {
-		return errNoWrite, err.Error()
+		fail(errNoWrite, err.Error())
 	}
-	return nil, ""
+	reason := strings.Join(reasons, "; ")
+	r.note(reason, strings.Join(details, "; "))
+	if reason == "" {
+		return nil
+	}
+	return errors.New(reason)
 }
 
 // writable is the result of the last write probe, probing again when it is older than
@@ -115,19 +119,15 @@ func (r *readiness) writable() error {
 }
 
 // note logs when readiness changes, never per request.
-func (r *readiness) note(err error, detail string) {
-	reason := ""
-	if err != nil {
-		reason = err.Error()
-	}
+func (r *readiness) note(reason, detail string) {
 	r.mu.Lock()
 	changed := !r.logged || reason != r.was
 	r.was, r.logged = reason, true
 	r.mu.Unlock()
 	switch {
 	case !changed:
-	case err != nil:
-		r.log.Warn("not ready: "+err.Error(), "detail", detail)
+	case reason != "":
+		r.log.Warn("not ready: "+reason, "detail", detail)
 	default:
 		r.log.Info("ready: the database takes writes")
 	}
