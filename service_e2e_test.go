@@ -25,7 +25,7 @@ func TestServeURLsAreHonest(t *testing.T) {
 		warning bool
 	}{
 		{[]string{"--addr", "0.0.0.0:" + port}, ":" + port + "/scim/v2", true},
-		{[]string{"--addr", "127.0.0.1:" + port, "--public-url", "https://scim.example.com/"}, "SCIM URL: https://scim.example.com/scim/v2", false},
+		{[]string{"--addr", "127.0.0.1:" + port, "--public-url", "https://scim.example.com/"}, " https://scim.example.com/scim/v2", false},
 	} {
 		cmd := exec.Command(builtBinary(t), append([]string{"serve", "--db", dbPath}, tt.args...)...)
 		cmd.Stderr = io.Discard

@@ -142,13 +142,15 @@ func (s *Service) Run(ctx context.Context) error {
 	scimserver.TuneRuntime()
 	s.announce(ctx)
 	g, gctx := errgroup.WithContext(ctx)
+	if s.acmeLn != nil {
+		// Made before obtain runs: making it is what tells autocert to offer HTTP-01.
+		challenges := s.acme.HTTPHandler(nil)
+		g.Go(func() error { return ServeHTTP(gctx, s.acmeLn, challenges) })
+	}
 	if s.acme != nil {
 		go s.obtain(gctx)
 	}
 	g.Go(func() error { return s.scim.Serve(gctx) })
-	if s.acmeLn != nil {
-		g.Go(func() error { return ServeHTTP(gctx, s.acmeLn, s.acme.HTTPHandler(nil)) })
-	}
 	for _, u := range s.units {
 		g.Go(func() error {
 			if err := u.Run(gctx); err != nil {
