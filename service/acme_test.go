@@ -38,8 +38,16 @@ const acmeDomain = "scim.scimdesk.test"
 // SCIM server answers an authenticated HTTPS request verified against Pebble's issuing
 // root, and renewal replaces the certificate with a new one (a RenewBefore longer than
 // the certificate's life makes autocert renew at once).
+//
+// With TLS-ALPN-01 out of Pebble's reach (its TLS port closed), autocert falls back to
+// HTTP-01 on the --acme-http-addr listener, and the certificate is issued that way.
 func TestACMEAgainstPebble(t *testing.T) {
 	pebbleBin := buildPebble(t)
+	t.Run("tls-alpn-01 and renewal", func(t *testing.T) { pebbleCase(t, pebbleBin, false) })
+	t.Run("http-01", func(t *testing.T) { pebbleCase(t, pebbleBin, true) })
+}
+
+func pebbleCase(t *testing.T, pebbleBin string, http01 bool) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "scimdesk.db")
 	d, token := openDB(t, dbPath)
@@ -57,7 +65,7 @@ func TestACMEAgainstPebble(t *testing.T) {
 	t.Cleanup(dns.Shutdown)
 
 	acmePort, mgmtPort := freeTCP(t), freeTCP(t)
-	svc, logs, run := listen(t, Config{
+	cfg := Config{
 		DB:   d,
 		SCIM: scimserver.Config{Addr: "127.0.0.1:0", HeartbeatEvery: time.Hour},
 		ACME: ACME{
@@ -66,27 +74,35 @@ func TestACMEAgainstPebble(t *testing.T) {
 			DirectoryURL: fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort),
 			CARoot:       caFile,
 			HTTPAddr:     "127.0.0.1:0",
-			RenewBefore:  30 * 24 * time.Hour, // longer than Pebble's one-day certificates
 		},
-	})
+	}
+	if !http01 {
+		cfg.ACME.RenewBefore = 30 * 24 * time.Hour // longer than Pebble's one-day certificates
+	}
+	svc, logs, run := listen(t, cfg)
 	_, scimPort, _ := net.SplitHostPort(svc.SCIM().Addr())
 	_, httpPort, _ := net.SplitHostPort(svc.ACMEHTTPAddr())
 	if want := "https://" + acmeDomain + ":" + scimPort + "/scim/v2"; svc.SCIM().SCIMURL() != want {
 		t.Errorf("SCIM URL %q, want %q (made from the ACME domain)", svc.SCIM().SCIMURL(), want)
 	}
 
-	// Pebble validates at the service's ports: TLS-ALPN-01 on the SCIM listener.
-	cfg := map[string]any{"pebble": map[string]any{
+	// Pebble validates at the service's ports: TLS-ALPN-01 on the SCIM listener, HTTP-01
+	// on the challenge listener; a closed port instead of the SCIM one leaves only HTTP-01.
+	tlsPort := mustAtoi(t, scimPort)
+	if http01 {
+		tlsPort = freeTCP(t)
+	}
+	pcfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":           fmt.Sprintf("127.0.0.1:%d", acmePort),
 		"managementListenAddress": fmt.Sprintf("127.0.0.1:%d", mgmtPort),
 		"certificate":             certFile, "privateKey": keyFile,
-		"httpPort": mustAtoi(t, httpPort), "tlsPort": mustAtoi(t, scimPort),
+		"httpPort": mustAtoi(t, httpPort), "tlsPort": tlsPort,
 		"ocspResponderURL": "", "externalAccountBindingRequired": false,
 		"retryAfter": map[string]int{"authz": 1, "order": 1},
 		"profiles":   map[string]any{"default": map[string]any{"description": "one day", "validityPeriod": 86400}},
 	}}
 	cfgFile := filepath.Join(dir, "pebble.json")
-	raw, _ := json.Marshal(cfg)
+	raw, _ := json.Marshal(pcfg)
 	if err := os.WriteFile(cfgFile, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +183,12 @@ func TestACMEAgainstPebble(t *testing.T) {
 		first, err = serial()
 		return err
 	})
+	if http01 {
+		if log := pebbleLog.String(); !strings.Contains(log, "Attempting to validate w/ HTTP") || !strings.Contains(log, "set VALID") {
+			t.Errorf("Pebble did not validate by HTTP-01:\n%s", log)
+		}
+		return
+	}
 	waitFor(t, ctx, "a renewed certificate (a new serial)", func() error {
 		s, err := serial()
 		if err != nil {

@@ -144,7 +144,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if s.acmeLn != nil {
 		// Made before obtain runs: making it is what tells autocert to offer HTTP-01.
-		challenges := s.acme.HTTPHandler(nil)
+		challenges := withoutPort(s.acme.HTTPHandler(nil))
 		g.Go(func() error { return ServeHTTP(gctx, s.acmeLn, challenges) })
 	}
 	if s.acme != nil {
@@ -179,6 +179,19 @@ func (s *Service) announce(ctx context.Context) {
 	if !on {
 		s.log.Warn("SCIM provisioning is disabled: requests get 403 until `scimdesk scim enable`")
 	}
+}
+
+// withoutPort takes the port off the Host header before autocert checks it against the
+// domains: a CA that validates HTTP-01 on a port other than 80 (a test CA, an internal
+// one) sends "name:port", which autocert would refuse.
+func withoutPort(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, err := net.SplitHostPort(r.Host); err == nil {
+			r = r.Clone(r.Context())
+			r.Host = host
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP serves h on ln until ctx ends, then shuts down gracefully (for a few seconds,
