@@ -10,6 +10,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"scimdesk/db"
+	"scimdesk/publicurl"
 	"scimdesk/termsafe"
 )
 
@@ -71,6 +72,9 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
 	fmt.Printf("SCIM:     %s\n", state)
 	if h, ok := liveServer(ctx, d); ok {
 		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   pid %d on %s, %d requests served\n", termsafe.Clean(h.PublicURL), h.PID, termsafe.Clean(h.Addr), h.Requests)
+		if caveat := publicurl.Caveat(h.PublicURL, h.Addr); caveat != "" {
+			fmt.Printf("Warning:  %s\n", termsafe.Clean(caveat))
+		}
 	} else if c.PublicURL != "" {
 		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   not running\n", termsafe.Clean(strings.TrimRight(c.PublicURL, "/")))
 	} else {

@@ -12,6 +12,7 @@ import (
 
 	"scimdesk/logfile"
 	"scimdesk/scimserver"
+	"scimdesk/service"
 	"scimdesk/tui"
 )
 
@@ -23,17 +24,29 @@ type serverFlags struct {
 	TLSKey    string `help:"PEM private key file for --tls-cert." type:"existingfile" placeholder:"FILE"`
 	MaxConns  int    `help:"Most connections held at once; at the cap the one whose loss harms least (a dead, silent, trickling or long-idle one) is closed to make room." default:"1024" env:"SCIMDESK_MAX_CONNS" placeholder:"N"`
 	LogFile   string `help:"Server log file, rotated at 10 MiB, 3 files kept (default: scimdesk.log beside the database; serve logs to stderr)." placeholder:"PATH"`
+
+	ACMEDomain    []string `name:"acme-domain" help:"Get and renew the HTTPS certificate for this DNS name by ACME (repeatable); the SCIM URL becomes https://NAME/scim/v2 unless --public-url says otherwise." placeholder:"NAME" env:"SCIMDESK_ACME_DOMAIN"`
+	ACMEEmail     string   `name:"acme-email" help:"Contact address for the ACME CA (expiry notices)." placeholder:"EMAIL" env:"SCIMDESK_ACME_EMAIL"`
+	ACMEDirectory string   `name:"acme-directory" help:"ACME directory URL of the CA (default: Let's Encrypt production), e.g. an internal step-ca." placeholder:"URL" env:"SCIMDESK_ACME_DIRECTORY"`
+	ACMECARoot    string   `name:"acme-ca-root" help:"PEM file of CA certificates to trust when talking to the ACME server (a private CA's directory)." type:"existingfile" placeholder:"FILE"`
+	ACMEHTTPAddr  string   `name:"acme-http-addr" help:"Also answer ACME HTTP-01 challenges here, e.g. :80 (other requests are redirected to HTTPS); without it, TLS-ALPN-01 on the TLS port." placeholder:"ADDR"`
 }
 
-func (f *serverFlags) config(log *slog.Logger) (scimserver.Config, error) {
+// config is the service's configuration from the flags; the caller adds the database.
+func (f *serverFlags) config(log *slog.Logger) (service.Config, error) {
 	if (f.TLSCert == "") != (f.TLSKey == "") {
-		return scimserver.Config{}, errors.New("--tls-cert and --tls-key go together")
+		return service.Config{}, errors.New("--tls-cert and --tls-key go together")
 	}
 	if f.MaxConns < 1 {
-		return scimserver.Config{}, fmt.Errorf("--max-conns %d: give at least 1", f.MaxConns)
+		return service.Config{}, fmt.Errorf("--max-conns %d: give at least 1", f.MaxConns)
 	}
-	return scimserver.Config{Addr: f.Addr, PublicURL: strings.TrimRight(f.PublicURL, "/"), TLSCert: f.TLSCert, TLSKey: f.TLSKey,
-		MaxConns: f.MaxConns, Logger: log}, nil
+	return service.Config{
+		Logger: log,
+		SCIM: scimserver.Config{Addr: f.Addr, PublicURL: strings.TrimRight(f.PublicURL, "/"), TLSCert: f.TLSCert, TLSKey: f.TLSKey,
+			MaxConns: f.MaxConns},
+		ACME: service.ACME{Domains: f.ACMEDomain, Email: f.ACMEEmail, DirectoryURL: f.ACMEDirectory, CARoot: f.ACMECARoot,
+			HTTPAddr: f.ACMEHTTPAddr},
+	}, nil
 }
 
 type serveCmd struct {
@@ -68,20 +81,18 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	srv := scimserver.New(d, cfg)
-	if err := srv.Listen(); err != nil {
+	cfg.DB = d
+	if backups {
+		cfg.Backups = &sched
+	}
+	svc, err := service.New(cfg)
+	if err != nil {
 		return err
 	}
-	if backups {
-		go sched.Run(ctx, d, log)
+	if err := svc.Listen(); err != nil {
+		return err
 	}
-	scimserver.TuneRuntime()
-	on, _ := d.SCIMEnabled(ctx)
-	log.Info("scimdesk serving", "scim_url", srv.SCIMURL(), "listen", srv.Addr(), "tls", srv.TLS(), "db", d.Path(), "scim_enabled", on)
-	if !on {
-		log.Warn("SCIM provisioning is disabled: requests get 403 until `scimdesk scim enable`")
-	}
-	err = srv.Serve(ctx)
+	err = svc.Run(ctx)
 	log.Info("scimdesk stopped", "err", err)
 	return err
 }
@@ -110,6 +121,11 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	cfg.DB = d
+	svc, err := service.New(cfg)
+	if err != nil {
+		return err
+	}
 	opts := tui.Options{DB: d, LogPath: logPath}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -117,15 +133,13 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	if h, ok := liveServer(ctx, d); ok {
 		opts.AttachedPID = h.PID
 	} else {
-		srv := scimserver.New(d, cfg)
-		if err := srv.Listen(); err != nil {
+		if err := svc.Listen(); err != nil {
 			// The console still opens, so the admin can manage tokens and read the log,
 			// and sees why the server is not running.
 			opts.ServerErr = err
 		} else {
-			opts.Server = srv
-			scimserver.TuneRuntime()
-			go func() { served <- srv.Serve(ctx) }()
+			opts.Server = svc.SCIM()
+			go func() { served <- svc.Run(ctx) }()
 		}
 	}
 	err = tui.Run(ctx, opts)

@@ -60,6 +60,7 @@ type DB struct {
 
 	batches     atomic.Int64
 	longestHold atomic.Int64 // nanoseconds
+	queue       waitQueue    // writes not yet taken by the writer, for WriterStats
 
 	walDirty   bool      // the writer committed since the WAL was last truncated
 	walChecked time.Time // when the writer last looked at the WAL's size

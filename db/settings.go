@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strconv"
 )
 
 const settingSCIMEnabled = "scim_enabled"
@@ -34,5 +35,21 @@ func (d *DB) SetSCIMEnabled(ctx context.Context, on bool, actor string) error {
 			return mapErr(err)
 		}
 		return tx.InsertEvent(ctx, Event{Kind: kind, Agent: actor, Outcome: OutcomeOK, Summary: summary})
+	})
+}
+
+// settingProbe is the row ProbeWrite rewrites: a health check's proof that a commit
+// reaches the disk.
+const settingProbe = "health_probe"
+
+// ProbeWrite commits one small change through the writer, as every SCIM write does, so
+// that a health check learns whether the database can take writes now: it fails when the
+// file system is read-only or full, and waits when the writer is stalled (bound it with
+// ctx).
+func (d *DB) ProbeWrite(ctx context.Context) error {
+	return d.Write(ctx, func(tx *Tx) error {
+		_, err := tx.q.ExecContext(ctx, `INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)`,
+			settingProbe, strconv.FormatInt(ms(tx.now), 10))
+		return mapErr(err)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -93,14 +94,52 @@ func (d *DB) writeAdmin(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (d *DB) submit(ctx context.Context, queue chan *writeReq, req *writeReq) error {
+	d.queue.add(req)
 	select {
 	case queue <- req:
+		d.queue.remove(req) // the writer has it now
 	case <-ctx.Done():
+		d.queue.remove(req)
 		return ctx.Err()
 	case <-d.closing:
+		d.queue.remove(req)
 		return ErrClosed
 	}
 	return <-req.done
+}
+
+// waitQueue knows since when each write not yet taken by the writer has waited, so that
+// a health check can tell a writer that is stalled (a hung disk, a commit that never
+// returns) from one that is merely busy.
+type waitQueue struct {
+	mu      sync.Mutex
+	waiting map[*writeReq]time.Time
+}
+
+func (q *waitQueue) add(r *writeReq) {
+	q.mu.Lock()
+	if q.waiting == nil {
+		q.waiting = map[*writeReq]time.Time{}
+	}
+	q.waiting[r] = time.Now()
+	q.mu.Unlock()
+}
+
+func (q *waitQueue) remove(r *writeReq) {
+	q.mu.Lock()
+	delete(q.waiting, r)
+	q.mu.Unlock()
+}
+
+// oldest returns how many writes wait and how long the longest-waiting one has.
+func (q *waitQueue) oldest(now time.Time) (int, time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var age time.Duration
+	for _, since := range q.waiting {
+		age = max(age, now.Sub(since))
+	}
+	return len(q.waiting), age
 }
 
 // writer owns the writer connection until Close.
@@ -293,12 +332,18 @@ func runFn(fn func(*Tx) error, tx *Tx) (err error) {
 type WriterStats struct {
 	Batches     int64         // transactions committed or rolled back
 	LongestHold time.Duration // the longest a batch held the writer, from BEGIN to COMMIT
+	Waiting     int           // writes queued now that the writer has not taken yet
+	OldestWait  time.Duration // how long the longest-waiting of them has waited (0: none)
 }
 
 // WriterStats reports the writer's use: with the write budget, LongestHold stays near
-// the budget plus batchTime whatever the requests.
+// the budget plus batchTime whatever the requests. A healthy writer takes every queued
+// write within about batchTime plus one write budget, so an OldestWait far beyond that
+// means it is stalled.
 func (d *DB) WriterStats() WriterStats {
-	return WriterStats{Batches: d.batches.Load(), LongestHold: time.Duration(d.longestHold.Load())}
+	waiting, oldest := d.queue.oldest(time.Now())
+	return WriterStats{Batches: d.batches.Load(), LongestHold: time.Duration(d.longestHold.Load()),
+		Waiting: waiting, OldestWait: oldest}
 }
 
 func (d *DB) noteHold(held time.Duration) {

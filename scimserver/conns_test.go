@@ -133,11 +133,30 @@ func TestConnCapKeepsServing(t *testing.T) {
 // TestConnCapOverTLS holds idle keep-alive connections over TLS at the cap and checks that
 // a new client is still served: the limiter sits under the TLS listener and must still
 // learn the connections' states through the *tls.Conn that net/http reports. New
-// connections get no grace eviction here, so only idle eviction can make room.
+// connections get no grace eviction here, so only idle eviction can make room. It holds
+// for certificates from files and from a TLS config (ACME's GetCertificate) alike.
 func TestConnCapOverTLS(t *testing.T) {
-	const max = 10
 	certFile, keyFile, pool := selfSigned(t)
-	srv, _ := startLogged(t, io.Discard, Config{MaxConns: max, TLSCert: certFile, TLSKey: keyFile}, nil)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byConfig := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }}
+	for name, cfg := range map[string]Config{
+		"files":  {TLSCert: certFile, TLSKey: keyFile},
+		"config": {TLSConfig: byConfig},
+	} {
+		t.Run(name, func(t *testing.T) { connCapOverTLS(t, cfg, pool) })
+	}
+}
+
+func connCapOverTLS(t *testing.T, cfg Config, pool *x509.CertPool) {
+	const max = 10
+	cfg.MaxConns = max
+	srv, _ := startLogged(t, io.Discard, cfg, nil)
+	if !srv.TLS() || !strings.HasPrefix(srv.BaseURL(), "https://") {
+		t.Fatalf("the server does not say it serves HTTPS: TLS %v, URL %s", srv.TLS(), srv.BaseURL())
+	}
 	srv.conns.grace = time.Hour
 	tlsConf := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 	var held []net.Conn

@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,14 +52,35 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, notFound("this is the SCIM base URL: resources are under it, e.g. %s/Users", s.SCIMURL()))
 	})
 	mux.Handle("/setup/v1/", s.setupAPI())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("not found: the SCIM base URL is %s", s.SCIMURL()))
 	})
-	return s.recoverer(s.logged(headAsGet(mux)))
+	// The probes stay outside the request log: a monitor polls them every few seconds,
+	// and a not-ready answer is the monitor's business, not a failed request to log.
+	top := http.NewServeMux()
+	top.HandleFunc("/healthz", health(nil))
+	top.HandleFunc("/readyz", health(s.cfg.Ready))
+	top.Handle("/", s.recoverer(s.logged(headAsGet(mux))))
+	return top
+}
+
+// health answers a probe: 200 "ok", or 503 with the reason ready gives. Tiny bodies, no
+// authentication, and no SCIM switch: a monitor must see the server whether or not the
+// admin has provisioning on.
+func health(ready func(ctx context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		if ready != nil {
+			if err := ready(r.Context()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, "not ready: "+err.Error()+"\n")
+				return
+			}
+		}
+		io.WriteString(w, "ok\n")
+	}
 }
 
 // headAsGet answers HEAD like GET: same status and headers (ETag, Content-Type), no body.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/publicurl"
 )
 
 // Config is how the server listens and what it calls itself.
@@ -31,6 +32,15 @@ type Config struct {
 	PublicURL string
 	// TLSCert and TLSKey are PEM files; both set serves HTTPS.
 	TLSCert, TLSKey string
+	// TLSConfig serves HTTPS with certificates from elsewhere (ACME: its GetCertificate),
+	// instead of TLSCert and TLSKey. The connection limiter stays under TLS either way.
+	TLSConfig *tls.Config
+	// Host is a DNS name the server is known by (the ACME domain): with the listen port it
+	// makes the URL when PublicURL is empty.
+	Host string
+	// Ready answers /readyz: nil when the server can serve writes, else why not. Nil: /readyz
+	// answers like /healthz.
+	Ready func(ctx context.Context) error
 	// Logger receives the server's log. It must never be the console's screen.
 	Logger *slog.Logger
 	// HeartbeatEvery is how often the heartbeat and token last-use are written (default 2s).
@@ -90,7 +100,16 @@ func (s *Server) Listen() error {
 	// HTTP/2) and the limiter counts connections before their handshake.
 	s.conns = newConnLimiter(ln, s.cfg.MaxConns)
 	ln = s.conns
-	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+	if s.cfg.TLSConfig != nil {
+		if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+			ln.Close()
+			return errors.New("a TLS config and certificate files were both given: choose one")
+		}
+		tc := s.cfg.TLSConfig.Clone()
+		tc.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
+		ln = tls.NewListener(ln, tc)
+		s.tls = true
+	} else if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
 			ln.Close()
@@ -128,8 +147,12 @@ func (s *Server) BaseURL() string {
 	if s.tls {
 		scheme = "https"
 	}
-	return scheme + "://" + s.Addr()
+	return publicurl.FromListen(scheme, s.cfg.Host, s.Addr())
 }
+
+// URLCaveat says why the base URL is no URL to paste into an identity provider (it is
+// loopback, or a guess for a wildcard listen), naming the fix; "" when it is one.
+func (s *Server) URLCaveat() string { return publicurl.Caveat(s.BaseURL(), s.Addr()) }
 
 // SCIMURL is the SCIM base URL to paste into the identity provider.
 func (s *Server) SCIMURL() string { return s.BaseURL() + "/scim/v2" }

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"scimdesk/db"
+	"scimdesk/publicurl"
 )
 
 // feed keeps the console live. It polls the database once a second (new events by id, the
@@ -106,6 +107,20 @@ func scimURL(d *deps, h db.Heartbeat, beatOK bool) string {
 		return strings.TrimRight(h.PublicURL, "/") + "/scim/v2"
 	}
 	return ""
+}
+
+// urlCaveat says why the SCIM URL cannot be pasted elsewhere (loopback, or a guess for a
+// wildcard listen), naming the fix; "" when it can, or when there is no URL.
+func urlCaveat(d *deps, h db.Heartbeat, beatOK bool) string {
+	url := scimURL(d, h, beatOK)
+	if url == "" {
+		return ""
+	}
+	addr := h.Addr
+	if d.server != nil {
+		addr = d.server.Addr()
+	}
+	return publicurl.Caveat(strings.TrimSuffix(url, "/scim/v2"), addr)
 }
 
 // server is what the console knows of the server that serves this database.

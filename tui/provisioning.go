@@ -144,7 +144,10 @@ func (p *provisioning) View() string {
 		add("Server", st.Fail.Render("✗ "+srv.summary))
 	}
 	if strings.HasPrefix(url, "http://") {
-		add("", st.Warn.Render("▲ Okta needs HTTPS: --tls-cert/--tls-key, or a proxy + --public-url"))
+		add("", st.Warn.Render("▲ Okta needs HTTPS: --acme-domain, --tls-cert/--tls-key, or a proxy + --public-url"))
+	}
+	if c := urlCaveat(p.d, p.heartbeat, p.beatOK); c != "" {
+		add("", st.Warn.Render("▲ "+c))
 	}
 	add("Requests", p.requests())
 	add("Tokens", p.tokens())

@@ -16,15 +16,17 @@ type setupCode struct {
 	code   db.SetupCode
 	secret string
 	server string // the base URL for `scimdesk setup --server`
+	caveat string // why that URL may not work from the user's machine ("" when it should)
 }
 
 // shown reports whether a code is on screen.
 func (s *setupCode) shown() bool { return s.secret != "" }
 
 // show puts a new code on screen.
-func (s *setupCode) show(msg setupCodeMsg, scimURL string) {
+func (s *setupCode) show(msg setupCodeMsg, scimURL, caveat string) {
 	s.code, s.secret = msg.Code, msg.Secret
 	s.server = strings.TrimSuffix(scimURL, "/scim/v2")
+	s.caveat = caveat
 }
 
 // hide forgets the code.
@@ -82,11 +84,16 @@ func (s *setupCode) view(width int) string {
 		rule,
 		"",
 		"  scimdesk setup --server " + server,
+	}
+	if s.caveat != "" {
+		lines = append(lines, st.Warn.Render("▲ The user's machine may not reach this URL: "+s.caveat))
+	}
+	lines = append(lines,
 		"",
 		"They type their email and the code, then choose a passphrase; their key is made on their side. They turn from pending to ready here.",
 		"",
 		st.Dim.Render("esc or enter when done: the code disappears for good, and so it does if you leave this tab."),
-	}
+	)
 	out := make([]string, 0, len(lines))
 	for _, l := range lines {
 		out = append(out, hang("", l, width)...)

@@ -101,7 +101,7 @@ func (u *users) Update(msg tea.Msg) tea.Cmd {
 		if msg.Err != nil {
 			return reportErr("Issuing a setup code", msg.Err)
 		}
-		u.code.show(msg, scimURL(u.d, u.heartbeat, u.beatOK))
+		u.code.show(msg, scimURL(u.d, u.heartbeat, u.beatOK), urlCaveat(u.d, u.heartbeat, u.beatOK))
 		return report(levelOK, "Setup code issued. Hand it over now: it is shown only once.")
 	case tabLeftMsg:
 		u.code.hide()
