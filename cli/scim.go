@@ -91,11 +91,8 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
 // expiringLine warns about a token that expires soon, and says what to do.
 func expiringLine(t db.Token, now time.Time) string {
 	left := "in " + strconv.Itoa(t.DaysLeft(now)) + " days"
-	switch n := t.DaysLeft(now); {
-	case n == 1:
-		left = "in 1 day"
-	case n == 0:
-		left = "in " + strconv.Itoa(int(t.Expires.Sub(now).Hours())) + " h"
+	if d := t.Expires.Sub(now); d < 24*time.Hour {
+		left = "in " + strconv.Itoa(int(d.Hours())+1) + " h"
 	}
 	return fmt.Sprintf("token %s (%s) expires %s, %s: `scimdesk token rotate %s`", t.ID, clip(t.Description), left,
 		t.Expires.Local().Format("2006-01-02 15:04"), t.ID)

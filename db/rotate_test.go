@@ -232,8 +232,13 @@ func TestTokenLifecycleHelpers(t *testing.T) {
 	if got := strings.Join(expiring, ","); got != "sooner,soon" {
 		t.Errorf("expiring = %s, want sooner,soon (soonest first; the rotated one not)", got)
 	}
-	if got := tokens[2].DaysLeft(now); got != 5 {
-		t.Errorf("days left = %d, want 5", got)
+	for _, c := range []struct {
+		left time.Duration
+		want int
+	}{{5*day + time.Hour, 6}, {5 * day, 5}, {day - time.Minute, 1}, {time.Second, 1}, {0, 0}, {-day, 0}} {
+		if got := (Token{Expires: now.Add(c.left)}).DaysLeft(now); got != c.want {
+			t.Errorf("days left with %v to go = %d, want %d (a part day counts)", c.left, got, c.want)
+		}
 	}
 
 	s := SummarizeTokens(tokens, now)

@@ -39,10 +39,16 @@ func Visible(tokens []Token, now time.Time) []Token {
 	return out
 }
 
-// DaysLeft is the number of whole days until the token expires (0 in its last day); it
-// is meaningful only for a token with an expiry.
+// DaysLeft is the number of days until the token expires, a part of a day counting as a
+// day (a token made for 10 days has 10 days left, not 9, a minute after), 0 once expired;
+// it is meaningful only for a token with an expiry.
 func (t Token) DaysLeft(now time.Time) int {
-	return int(t.Expires.Sub(now) / (24 * time.Hour))
+	left := t.Expires.Sub(now)
+	if left <= 0 {
+		return 0
+	}
+	const day = 24 * time.Hour
+	return int((left + day - 1) / day)
 }
 
 // ExpiringTokens returns the tokens to warn about at now, soonest first: those in the

@@ -180,7 +180,7 @@ func TestFlowRotateExpiringToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startTerm(t, newApp(testDeps(t, d, Options{})), 100, 30)
-	s.waitScreen("1 Provisioning", "▲ token “okta” ("+old.ID+"): 9 days left", "rotate it in tab 2 (r)")
+	s.waitScreen("1 Provisioning", "▲ token “okta” ("+old.ID+"): 10 days left", "rotate it in tab 2 (r)")
 	s.keys("2")
 	s.waitScreen("1 token", "▲ expiring")
 	s.keys("r")
@@ -206,7 +206,7 @@ func TestFlowRotateExpiringToken(t *testing.T) {
 		t.Fatal("the secret is still on screen after esc")
 	}
 	s.keys("1")
-	scr = s.waitScreen("(" + a.TokenID + "): 9 days left")
+	scr = s.waitScreen("(" + a.TokenID + "): 10 days left")
 	if strings.Contains(scr, old.ID) {
 		t.Errorf("tab 1 still warns about the rotated token:\n%s", scr)
 	}

@@ -44,9 +44,10 @@ func until(now, t time.Time) string {
 	case d < time.Hour:
 		return fmt.Sprintf("in %dm", int(d.Minutes())+1)
 	case d < 48*time.Hour:
-		return fmt.Sprintf("in %dh", int(d.Hours()))
+		return fmt.Sprintf("in %dh", int((d+time.Hour-1)/time.Hour))
 	}
-	return fmt.Sprintf("in %dd", int(d.Hours()/24))
+	// A part of a day counts, as in db.Token.DaysLeft: a 10-day token shows "in 10d".
+	return fmt.Sprintf("in %dd", int((d+24*time.Hour-1)/(24*time.Hour)))
 }
 
 // day is a local date.

@@ -67,7 +67,7 @@ func TestCommasAndTimes(t *testing.T) {
 			t.Errorf("ago(%s) = %q, want %q", d, got, want)
 		}
 	}
-	if got := until(now, now.Add(89*24*time.Hour+time.Hour)); got != "in 89d" {
+	if got := until(now, now.Add(89*24*time.Hour+time.Hour)); got != "in 90d" {
 		t.Errorf("until = %q", got)
 	}
 }

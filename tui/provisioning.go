@@ -231,7 +231,7 @@ func hang(prefix, text string, width int) []string {
 // how to replace it before the identity provider gets 401.
 func expiringWarning(st *styles, t db.Token, now time.Time) string {
 	left := plural(t.DaysLeft(now), "day", "days") + " left"
-	if t.DaysLeft(now) == 0 {
+	if t.Expires.Sub(now) < 24*time.Hour {
 		left = "expires " + until(now, t.Expires)
 	}
 	if !now.Before(t.Expires) {

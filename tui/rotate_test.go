@@ -181,7 +181,7 @@ func TestProvisioningWarnsExpiringTokens(t *testing.T) {
 	dr := driveTab(t, p, 100, 30)
 	dr.do(poll(dp, 0, true))
 	dr.do(loadTokens(dp))
-	v := plain(dr.waitText("▲ token “okta soon” (" + soon.ID + "): 9 days left: rotate it in tab 2 (r)"))
+	v := plain(dr.waitText("▲ token “okta soon” (" + soon.ID + "): 10 days left: rotate it in tab 2 (r)"))
 	if strings.Contains(v, fine.ID) || strings.Contains(v, "entra fine") {
 		t.Errorf("tab 1 warns about a token with 90 days left:\n%s", v)
 	}
@@ -191,7 +191,7 @@ func TestProvisioningWarnsExpiringTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	dr.do(loadTokens(dp))
-	v = plain(dr.waitText("(" + r.New.ID + "): 9 days left"))
+	v = plain(dr.waitText("(" + r.New.ID + "): 10 days left"))
 	if strings.Contains(v, soon.ID) {
 		t.Errorf("tab 1 still warns about the token rotated away:\n%s", v)
 	}

@@ -292,7 +292,7 @@ func (t *tokens) footer() string {
 	var s string
 	switch tok.Status(now) {
 	case db.TokenExpiring:
-		s = st.Warn.Render("▲ expires "+until(now, tok.Expires)) + ": press r to rotate it, then paste the new secret into the identity provider."
+		s = st.Warn.Render("▲ expires "+until(now, tok.Expires)) + ": press r to rotate it (a new secret; this one works on for a while)"
 	case db.TokenRotated:
 		s = st.Warn.Render("↻ rotated → "+tok.ReplacedBy) + ": keeps working until " + stamp(tok.Expires) + " (" + until(now, tok.Expires) + "), then stops."
 	case db.TokenExpired:
