@@ -58,7 +58,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("not found: the SCIM base URL is %s", s.SCIMURL()))
 	})
-	return s.recoverer(s.logged(headAsGet(mux)))
+	return s.logged(s.recoverer(headAsGet(mux)))
 }
 
 // headAsGet answers HEAD like GET: same status and headers (ETag, Content-Type), no body.
@@ -90,7 +90,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic serving request", "method", truncate(r.Method, logMethodBytes), "path", truncate(r.URL.Path, logValueBytes), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.log.ErrorContext(r.Context(), "panic serving request", "method", truncate(r.Method, logMethodBytes), "path", truncate(r.URL.Path, logValueBytes), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeError(w, errInternal)
 			}
 		}()
