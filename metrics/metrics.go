@@ -122,4 +122,3 @@ func statusLabel(status int) string {
 	}
 	return statusLabels[status]
 }
-
