@@ -23,6 +23,7 @@ type serverFlags struct {
 	TLSKey    string `help:"PEM private key file for --tls-cert." type:"existingfile" placeholder:"FILE"`
 	MaxConns  int    `help:"Most connections held at once; at the cap the one whose loss harms least (a dead, silent, trickling or long-idle one) is closed to make room." default:"1024" env:"SCIMDESK_MAX_CONNS" placeholder:"N"`
 	LogFile   string `help:"Server log file, rotated at 10 MiB, 3 files kept (default: scimdesk.log beside the database; serve logs to stderr)." placeholder:"PATH"`
+	LogFormat string `help:"Log line format: text (key=value) or json (one object per line)." enum:"text,json" default:"text" env:"SCIMDESK_LOG_FORMAT"`
 }
 
 func (f *serverFlags) config(log *slog.Logger) (scimserver.Config, error) {
@@ -58,7 +59,10 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 		defer f.Close()
 		out = f
 	}
-	log := slog.New(slog.NewTextHandler(out, nil))
+	log, err := newLogger(out, c.LogFormat)
+	if err != nil {
+		return err
+	}
 	cfg, err := c.config(log)
 	if err != nil {
 		return err
@@ -97,7 +101,10 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer f.Close()
-	log := slog.New(slog.NewTextHandler(f, nil))
+	log, err := newLogger(f, c.LogFormat)
+	if err != nil {
+		return err
+	}
 	cfg, err := c.config(log)
 	if err != nil {
 		return err
