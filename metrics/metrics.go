@@ -27,6 +27,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	lastIdP  atomic.Int64 // unix nanoseconds of the last authenticated SCIM request seen here
 	handler  http.Handler
+	db       *dbCollector
 }
 
 var _ scimserver.RequestObserver = (*Metrics)(nil)
@@ -34,9 +35,11 @@ var _ scimserver.RequestObserver = (*Metrics)(nil)
 // Options tune how the database is read at scrape time; the zero value is the default.
 type Options struct {
 	// CacheFor is how long database counts are reused between scrapes (default 5s), so
-	// that several Prometheus servers, or a scrape storm, cost one set of queries.
+	// that several Prometheus servers, or a scrape storm, cost one set of queries. On a
+	// large database they are reused longer, so that counting stays cheap (see
+	// defaultCostFactor).
 	CacheFor time.Duration
-	// Timeout bounds the queries of one scrape (default 2s); past it the counts are left
+	// Timeout bounds the queries of one scrape (default 5s); past it the counts are left
 	// out of the scrape and scimdesk_db_stats_ok is 0.
 	Timeout time.Duration
 }
@@ -48,7 +51,7 @@ func New(store *db.DB, opts Options) *Metrics {
 		opts.CacheFor = 5 * time.Second
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 2 * time.Second
+		opts.Timeout = 5 * time.Second
 	}
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -60,8 +63,8 @@ func New(store *db.DB, opts Options) *Metrics {
 		Help:    "Time from a request's arrival at the handler to its answer, by resource and method.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"resource", "method"})
-	m.reg.MustRegister(m.requests, m.latency,
-		newDBCollector(store, m, opts),
+	m.db = newDBCollector(store, m, opts)
+	m.reg.MustRegister(m.requests, m.latency, m.db,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{

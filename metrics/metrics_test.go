@@ -48,6 +48,7 @@ func start(t *testing.T) *env {
 	}
 	// A scrape must see every change at once here; the cache is tested on its own.
 	m := New(d, Options{CacheFor: time.Nanosecond})
+	m.db.costFactor = 0
 	srv := scimserver.New(d, scimserver.Config{Addr: "127.0.0.1:0", HeartbeatEvery: 50 * time.Millisecond, Observer: m})
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
@@ -364,6 +365,20 @@ func TestCountsAreCached(t *testing.T) {
 	c.at = c.at.Add(-2 * time.Hour)
 	if n := c.counts(); n.users.Total() != 1 {
 		t.Errorf("a scrape after the cache time did not count again: %d users", n.users.Total())
+	}
+
+	// A count that took long is reused longer than CacheFor, in proportion.
+	c.opts.CacheFor = time.Nanosecond
+	c.cost = time.Second // as if the users table were huge
+	if st := e.do("POST", "/Users", e.token, strings.Replace(userBody, "ada@", "bob@", 2)); st != 201 {
+		t.Fatalf("create user: %d", st)
+	}
+	if n := c.counts(); n.users.Total() != 1 {
+		t.Errorf("an expensive count was repeated at once: %d users", n.users.Total())
+	}
+	c.at = c.at.Add(-time.Duration(c.costFactor) * time.Second)
+	if n := c.counts(); n.users.Total() != 2 {
+		t.Errorf("an expensive count was not repeated after %d times its cost: %d users", c.costFactor, n.users.Total())
 	}
 }
 
