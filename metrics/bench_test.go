@@ -60,3 +60,13 @@ func BenchmarkScrape(b *testing.B) {
 		io.Copy(io.Discard, rec.Body)
 	}
 }
+
+// BenchmarkObserveRequest is what counting and timing one request adds to it.
+func BenchmarkObserveRequest(b *testing.B) {
+	m := New(nil, Options{})
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.ObserveRequest("Users", "GET", 200, 3*time.Millisecond)
+		}
+	})
+}

@@ -45,7 +45,7 @@ type counts struct {
 	groups   int
 	tokens   map[string]int // by state
 	earliest time.Time      // earliest expiry of a token still accepted; zero: none expires
-	lastUsed time.Time      // the latest use of any token, as flushed with the heartbeat
+	lastUsed time.Time      // the latest use of any token: the last request an identity provider made
 	codes    int
 }
 
@@ -62,7 +62,7 @@ func newDBCollector(store *db.DB, m *Metrics, opts Options) *dbCollector {
 		tokens:      d("scimdesk_tokens", "SCIM tokens by state: active, expiring (within 14 days), expired, revoked.", "state"),
 		earliest:    d("scimdesk_token_earliest_expiry_timestamp_seconds", "When the first SCIM token that is still accepted expires (absent when none expires)."),
 		codes:       d("scimdesk_setup_codes_outstanding", "Setup and recovery codes issued and still redeemable."),
-		lastIdP:     d("scimdesk_last_idp_request_timestamp_seconds", "When an identity provider last made an authenticated SCIM request (absent if never)."),
+		lastIdP:     d("scimdesk_last_idp_request_timestamp_seconds", "When an identity provider last made a SCIM request with a valid token (absent if never; written every few seconds)."),
 		ok:          d("scimdesk_db_stats_ok", "1 if the database counts of this scrape could be read in time, else 0 (and they are absent)."),
 		dbSize:      d("scimdesk_db_size_bytes", "Size of the database file."),
 		walSize:     d("scimdesk_wal_size_bytes", "Size of the database's write-ahead log."),
@@ -93,13 +93,6 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	n := c.counts()
-	last := n.lastUsed
-	if seen := c.m.lastIdP.Load(); seen > 0 && time.Unix(0, seen).After(last) {
-		last = time.Unix(0, seen)
-	}
-	if !last.IsZero() {
-		gauge(c.lastIdP, seconds(last))
-	}
 	if n.err != nil {
 		gauge(c.ok, 0)
 		return
@@ -114,6 +107,9 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if !n.earliest.IsZero() {
 		gauge(c.earliest, seconds(n.earliest))
+	}
+	if !n.lastUsed.IsZero() {
+		gauge(c.lastIdP, seconds(n.lastUsed))
 	}
 	gauge(c.codes, float64(n.codes))
 }

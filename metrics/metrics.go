@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,7 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	lastIdP  atomic.Int64 // unix nanoseconds of the last authenticated SCIM request seen here
+	cells    [len(resources)][len(methods)]cell
 	handler  http.Handler
 	db       *dbCollector
 }
@@ -86,29 +87,86 @@ func (m *Metrics) Handler() http.Handler { return m.handler }
 // ObserveRequest counts and times one answered request. Values outside the fixed sets
 // are folded into "other", so that the number of series stays bounded whoever calls it.
 func (m *Metrics) ObserveRequest(resource, method string, status int, elapsed time.Duration) {
-	resource, method = knownResource(resource), knownMethod(method)
-	m.requests.WithLabelValues(resource, method, statusLabel(status)).Inc()
-	m.latency.WithLabelValues(resource, method).Observe(elapsed.Seconds())
-	if scimserver.IsSCIMResource(resource) && status != http.StatusUnauthorized {
-		m.lastIdP.Store(time.Now().UnixNano())
+	if status < 100 || status >= len(statusLabels) {
+		status = 0 // "other"
 	}
+	count, latency := m.cells[resourceIndex(resource)][methodIndex(method)].series(m, resource, method, status)
+	count.Inc()
+	latency.Observe(elapsed.Seconds())
 }
 
-func knownResource(r string) string {
-	switch r {
-	case scimserver.ResourceUsers, scimserver.ResourceGroups, scimserver.ResourceSearch,
-		scimserver.ResourceDiscovery, scimserver.ResourceSetup:
-		return r
+// resources and methods are the values of the resource and method labels.
+var (
+	resources = [...]string{scimserver.ResourceUsers, scimserver.ResourceGroups, scimserver.ResourceSearch,
+		scimserver.ResourceDiscovery, scimserver.ResourceSetup, scimserver.ResourceOther}
+	methods = [...]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, scimserver.MethodOther}
+)
+
+func resourceIndex(r string) int {
+	for i, known := range resources[:len(resources)-1] {
+		if r == known {
+			return i
+		}
 	}
-	return scimserver.ResourceOther
+	return len(resources) - 1
 }
 
-func knownMethod(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return m
+func methodIndex(m string) int {
+	for i, known := range methods[:len(methods)-1] {
+		if m == known {
+			return i
+		}
 	}
-	return scimserver.MethodOther
+	return len(methods) - 1
+}
+
+// cell holds the series of one resource and method once they are made: finding a series
+// by its label values hashes them, which costs ten times what counting does, on every
+// request. Lookups take no lock; the first request with a new status makes a new table.
+type cell struct {
+	mu    sync.Mutex
+	table atomic.Pointer[cellTable]
+}
+
+// cellTable is never changed once published.
+type cellTable struct {
+	latency prometheus.Observer
+	codes   []codeCounter // a handful: the statuses this resource and method have answered
+}
+
+type codeCounter struct {
+	status int
+	count  prometheus.Counter
+}
+
+func (c *cell) series(m *Metrics, resource, method string, status int) (prometheus.Counter, prometheus.Observer) {
+	if t := c.table.Load(); t != nil {
+		for _, cc := range t.codes {
+			if cc.status == status {
+				return cc.count, t.latency
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.table.Load()
+	t := &cellTable{}
+	if old != nil {
+		for _, cc := range old.codes {
+			if cc.status == status {
+				return cc.count, old.latency
+			}
+		}
+		t.latency, t.codes = old.latency, append(t.codes, old.codes...)
+	} else {
+		t.latency = m.latency.WithLabelValues(resources[resourceIndex(resource)], methods[methodIndex(method)])
+	}
+	cc := codeCounter{status: status, count: m.requests.WithLabelValues(resources[resourceIndex(resource)],
+		methods[methodIndex(method)], statusLabel(status))}
+	t.codes = append(t.codes, cc)
+	c.table.Store(t)
+	return cc.count, t.latency
 }
 
 // statusLabels are the code label's values, made once so that counting allocates nothing.

@@ -38,16 +38,6 @@ const MethodOther = "other"
 var Methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 	http.MethodDelete, MethodOther}
 
-// IsSCIMResource reports whether resource is a SCIM endpoint an identity provider calls
-// (as opposed to the setup API, health checks and unknown paths).
-func IsSCIMResource(resource string) bool {
-	switch resource {
-	case ResourceUsers, ResourceGroups, ResourceSearch, ResourceDiscovery:
-		return true
-	}
-	return false
-}
-
 // requestResource sorts a request path into one of Resources.
 func requestResource(path string) string {
 	if path == "/setup/v1" || strings.HasPrefix(path, "/setup/v1/") {
