@@ -4,6 +4,7 @@
 //
 //	go run ./scimserver/loadtest                 # 100,000 users, 10 s per scenario
 //	go run ./scimserver/loadtest -users 20000 -duration 3s
+//	go run ./scimserver/loadtest -metrics        # with Prometheus metrics on, scraped every second
 //
 // The server and the trivial handler each run in a child process (this program started
 // with -role), so that the server's peak RSS can be read and the client does not share a
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/metrics"
 	"scimdesk/scimserver"
 )
 
@@ -43,10 +45,12 @@ func main() {
 	conns := flag.Int("conns", 16, "concurrent connections")
 	duration := flag.Duration("duration", 10*time.Second, "time per scenario")
 	large := flag.Int("large-pages", 0, "instead: seed this many large users (100 emails each) and measure the server's memory under 4 concurrent pages of 1,000")
+	withMetrics := flag.Bool("metrics", false, "serve with Prometheus metrics on (as --metrics-addr does) and scrape them every -scrape-every during the scenarios")
+	scrapeEvery := flag.Duration("scrape-every", time.Second, "with -metrics: time between scrapes")
 	flag.Parse()
 	switch *role {
 	case "scim":
-		runSCIM(*dbPath)
+		runSCIM(*dbPath, *withMetrics)
 		return
 	case "trivial":
 		runTrivial()
@@ -59,14 +63,19 @@ func main() {
 		}
 		return
 	}
-	if err := run(*users, *conns, *duration); err != nil {
+	scrape := time.Duration(0)
+	if *withMetrics {
+		scrape = *scrapeEvery
+	}
+	if err := run(*users, *conns, *duration, scrape); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-// runSCIM is the server child: it prints its address and token, then serves until killed.
-func runSCIM(path string) {
+// runSCIM is the server child: it prints its address, token and metrics URL ("-" without
+// metrics), then serves until killed.
+func runSCIM(path string, withMetrics bool) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	d, err := db.Open(ctx, path)
@@ -74,10 +83,20 @@ func runSCIM(path string) {
 	must(d.SetSCIMEnabled(ctx, true, "loadtest"))
 	_, token, err := d.CreateToken(ctx, "loadtest", 0, "loadtest")
 	must(err)
-	srv := scimserver.New(d, scimserver.Config{Addr: "127.0.0.1:0"})
+	cfg := scimserver.Config{Addr: "127.0.0.1:0"}
+	metricsURL := "-"
+	if withMetrics {
+		m := metrics.New(d, metrics.Options{})
+		cfg.Observer = m
+		ep, err := m.Listen("127.0.0.1:0")
+		must(err)
+		metricsURL = "http://" + ep.Addr() + "/metrics"
+		go ep.Serve(ctx)
+	}
+	srv := scimserver.New(d, cfg)
 	must(srv.Listen())
 	scimserver.TuneRuntime() // as scimdesk serve does
-	fmt.Printf("%s %s\n", srv.SCIMURL(), token)
+	fmt.Printf("%s %s %s\n", srv.SCIMURL(), token, metricsURL)
 	must(srv.Serve(ctx))
 }
 
@@ -104,9 +123,10 @@ func must(err error) {
 }
 
 type child struct {
-	cmd   *exec.Cmd
-	url   string
-	token string
+	cmd     *exec.Cmd
+	url     string
+	token   string
+	metrics string // URL of /metrics, or ""
 }
 
 func start(args ...string) (*child, error) {
@@ -129,7 +149,11 @@ func start(args ...string) (*child, error) {
 		return nil, fmt.Errorf("child did not start: %w", err)
 	}
 	f := strings.Fields(line)
-	return &child{cmd: cmd, url: f[0], token: f[1]}, nil
+	c := &child{cmd: cmd, url: f[0], token: f[1]}
+	if len(f) > 2 && f[2] != "-" {
+		c.metrics = f[2]
+	}
+	return c, nil
 }
 
 func (c *child) stop() {
@@ -246,7 +270,31 @@ func drive(c *client, conns int, d time.Duration, s scenario) result {
 	return r
 }
 
-func run(users, conns int, d time.Duration) error {
+// scrapeMetrics fetches /metrics every interval until stop is closed, as Prometheus
+// would, so that the cost of collecting is part of what the scenarios measure.
+func scrapeMetrics(url string, every time.Duration, stop <-chan struct{}) (scrapes int, err error) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return scrapes, nil
+		case <-tick.C:
+		}
+		res, err := http.Get(url)
+		if err != nil {
+			return scrapes, err
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 {
+			return scrapes, fmt.Errorf("scrape: %s %v", res.Status, err)
+		}
+		scrapes++
+	}
+}
+
+func run(users, conns int, d, scrapeEvery time.Duration) error {
 	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
 	if err != nil {
 		return err
@@ -263,7 +311,11 @@ func run(users, conns int, d time.Duration) error {
 	}})
 	triv.stop()
 
-	srv, err := start("-role", "scim", "-db", filepath.Join(dir, "load.db"))
+	args := []string{"-role", "scim", "-db", filepath.Join(dir, "load.db")}
+	if scrapeEvery > 0 {
+		args = append(args, "-metrics")
+	}
+	srv, err := start(args...)
 	if err != nil {
 		return err
 	}
@@ -335,11 +387,35 @@ func run(users, conns int, d time.Duration) error {
 			return "PATCH", "/Groups/" + groups[rng.IntN(len(groups))] + "?excludedAttributes=members", []byte(body), 200
 		}},
 	}
-	fmt.Printf("%d users, %d connections, %s per scenario, GOMAXPROCS of each process = %d cores\n\n", users, conns, d, numCPU())
+	metricsNote := "metrics off"
+	if srv.metrics != "" {
+		metricsNote = fmt.Sprintf("metrics on, scraped every %s", scrapeEvery)
+	}
+	fmt.Printf("%d users, %d connections, %s per scenario, GOMAXPROCS of each process = %d cores, %s\n\n", users, conns, d, numCPU(), metricsNote)
 	fmt.Printf("%-32s %10s %9s %9s %7s %7s\n", "scenario", "req/s", "p50", "p99", "ratio", "errors")
 	printRow(base, base)
+	stopScrapes := make(chan struct{})
+	type scraped struct {
+		n   int
+		err error
+	}
+	scrapeDone := make(chan scraped, 1)
+	if srv.metrics != "" {
+		go func() {
+			n, err := scrapeMetrics(srv.metrics, scrapeEvery, stopScrapes)
+			scrapeDone <- scraped{n, err}
+		}()
+	}
 	for _, s := range scenarios {
 		printRow(drive(c, conns, d, s), base)
+	}
+	close(stopScrapes)
+	if srv.metrics != "" {
+		s := <-scrapeDone
+		if s.err != nil {
+			return s.err
+		}
+		fmt.Printf("\n%d scrapes of /metrics during the scenarios\n", s.n)
 	}
 	fmt.Printf("\nserver peak RSS: %.1f MiB\n", srv.peakRSS())
 	return nil
