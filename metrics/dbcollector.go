@@ -15,7 +15,6 @@ import (
 // the writer's figures and the file sizes cost no query and are always fresh.
 type dbCollector struct {
 	store *db.DB
-	m     *Metrics
 	opts  Options
 
 	users, groups, tokens, earliest, codes, lastIdP, ok *prometheus.Desc
@@ -52,11 +51,11 @@ type counts struct {
 // tokenStates are the states every scrape reports, with 0 for a state no token is in.
 var tokenStates = []string{db.TokenActive, db.TokenExpiring, db.TokenExpired, db.TokenRevoked}
 
-func newDBCollector(store *db.DB, m *Metrics, opts Options) *dbCollector {
+func newDBCollector(store *db.DB, opts Options) *dbCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	return &dbCollector{store: store, m: m, opts: opts, costFactor: defaultCostFactor,
+	return &dbCollector{store: store, opts: opts, costFactor: defaultCostFactor,
 		users:       d("scimdesk_users", "Users by status: pending (no master key yet), ready, deactivated.", "status"),
 		groups:      d("scimdesk_groups", "Groups."),
 		tokens:      d("scimdesk_tokens", "SCIM tokens by state: active, expiring (within 14 days), expired, revoked.", "state"),
@@ -118,20 +117,22 @@ func (c *dbCollector) collectWriter(ch chan<- prometheus.Metric, gauge func(*pro
 	ws := c.store.WriterStats()
 	gauge(c.pending, float64(ws.Pending))
 	gauge(c.longestHold, ws.LongestHold.Seconds())
+	// The counts are read one by one while the writer goes on, so each histogram's total
+	// is the sum of its own buckets: never fewer than the buckets say, as Prometheus wants.
 	holdBuckets := make(map[float64]uint64, len(db.HoldBounds))
 	var cum uint64
 	for i, b := range db.HoldBounds {
 		cum += uint64(ws.HoldCounts[i])
 		holdBuckets[b.Seconds()] = cum
 	}
-	ch <- prometheus.MustNewConstHistogram(c.hold, uint64(ws.Batches), ws.HoldTotal.Seconds(), holdBuckets)
+	ch <- prometheus.MustNewConstHistogram(c.hold, cum+uint64(ws.HoldCounts[len(db.HoldBounds)]), ws.HoldTotal.Seconds(), holdBuckets)
 	sizeBuckets := make(map[float64]uint64, len(db.BatchBounds))
 	cum = 0
 	for i, b := range db.BatchBounds {
 		cum += uint64(ws.BatchCounts[i])
 		sizeBuckets[float64(b)] = cum
 	}
-	ch <- prometheus.MustNewConstHistogram(c.batchSize, uint64(ws.Batches), float64(ws.Writes), sizeBuckets)
+	ch <- prometheus.MustNewConstHistogram(c.batchSize, cum+uint64(ws.BatchCounts[len(db.BatchBounds)]), float64(ws.Writes), sizeBuckets)
 }
 
 // counts returns the database counts, read now or a little earlier (see costFactor).

@@ -64,7 +64,7 @@ func New(store *db.DB, opts Options) *Metrics {
 		Help:    "Time from a request's arrival at the handler to its answer, by resource and method.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"resource", "method"})
-	m.db = newDBCollector(store, m, opts)
+	m.db = newDBCollector(store, opts)
 	m.reg.MustRegister(m.requests, m.latency, m.db,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -359,7 +359,7 @@ func set(ss []string) map[string]bool {
 // scrape after it counts again.
 func TestCountsAreCached(t *testing.T) {
 	e := start(t)
-	c := newDBCollector(e.db, e.m, Options{CacheFor: time.Hour, Timeout: time.Second})
+	c := newDBCollector(e.db, Options{CacheFor: time.Hour, Timeout: time.Second})
 	if n := c.counts(); n.err != nil || n.users.Total() != 0 {
 		t.Fatalf("first count: %+v", n)
 	}

@@ -5,6 +5,7 @@
 //	go run ./scimserver/loadtest                 # 100,000 users, 10 s per scenario
 //	go run ./scimserver/loadtest -users 20000 -duration 3s
 //	go run ./scimserver/loadtest -metrics        # with Prometheus metrics on, scraped every second
+//	go run ./scimserver/loadtest -compare-metrics -users 20000 -duration 6s   # what metrics cost
 //
 // The server and the trivial handler each run in a child process (this program started
 // with -role), so that the server's peak RSS can be read and the client does not share a
@@ -46,7 +47,9 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "time per scenario")
 	large := flag.Int("large-pages", 0, "instead: seed this many large users (100 emails each) and measure the server's memory under 4 concurrent pages of 1,000")
 	withMetrics := flag.Bool("metrics", false, "serve with Prometheus metrics on (as --metrics-addr does) and scrape them every -scrape-every during the scenarios")
-	scrapeEvery := flag.Duration("scrape-every", time.Second, "with -metrics: time between scrapes")
+	scrapeEvery := flag.Duration("scrape-every", time.Second, "with -metrics or -compare-metrics: time between scrapes")
+	compare := flag.Bool("compare-metrics", false, "instead: measure what metrics cost, with two servers over copies of one seeded database, metrics off and on, driven in alternating slices")
+	slice := flag.Duration("slice", time.Second, "with -compare-metrics: how long each server is driven before the other's turn")
 	flag.Parse()
 	switch *role {
 	case "scim":
@@ -54,6 +57,13 @@ func main() {
 		return
 	case "trivial":
 		runTrivial()
+		return
+	}
+	if *compare {
+		if err := compareMetrics(*users, *conns, *duration, *slice, *scrapeEvery); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if *large > 0 {
@@ -232,6 +242,20 @@ type result struct {
 
 // drive runs one scenario at conns connections for d.
 func drive(c *client, conns int, d time.Duration, s scenario) result {
+	var t tally
+	t.add(c, conns, d, s)
+	return t.result(s.name)
+}
+
+// tally adds up the requests of one or more runs of a scenario.
+type tally struct {
+	n, errs int64
+	elapsed time.Duration
+	lat     []time.Duration
+}
+
+// add runs the scenario at conns connections for d and adds what happened.
+func (t *tally) add(c *client, conns int, d time.Duration, s scenario) {
 	var wg sync.WaitGroup
 	var n, errs atomic.Int64
 	lat := make([][]time.Duration, conns)
@@ -257,15 +281,20 @@ func drive(c *client, conns int, d time.Duration, s scenario) result {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	r := result{name: s.name, n: n.Load(), errors: errs.Load(), rps: float64(n.Load()) / elapsed.Seconds()}
-	if len(all) > 0 {
-		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
-	}
+	t.elapsed += time.Since(start)
+	t.n += n.Load()
+	t.errs += errs.Load()
+	t.lat = append(t.lat, slices.Concat(lat...)...)
 	if e := firstErr.Load(); e != nil {
 		fmt.Fprintln(os.Stderr, "  first error:", e)
+	}
+}
+
+func (t *tally) result(name string) result {
+	slices.Sort(t.lat)
+	r := result{name: name, n: t.n, errors: t.errs, rps: float64(t.n) / t.elapsed.Seconds()}
+	if len(t.lat) > 0 {
+		r.p50, r.p99 = t.lat[len(t.lat)/2], t.lat[len(t.lat)*99/100]
 	}
 	return r
 }
@@ -291,6 +320,80 @@ func scrapeMetrics(url string, every time.Duration, stop <-chan struct{}) (scrap
 			return scrapes, fmt.Errorf("scrape: %s %v", res.Status, err)
 		}
 		scrapes++
+	}
+}
+
+// seed creates users (and 50 groups) over HTTP, as an identity provider would.
+func seed(c *client, users, conns int) (ids, groups []string, err error) {
+	fmt.Fprintf(os.Stderr, "seeding %d users over HTTP at %d connections...\n", users, conns)
+	t0 := time.Now()
+	ids = make([]string, users)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var seedErr atomic.Value
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= users {
+					return
+				}
+				status, body, err := c.do("POST", "/Users", userBody(fmt.Sprintf("seed%07d@example.com", i)))
+				if err != nil || status != 201 {
+					seedErr.CompareAndSwap(nil, fmt.Sprintf("seed %d: %d %v %s", i, status, err, body))
+					return
+				}
+				var u struct{ ID string }
+				json.Unmarshal(body, &u)
+				ids[i] = u.ID
+			}
+		}()
+	}
+	wg.Wait()
+	if e := seedErr.Load(); e != nil {
+		return nil, nil, fmt.Errorf("%v", e)
+	}
+	fmt.Fprintf(os.Stderr, "seeded in %s (%.0f creates/s)\n", time.Since(t0).Round(time.Millisecond), float64(users)/time.Since(t0).Seconds())
+
+	groups = make([]string, 50)
+	for i := range groups {
+		status, body, err := c.do("POST", "/Groups", []byte(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"load-group-%d"}`, i)))
+		if err != nil || status != 201 {
+			return nil, nil, fmt.Errorf("create group: %d %v %s", status, err, body)
+		}
+		var g struct{ ID string }
+		json.Unmarshal(body, &g)
+		groups[i] = g.ID
+	}
+
+	return ids, groups, nil
+}
+
+// makeScenarios are the requests measured, over the seeded users and groups.
+func makeScenarios(users int, ids, groups []string) []scenario {
+	var created atomic.Int64
+	return []scenario{
+		{"lookup userName eq", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "GET", "/Users?filter=userName+eq+%22" + fmt.Sprintf("seed%07d%%40example.com", rng.IntN(users)) + "%22&startIndex=1&count=100", nil, 200
+		}},
+		{"get by id", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "GET", "/Users/" + ids[rng.IntN(users)], nil, 200
+		}},
+		{"list a page of 100", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "GET", fmt.Sprintf("/Users?startIndex=%d&count=100", 1+rng.IntN(users/100)*100), nil, 200
+		}},
+		{"PATCH deactivate", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "PATCH", "/Users/" + ids[rng.IntN(users)], []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`), 200
+		}},
+		{"create", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			return "POST", "/Users", userBody(fmt.Sprintf("new%08d@example.com", created.Add(1))), 201
+		}},
+		{"group member add", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
+			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"%s"}]}]}`, ids[rng.IntN(users)])
+			return "PATCH", "/Groups/" + groups[rng.IntN(len(groups))] + "?excludedAttributes=members", []byte(body), 200
+		}},
 	}
 }
 
@@ -322,71 +425,11 @@ func run(users, conns int, d, scrapeEvery time.Duration) error {
 	defer srv.stop()
 	c := newClient(srv, conns)
 
-	fmt.Fprintf(os.Stderr, "seeding %d users over HTTP at %d connections...\n", users, conns)
-	t0 := time.Now()
-	ids := make([]string, users)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var seedErr atomic.Value
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= users {
-					return
-				}
-				status, body, err := c.do("POST", "/Users", userBody(fmt.Sprintf("seed%07d@example.com", i)))
-				if err != nil || status != 201 {
-					seedErr.CompareAndSwap(nil, fmt.Sprintf("seed %d: %d %v %s", i, status, err, body))
-					return
-				}
-				var u struct{ ID string }
-				json.Unmarshal(body, &u)
-				ids[i] = u.ID
-			}
-		}()
+	ids, groups, err := seed(c, users, conns)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	if e := seedErr.Load(); e != nil {
-		return fmt.Errorf("%v", e)
-	}
-	fmt.Fprintf(os.Stderr, "seeded in %s (%.0f creates/s)\n", time.Since(t0).Round(time.Millisecond), float64(users)/time.Since(t0).Seconds())
-
-	groups := make([]string, 50)
-	for i := range groups {
-		status, body, err := c.do("POST", "/Groups", []byte(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"load-group-%d"}`, i)))
-		if err != nil || status != 201 {
-			return fmt.Errorf("create group: %d %v %s", status, err, body)
-		}
-		var g struct{ ID string }
-		json.Unmarshal(body, &g)
-		groups[i] = g.ID
-	}
-
-	var created atomic.Int64
-	scenarios := []scenario{
-		{"lookup userName eq", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
-			return "GET", "/Users?filter=userName+eq+%22" + fmt.Sprintf("seed%07d%%40example.com", rng.IntN(users)) + "%22&startIndex=1&count=100", nil, 200
-		}},
-		{"get by id", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
-			return "GET", "/Users/" + ids[rng.IntN(users)], nil, 200
-		}},
-		{"list a page of 100", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
-			return "GET", fmt.Sprintf("/Users?startIndex=%d&count=100", 1+rng.IntN(users/100)*100), nil, 200
-		}},
-		{"PATCH deactivate", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
-			return "PATCH", "/Users/" + ids[rng.IntN(users)], []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`), 200
-		}},
-		{"create", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
-			return "POST", "/Users", userBody(fmt.Sprintf("new%08d@example.com", created.Add(1))), 201
-		}},
-		{"group member add", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
-			body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"%s"}]}]}`, ids[rng.IntN(users)])
-			return "PATCH", "/Groups/" + groups[rng.IntN(len(groups))] + "?excludedAttributes=members", []byte(body), 200
-		}},
-	}
+	scenarios := makeScenarios(users, ids, groups)
 	metricsNote := "metrics off"
 	if srv.metrics != "" {
 		metricsNote = fmt.Sprintf("metrics on, scraped every %s", scrapeEvery)
@@ -418,6 +461,112 @@ func run(users, conns int, d, scrapeEvery time.Duration) error {
 		fmt.Printf("\n%d scrapes of /metrics during the scenarios\n", s.n)
 	}
 	fmt.Printf("\nserver peak RSS: %.1f MiB\n", srv.peakRSS())
+	return nil
+}
+
+// compareMetrics measures what metrics cost: two servers over copies of one seeded
+// database, one with metrics off and one with them on and scraped (once per scrapeEvery
+// of its own time), driven in turns of one slice each, the first turn alternating, so
+// that the noise of a shared machine falls on both alike. d is each server's total time
+// per scenario.
+func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration) error {
+	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	offDir, onDir := filepath.Join(dir, "off"), filepath.Join(dir, "on")
+	for _, p := range []string{offDir, onDir} {
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return err
+		}
+	}
+	seeder, err := start("-role", "scim", "-db", filepath.Join(offDir, "load.db"))
+	if err != nil {
+		return err
+	}
+	ids, groups, err := seed(newClient(seeder, conns), users, conns)
+	seeder.stop()
+	if err != nil {
+		return err
+	}
+	// The copy holds the same users and groups under the same ids (and the setup-code key
+	// file beside the database).
+	files, err := os.ReadDir(offDir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(offDir, f.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(onDir, f.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	off, err := start("-role", "scim", "-db", filepath.Join(offDir, "load.db"))
+	if err != nil {
+		return err
+	}
+	defer off.stop()
+	on, err := start("-role", "scim", "-db", filepath.Join(onDir, "load.db"), "-metrics")
+	if err != nil {
+		return err
+	}
+	defer on.stop()
+	offC, onC := newClient(off, conns), newClient(on, conns)
+
+	fmt.Printf("%d users, %d connections, %s per server and scenario in slices of %s, metrics scraped every %s, GOMAXPROCS = %d cores\n\n",
+		users, conns, d, slice, scrapeEvery, numCPU())
+	fmt.Printf("%-24s %9s %9s %7s %9s %9s %9s %9s %6s\n", "scenario", "off req/s", "on req/s", "on/off", "off p50", "on p50", "off p99", "on p99", "errors")
+	scrapes, sinceScrape := 0, scrapeEvery
+	onTurn := func(t *tally, s scenario) error {
+		done := make(chan error, 1)
+		if sinceScrape >= scrapeEvery {
+			sinceScrape = 0
+			scrapes++
+			go func() { done <- scrapeOnce(on.metrics) }()
+		} else {
+			done <- nil
+		}
+		t.add(onC, conns, slice, s)
+		sinceScrape += slice
+		return <-done
+	}
+	for _, s := range makeScenarios(users, ids, groups) {
+		var tOff, tOn tally
+		for i := 0; time.Duration(i)*slice < d; i++ {
+			if i%2 == 0 {
+				tOff.add(offC, conns, slice, s)
+			}
+			if err := onTurn(&tOn, s); err != nil {
+				return err
+			}
+			if i%2 == 1 {
+				tOff.add(offC, conns, slice, s)
+			}
+		}
+		a, b := tOff.result(s.name), tOn.result(s.name)
+		fmt.Printf("%-24s %9.0f %9.0f %7.3f %9s %9s %9s %9s %6d\n", s.name, a.rps, b.rps, b.rps/a.rps,
+			a.p50.Round(10*time.Microsecond), b.p50.Round(10*time.Microsecond), a.p99.Round(10*time.Microsecond), b.p99.Round(10*time.Microsecond), a.errors+b.errors)
+	}
+	fmt.Printf("\n%d scrapes of /metrics\n", scrapes)
+	return nil
+}
+
+func scrapeOnce(url string) error {
+	res, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return err
+	}
+	if res.StatusCode != 200 {
+		return fmt.Errorf("scrape: %s", res.Status)
+	}
 	return nil
 }
 
