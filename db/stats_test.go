@@ -78,6 +78,8 @@ func TestWriterStatsCount(t *testing.T) {
 	d, _ := openTest(t)
 	before := d.WriterStats()
 	release := make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock() // a failing test must not leave the writer held, or Close would wait for ever
 	holding := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -105,7 +107,7 @@ func TestWriterStatsCount(t *testing.T) {
 			t.Fatalf("pending writes %d, want %d", d.WriterStats().Pending, queued+1)
 		}
 	}
-	close(release)
+	unblock()
 	wg.Wait()
 
 	st := d.WriterStats()
