@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -404,5 +406,47 @@ func TestListenRefusesBusyPort(t *testing.T) {
 	_, err = New(d, Options{}).Listen(ln.Addr().String())
 	if err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
 		t.Fatalf("Listen on a busy port: %v", err)
+	}
+}
+
+// TestObserveConcurrently counts from many goroutines at once, each status first seen by
+// several of them together, while scraping, and checks that no count is lost.
+func TestObserveConcurrently(t *testing.T) {
+	m := New(nil, Options{})
+	const workers, each, statuses = 8, 500, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				m.ObserveRequest(scimserver.ResourceUsers, http.MethodGet, 200+(i+w)%statuses, time.Millisecond)
+				if i%100 == 0 {
+					testutil.CollectAndCount(m.requests) // a scrape alongside
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	byName := map[string]*dto.MetricFamily{}
+	for _, c := range []prometheus.Collector{m.requests, m.latency} {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(c)
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			byName[f.GetName()] = f
+		}
+	}
+	for s := range statuses {
+		got, _ := value(byName, "scimdesk_http_requests_total", "resource", "Users", "method", "GET", "code", fmt.Sprint(200+s))
+		if got != workers*each/statuses {
+			t.Errorf("status %d counted %v times, want %d", 200+s, got, workers*each/statuses)
+		}
+	}
+	if got, _ := value(byName, "scimdesk_http_request_duration_seconds", "resource", "Users", "method", "GET"); got != workers*each {
+		t.Errorf("latency observed %v times, want %d", got, workers*each)
 	}
 }
