@@ -50,6 +50,7 @@ func main() {
 	scrapeEvery := flag.Duration("scrape-every", time.Second, "with -metrics or -compare-metrics: time between scrapes")
 	compare := flag.Bool("compare-metrics", false, "instead: measure what metrics cost, with two servers over copies of one seeded database, metrics off and on, driven in alternating slices")
 	slice := flag.Duration("slice", time.Second, "with -compare-metrics: how long each server is driven before the other's turn")
+	control := flag.Bool("control", false, "with -compare-metrics: metrics off on both servers, to see the noise floor (an A/A run)")
 	flag.Parse()
 	switch *role {
 	case "scim":
@@ -60,7 +61,7 @@ func main() {
 		return
 	}
 	if *compare {
-		if err := compareMetrics(*users, *conns, *duration, *slice, *scrapeEvery); err != nil {
+		if err := compareMetrics(*users, *conns, *duration, *slice, *scrapeEvery, *control); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
 			os.Exit(1)
 		}
@@ -468,8 +469,9 @@ func run(users, conns int, d, scrapeEvery time.Duration) error {
 // database, one with metrics off and one with them on and scraped (once per scrapeEvery
 // of its own time), driven in turns of one slice each, the first turn alternating, so
 // that the noise of a shared machine falls on both alike. d is each server's total time
-// per scenario.
-func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration) error {
+// per scenario. With control, the second server has metrics off too: the spread of its
+// ratios is what noise alone does.
+func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration, control bool) error {
 	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
 	if err != nil {
 		return err
@@ -510,7 +512,12 @@ func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration) error
 		return err
 	}
 	defer off.stop()
-	on, err := start("-role", "scim", "-db", filepath.Join(onDir, "load.db"), "-metrics")
+	onArgs := []string{"-role", "scim", "-db", filepath.Join(onDir, "load.db"), "-metrics"}
+	if control {
+		onArgs = onArgs[:len(onArgs)-1]
+		fmt.Println("control run: metrics off on both servers")
+	}
+	on, err := start(onArgs...)
 	if err != nil {
 		return err
 	}
@@ -523,7 +530,7 @@ func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration) error
 	scrapes, sinceScrape := 0, scrapeEvery
 	onTurn := func(t *tally, s scenario) error {
 		done := make(chan error, 1)
-		if sinceScrape >= scrapeEvery {
+		if on.metrics != "" && sinceScrape >= scrapeEvery {
 			sinceScrape = 0
 			scrapes++
 			go func() { done <- scrapeOnce(on.metrics) }()
