@@ -51,6 +51,7 @@ func main() {
 	compare := flag.Bool("compare-metrics", false, "instead: measure what metrics cost, with two servers over copies of one seeded database, metrics off and on, driven in alternating slices")
 	slice := flag.Duration("slice", time.Second, "with -compare-metrics: how long each server is driven before the other's turn")
 	control := flag.Bool("control", false, "with -compare-metrics: metrics off on both servers, to see the noise floor (an A/A run)")
+	swap := flag.Bool("swap", false, "with -compare-metrics: metrics on the server over the seeded file and off on the copy, instead of the other way round")
 	flag.Parse()
 	switch *role {
 	case "scim":
@@ -61,7 +62,7 @@ func main() {
 		return
 	}
 	if *compare {
-		if err := compareMetrics(*users, *conns, *duration, *slice, *scrapeEvery, *control); err != nil {
+		if err := compareMetrics(*users, *conns, *duration, *slice, *scrapeEvery, *control, *swap); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
 			os.Exit(1)
 		}
@@ -470,20 +471,26 @@ func run(users, conns int, d, scrapeEvery time.Duration) error {
 // of its own time), driven in turns of one slice each, the first turn alternating, so
 // that the noise of a shared machine falls on both alike. d is each server's total time
 // per scenario. With control, the second server has metrics off too: the spread of its
-// ratios is what noise alone does.
-func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration, control bool) error {
+// ratios is what noise alone does. With swap, the server over the copy is the one with
+// metrics off (and the off server's turn comes second), so that any difference between
+// the two positions can be told from the cost of metrics.
+func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration, control, swap bool) error {
 	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	offDir, onDir := filepath.Join(dir, "off"), filepath.Join(dir, "on")
+	seedDir, copyDir := filepath.Join(dir, "seeded"), filepath.Join(dir, "copy")
+	offDir, onDir := seedDir, copyDir
+	if swap {
+		offDir, onDir = copyDir, seedDir
+	}
 	for _, p := range []string{offDir, onDir} {
 		if err := os.Mkdir(p, 0o700); err != nil {
 			return err
 		}
 	}
-	seeder, err := start("-role", "scim", "-db", filepath.Join(offDir, "load.db"))
+	seeder, err := start("-role", "scim", "-db", filepath.Join(seedDir, "load.db"))
 	if err != nil {
 		return err
 	}
@@ -494,16 +501,16 @@ func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration, contr
 	}
 	// The copy holds the same users and groups under the same ids (and the setup-code key
 	// file beside the database).
-	files, err := os.ReadDir(offDir)
+	files, err := os.ReadDir(seedDir)
 	if err != nil {
 		return err
 	}
 	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(offDir, f.Name()))
+		b, err := os.ReadFile(filepath.Join(seedDir, f.Name()))
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(onDir, f.Name()), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(copyDir, f.Name()), b, 0o600); err != nil {
 			return err
 		}
 	}
@@ -524,8 +531,12 @@ func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration, contr
 	defer on.stop()
 	offC, onC := newClient(off, conns), newClient(on, conns)
 
-	fmt.Printf("%d users, %d connections, %s per server and scenario in slices of %s, metrics scraped every %s, GOMAXPROCS = %d cores\n\n",
-		users, conns, d, slice, scrapeEvery, numCPU())
+	where := "metrics on the copy"
+	if swap {
+		where = "metrics on the seeded file"
+	}
+	fmt.Printf("%d users, %d connections, %s per server and scenario in slices of %s, metrics scraped every %s, %s, GOMAXPROCS = %d cores\n\n",
+		users, conns, d, slice, scrapeEvery, where, numCPU())
 	fmt.Printf("%-24s %9s %9s %7s %9s %9s %9s %9s %6s\n", "scenario", "off req/s", "on req/s", "on/off", "off p50", "on p50", "off p99", "on p99", "errors")
 	scrapes, sinceScrape := 0, scrapeEvery
 	onTurn := func(t *tally, s scenario) error {
@@ -544,13 +555,14 @@ func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration, contr
 	for _, s := range makeScenarios(users, ids, groups) {
 		var tOff, tOn tally
 		for i := 0; time.Duration(i)*slice < d; i++ {
-			if i%2 == 0 {
+			offFirst := i%2 == 0 != swap
+			if offFirst {
 				tOff.add(offC, conns, slice, s)
 			}
 			if err := onTurn(&tOn, s); err != nil {
 				return err
 			}
-			if i%2 == 1 {
+			if !offFirst {
 				tOff.add(offC, conns, slice, s)
 			}
 		}
