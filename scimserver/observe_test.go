@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -163,5 +164,38 @@ func TestRequestIDsInJSONLog(t *testing.T) {
 		"Users GET 404", "Users GET 404", "Users GET 404", "Users GET 404"}
 	if strings.Join(obs.got, ", ") != strings.Join(want, ", ") {
 		t.Errorf("observer heard\n%v\nwant\n%v", obs.got, want)
+	}
+}
+
+// TestPanicKeepsRequestID checks that a request whose handler panics is answered 500
+// with its X-Request-Id, observed as a 500, and that both lines logged for it (the panic
+// and the failed request) carry its id.
+func TestPanicKeepsRequestID(t *testing.T) {
+	out := &countingWriter{}
+	obs := &observed{}
+	srv := New(nil, Config{Logger: slog.New(slog.NewJSONHandler(out, nil)), Observer: obs})
+	h := srv.logged(srv.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/scim/v2/Groups/x", nil))
+	id := rec.Header().Get("X-Request-Id")
+	if rec.Code != 500 || id == "" {
+		t.Fatalf("status %d, request id %q", rec.Code, id)
+	}
+	msgs := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("not JSON: %s", line)
+		}
+		if r["request_id"] != id {
+			t.Errorf("line without the request's id %s: %.200s", id, line)
+		}
+		msgs[r["msg"].(string)] = true
+	}
+	if !msgs["panic serving request"] || !msgs["request failed"] {
+		t.Errorf("lines logged: %v", msgs)
+	}
+	if strings.Join(obs.got, ",") != "Groups GET 500" {
+		t.Errorf("observer heard %v", obs.got)
 	}
 }
