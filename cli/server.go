@@ -18,15 +18,17 @@ import (
 
 // serverFlags configure the SCIM server (console and serve).
 type serverFlags struct {
-	Addr      string `help:"Address the SCIM server listens on." default:"127.0.0.1:8080" env:"SCIMDESK_ADDR"`
-	PublicURL string `help:"Base URL clients reach the server at (behind a reverse proxy), e.g. https://scim.example.com." env:"SCIMDESK_PUBLIC_URL" placeholder:"URL"`
-	TLSCert   string `help:"PEM certificate file: serve HTTPS directly (Okta requires HTTPS)." type:"existingfile" placeholder:"FILE"`
-	TLSKey    string `help:"PEM private key file for --tls-cert." type:"existingfile" placeholder:"FILE"`
-	MaxConns  int    `help:"Most connections held at once; at the cap the one whose loss harms least (a dead, silent, trickling or long-idle one) is closed to make room." default:"1024" env:"SCIMDESK_MAX_CONNS" placeholder:"N"`
-	LogFile   string `help:"Server log file, rotated at 10 MiB, 3 files kept (default: scimdesk.log beside the database; serve logs to stderr)." placeholder:"PATH"`
+	Addr        string `help:"Address the SCIM server listens on." default:"127.0.0.1:8080" env:"SCIMDESK_ADDR"`
+	PublicURL   string `help:"Base URL clients reach the server at (behind a reverse proxy), e.g. https://scim.example.com." env:"SCIMDESK_PUBLIC_URL" placeholder:"URL"`
+	TLSCert     string `help:"PEM certificate file: serve HTTPS directly (Okta requires HTTPS)." type:"existingfile" placeholder:"FILE"`
+	TLSKey      string `help:"PEM private key file for --tls-cert." type:"existingfile" placeholder:"FILE"`
+	MaxConns    int    `help:"Most connections held at once; at the cap the one whose loss harms least (a dead, silent, trickling or long-idle one) is closed to make room." default:"1024" env:"SCIMDESK_MAX_CONNS" placeholder:"N"`
+	LogFile     string `help:"Server log file, rotated at 10 MiB, 3 files kept (default: scimdesk.log beside the database; serve logs to stderr)." placeholder:"PATH"`
+	MetricsAddr string `help:"Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off unless given; not authenticated: keep it on loopback or firewalled)." env:"SCIMDESK_METRICS_ADDR" placeholder:"ADDR"`
+	LogFormat   string `help:"Log line format: text (key=value) or json (one object per line)." enum:"text,json" default:"text" env:"SCIMDESK_LOG_FORMAT"`
 
 	ACMEDomain    []string `name:"acme-domain" help:"Get and renew the HTTPS certificate for this DNS name by ACME (repeatable); the SCIM URL becomes https://NAME/scim/v2 unless --public-url says otherwise." placeholder:"NAME" env:"SCIMDESK_ACME_DOMAIN"`
-	ACMEEmail     string   `name:"acme-email" help:"Contact address for the ACME CA (expiry notices)." placeholder:"EMAIL" env:"SCIMDESK_ACME_EMAIL"`
+	ACMEEmail     string   `name:"acme-email" help:"Contact address of the ACME account (the CA may write there about your certificates)." placeholder:"EMAIL" env:"SCIMDESK_ACME_EMAIL"`
 	ACMEDirectory string   `name:"acme-directory" help:"ACME directory URL of the CA (default: Let's Encrypt production), e.g. an internal step-ca." placeholder:"URL" env:"SCIMDESK_ACME_DIRECTORY"`
 	ACMECARoot    string   `name:"acme-ca-root" help:"PEM file of CA certificates to trust when talking to the ACME server (a private CA's directory)." type:"existingfile" placeholder:"FILE"`
 	ACMEHTTPAddr  string   `name:"acme-http-addr" help:"Also answer ACME HTTP-01 challenges here, e.g. :80 (other requests are redirected to HTTPS); without it, TLS-ALPN-01 on the TLS port." placeholder:"ADDR"`
@@ -44,6 +46,7 @@ func (f *serverFlags) config(log *slog.Logger) (service.Config, error) {
 		Logger: log,
 		SCIM: scimserver.Config{Addr: f.Addr, PublicURL: strings.TrimRight(f.PublicURL, "/"), TLSCert: f.TLSCert, TLSKey: f.TLSKey,
 			MaxConns: f.MaxConns},
+		MetricsAddr: f.MetricsAddr,
 		ACME: service.ACME{Domains: f.ACMEDomain, Email: f.ACMEEmail, DirectoryURL: f.ACMEDirectory, CARoot: f.ACMECARoot,
 			HTTPAddr: f.ACMEHTTPAddr},
 	}, nil
@@ -76,7 +79,10 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 		defer f.Close()
 		out = f
 	}
-	log := slog.New(slog.NewTextHandler(out, nil))
+	log, err := newLogger(out, c.LogFormat)
+	if err != nil {
+		return err
+	}
 	cfg, err := c.config(log)
 	if err != nil {
 		return err
@@ -116,7 +122,10 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer f.Close()
-	log := slog.New(slog.NewTextHandler(f, nil))
+	log, err := newLogger(f, c.LogFormat)
+	if err != nil {
+		return err
+	}
 	cfg, err := c.config(log)
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -58,9 +57,8 @@ type DB struct {
 	writerDone chan struct{}
 	closeOnce  sync.Once
 
-	batches     atomic.Int64
-	longestHold atomic.Int64 // nanoseconds
-	queue       waitQueue    // writes not yet taken by the writer, for WriterStats
+	wstats writerCounts
+	queue  waitQueue // writes not yet taken by the writer, for WriterStats
 
 	walDirty   bool      // the writer committed since the WAL was last truncated
 	walChecked time.Time // when the writer last looked at the WAL's size

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -94,6 +95,8 @@ func (d *DB) writeAdmin(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (d *DB) submit(ctx context.Context, queue chan *writeReq, req *writeReq) error {
+	d.wstats.pending.Add(1)
+	defer d.wstats.pending.Add(-1)
 	d.queue.add(req)
 	select {
 	case queue <- req:
@@ -309,7 +312,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			}
 		}
 	}
-	d.noteHold(time.Since(began))
+	d.noteBatch(time.Since(began), ran)
 	finish()
 	for _, q := range missing {
 		d.wc.stmt(ctx, q) // the connection is free again: prepare for next time
@@ -334,23 +337,78 @@ type WriterStats struct {
 	LongestHold time.Duration // the longest a batch held the writer, from BEGIN to COMMIT
 	Waiting     int           // writes queued now that the writer has not taken yet
 	OldestWait  time.Duration // how long the longest-waiting of them has waited (0: none)
+	Pending     int           // writes submitted and not yet answered: queued, or in the batch being run
+	Writes      int64         // writes run in batches (the sum of all batch sizes)
+	HoldTotal   time.Duration // the sum of all batches' hold times
+	// HoldCounts[i] is how many batches held the writer for at most HoldBounds[i] (and
+	// more than the bound before it); the last entry counts the batches above every bound.
+	HoldCounts []int64
+	// BatchCounts is the same for batch sizes over BatchBounds.
+	BatchCounts []int64
+}
+
+// HoldBounds are the upper bounds of WriterStats.HoldCounts: from a lone small write to
+// a batch cut off at batchTime plus a write that used up its budget.
+var HoldBounds = [...]time.Duration{
+	500 * time.Microsecond, time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	250 * time.Millisecond, 500 * time.Millisecond, time.Second,
+}
+
+// BatchBounds are the upper bounds of WriterStats.BatchCounts, up to maxBatch.
+var BatchBounds = [...]int{1, 2, 4, 8, 16, 32, maxBatch}
+
+// writerCounts are the writer's running totals; only the writer goroutine adds to them,
+// atomically so that WriterStats can read them from any goroutine.
+type writerCounts struct {
+	batches     atomic.Int64
+	longestHold atomic.Int64 // nanoseconds
+	pending     atomic.Int64
+	writes      atomic.Int64
+	holdTotal   atomic.Int64 // nanoseconds
+	hold        [len(HoldBounds) + 1]atomic.Int64
+	size        [len(BatchBounds) + 1]atomic.Int64
 }
 
 // WriterStats reports the writer's use: with the write budget, LongestHold stays near
 // the budget plus batchTime whatever the requests. A healthy writer takes every queued
 // write within about batchTime plus one write budget, so an OldestWait far beyond that
-// means it is stalled.
+// means it is stalled. It never waits for the writer, so a metrics scrape or a readiness
+// probe can call it at any time.
 func (d *DB) WriterStats() WriterStats {
+	c := &d.wstats
 	waiting, oldest := d.queue.oldest(time.Now())
-	return WriterStats{Batches: d.batches.Load(), LongestHold: time.Duration(d.longestHold.Load()),
-		Waiting: waiting, OldestWait: oldest}
+	st := WriterStats{Batches: c.batches.Load(), LongestHold: time.Duration(c.longestHold.Load()),
+		Waiting: waiting, OldestWait: oldest,
+		Pending: int(c.pending.Load()), Writes: c.writes.Load(), HoldTotal: time.Duration(c.holdTotal.Load()),
+		HoldCounts: make([]int64, len(c.hold)), BatchCounts: make([]int64, len(c.size))}
+	for i := range c.hold {
+		st.HoldCounts[i] = c.hold[i].Load()
+	}
+	for i := range c.size {
+		st.BatchCounts[i] = c.size[i].Load()
+	}
+	return st
 }
 
-func (d *DB) noteHold(held time.Duration) {
-	d.batches.Add(1)
+func (d *DB) noteBatch(held time.Duration, size int) {
+	c := &d.wstats
+	c.batches.Add(1)
+	c.writes.Add(int64(size))
+	c.holdTotal.Add(int64(held))
+	i := 0
+	for i < len(HoldBounds) && held > HoldBounds[i] {
+		i++
+	}
+	c.hold[i].Add(1)
+	j := 0
+	for j < len(BatchBounds) && size > BatchBounds[j] {
+		j++
+	}
+	c.size[j].Add(1)
 	for {
-		cur := d.longestHold.Load()
-		if int64(held) <= cur || d.longestHold.CompareAndSwap(cur, int64(held)) {
+		cur := c.longestHold.Load()
+		if int64(held) <= cur || c.longestHold.CompareAndSwap(cur, int64(held)) {
 			return
 		}
 	}

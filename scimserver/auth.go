@@ -31,7 +31,7 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *call)
 		}
 		a, err := s.db.Authenticate(r.Context(), secret, now)
 		if err != nil {
-			s.logErr("authenticate", err)
+			s.logErr(r.Context(), "authenticate", err)
 			writeError(w, storeErr(err))
 			return
 		}
@@ -228,7 +228,7 @@ func (p *refusedSummary) event() *db.Event {
 // transaction (if any) was rolled back.
 func (s *Server) record(ctx context.Context, e db.Event) {
 	if err := s.db.InsertEvent(context.WithoutCancel(ctx), e); err != nil {
-		s.logErr("record event", err, "kind", e.Kind)
+		s.logErr(ctx, "record event", err, "kind", e.Kind)
 		return
 	}
 	s.published()

@@ -246,7 +246,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, c *call, id 
 		}
 		d, e := groupDoc(&g)
 		if e != nil {
-			s.log.Error("stored group doc is not JSON", "id", id, "err", e)
+			s.log.ErrorContext(r.Context(), "stored group doc is not JSON", "id", id, "err", e)
 			return errInternal
 		}
 		mp, e := newMemberPatch(r.Context(), tx, g.Seq, steps)

@@ -60,7 +60,7 @@ func (s *Server) Handler() http.Handler {
 	top := http.NewServeMux()
 	top.HandleFunc("/healthz", health(nil))
 	top.HandleFunc("/readyz", health(s.cfg.Ready))
-	top.Handle("/", s.recoverer(s.logged(headAsGet(mux))))
+	top.Handle("/", s.logged(s.recoverer(headAsGet(mux))))
 	return top
 }
 
@@ -112,7 +112,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic serving request", "method", truncate(r.Method, logMethodBytes), "path", truncate(r.URL.Path, logValueBytes), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.log.ErrorContext(r.Context(), "panic serving request", "method", truncate(r.Method, logMethodBytes), "path", truncate(r.URL.Path, logValueBytes), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeError(w, errInternal)
 			}
 		}()

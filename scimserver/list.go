@@ -2,6 +2,7 @@ package scimserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -237,7 +238,7 @@ func (lw *listWriter) flush() error {
 
 // finish ends the list, or answers err: as a SCIM error if nothing has been sent yet,
 // else by cutting the connection.
-func (lw *listWriter) finish(s *Server, what string, err error) {
+func (lw *listWriter) finish(ctx context.Context, s *Server, what string, err error) {
 	if err == nil {
 		lw.buf.WriteString(`],"itemsPerPage":`)
 		lw.buf.WriteString(strconv.Itoa(lw.n))
@@ -246,7 +247,7 @@ func (lw *listWriter) finish(s *Server, what string, err error) {
 		return
 	}
 	if !errors.Is(err, db.ErrReadBudget) {
-		s.logErr(what, err)
+		s.logErr(ctx, what, err)
 	}
 	if lw.sent {
 		panic(http.ErrAbortHandler)
@@ -273,7 +274,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) 
 	}, func(u *db.User) error {
 		return lw.add(func(buf *bytes.Buffer) { renderUser(buf, base, u) })
 	})
-	lw.finish(s, "list users", e)
+	lw.finish(r.Context(), s, "list users", e)
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q listQuery) {
@@ -295,5 +296,5 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q listQuery)
 	}, func(g *db.Group, members []db.Member) error {
 		return lw.add(func(buf *bytes.Buffer) { renderGroup(buf, base, g, members, withMembers) })
 	})
-	lw.finish(s, "list groups", e)
+	lw.finish(r.Context(), s, "list groups", e)
 }

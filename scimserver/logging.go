@@ -39,15 +39,23 @@ func (sw *statusWriter) WriteHeader(code int) {
 	sw.ResponseWriter.WriteHeader(code)
 }
 
-// logged writes a log line for requests that fail (4xx and 5xx), so that an admin
-// debugging an identity provider at 2 a.m. finds the refused lookups too (the audit log
-// has only writes). The Authorization header and the query string are never logged: the
-// query can carry people's names and addresses in filters. Lines are throttled per status.
+// logged gives every request an id (sent back as X-Request-Id and added to every line
+// logged for it), tells the observer about it, and writes a log line for requests that
+// fail (4xx and 5xx), so that an admin debugging an identity provider at 2 a.m. finds the
+// refused lookups too (the audit log has only writes). The Authorization header and the
+// query string are never logged: the query can carry people's names and addresses in
+// filters. Lines are throttled per status.
 func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
+		id := requestID(r)
+		w.Header().Set(RequestIDHeader, id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		if obs := s.cfg.Observer; obs != nil {
+			obs.ObserveRequest(requestResource(r.URL.Path), requestMethod(r.Method), sw.status, time.Since(start))
+		}
 		if sw.status < 400 {
 			return
 		}
@@ -55,7 +63,7 @@ func (s *Server) logged(next http.Handler) http.Handler {
 		addr := clientAddr(r)
 		sample := func() string { return method + " " + path + " from " + addr + " (" + agent + ")" }
 		if s.logLimit.allow(s.log, "status "+strconv.Itoa(sw.status), sample) {
-			s.log.Info("request failed", "method", method, "path", path, "status", sw.status,
+			s.log.InfoContext(r.Context(), "request failed", "method", method, "path", path, "status", sw.status,
 				"addr", addr, "agent", agent, "ms", time.Since(start).Milliseconds())
 		}
 	})
@@ -179,11 +187,11 @@ func writeSummary(log *slog.Logger, kinds map[string]*logKind) {
 // like failed requests: a client with a token can cause such failures at will, and must
 // not be able to push everything else out of the rotated log. A client that went away
 // before its request was served is not a failure of ours and is not logged.
-func (s *Server) logErr(msg string, err error, args ...any) {
+func (s *Server) logErr(ctx context.Context, msg string, err error, args ...any) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
 	if s.logLimit.allow(s.log, "error "+msg, func() string { return msg + ": " + truncate(err.Error(), logValueBytes) }) {
-		s.log.Error(msg, append(args, "err", err)...)
+		s.log.ErrorContext(ctx, msg, append(args, "err", err)...)
 	}
 }

@@ -50,7 +50,9 @@ func startLogged(t *testing.T, out io.Writer, cfg Config, tweak func(*Server)) (
 		t.Fatal(err)
 	}
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
+	}
 	if cfg.HeartbeatEvery == 0 {
 		cfg.HeartbeatEvery = 50 * time.Millisecond
 	}

@@ -73,7 +73,7 @@ func (s *Server) rootSearch(w http.ResponseWriter, r *http.Request, c *call) {
 			return lw.add(func(b *bytes.Buffer) { renderGroup(b, base, g, members, withMembers) })
 		})
 	}
-	lw.finish(s, "root search", e)
+	lw.finish(r.Context(), s, "root search", e)
 }
 
 func rootSortColumns(cols map[string]string) map[string]string {

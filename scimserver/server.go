@@ -48,6 +48,8 @@ type Config struct {
 	// MaxConns caps the connections held at once (default DefaultMaxConns); at the cap the
 	// connection whose loss harms least is closed to make room (see connLimiter).
 	MaxConns int
+	// Observer, if set, is told about every request once it is answered (for metrics).
+	Observer RequestObserver
 }
 
 // Server is the SCIM server over one database.
@@ -85,7 +87,7 @@ func New(store *db.DB, cfg Config) *Server {
 	if cfg.HeartbeatEvery <= 0 {
 		cfg.HeartbeatEvery = 2 * time.Second
 	}
-	return &Server{db: store, cfg: cfg, log: cfg.Logger, pid: os.Getpid(), uses: map[string]db.TokenUse{},
+	return &Server{db: store, cfg: cfg, log: withRequestIDs(cfg.Logger), pid: os.Getpid(), uses: map[string]db.TokenUse{},
 		notify: make(chan struct{}, 1)}
 }
 

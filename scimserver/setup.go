@@ -313,7 +313,7 @@ func (a *setupAPI) complete(w http.ResponseWriter, r *http.Request, c *call) {
 		a.refuse(w, r, c, subject, req.Purpose, err)
 		return
 	}
-	a.s.log.Info("master key stored", "kind", kind, "user", userName, "addr", c.addr)
+	a.s.log.InfoContext(r.Context(), "master key stored", "kind", kind, "user", userName, "addr", c.addr)
 	a.s.published()
 	writeSetupJSON(w, http.StatusOK, SetupCompleteResponse{UserID: req.UserID, UserName: userName, Status: db.StatusReady})
 }
@@ -366,7 +366,7 @@ func (p *setupProblem) Error() string { return p.msg }
 func (a *setupAPI) refuse(w http.ResponseWriter, r *http.Request, c *call, who, purpose string, err error) {
 	status, body := setupRefusal(err)
 	if status >= 500 {
-		a.s.logErr("setup request", err, "path", truncate(r.URL.Path, logValueBytes))
+		a.s.logErr(r.Context(), "setup request", err, "path", truncate(r.URL.Path, logValueBytes))
 	}
 	var ce *db.CodeError
 	if errors.As(err, &ce) && ce.UserName != "" {

@@ -162,7 +162,7 @@ func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string
 	}
 	if err != nil && scimErr == nil {
 		if !errors.Is(err, db.ErrConflict) && !errors.Is(err, db.ErrNotFound) {
-			s.logErr("write", err, "kind", kind)
+			s.logErr(r.Context(), "write", err, "kind", kind)
 		}
 		scimErr = storeErr(err)
 	}
@@ -357,7 +357,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 		}
 		var d doc
 		if e := json.Unmarshal(u.Doc, &d); e != nil {
-			s.log.Error("stored user doc is not JSON", "id", id, "err", e)
+			s.log.ErrorContext(r.Context(), "stored user doc is not JSON", "id", id, "err", e)
 			return errInternal
 		}
 		if d == nil {

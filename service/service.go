@@ -20,6 +20,7 @@ import (
 
 	"scimdesk/backup"
 	"scimdesk/db"
+	"scimdesk/metrics"
 	"scimdesk/scimserver"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	Health Health
 	// Backups, when set, takes a backup of DB on its schedule while the service runs.
 	Backups *backup.Schedule
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics on a listener of its
+	// own (keep it on loopback or firewalled: it is not authenticated).
+	MetricsAddr string
 }
 
 // Unit is one part of the running service: a listener or a schedule. Run serves until ctx
@@ -57,6 +61,8 @@ type Service struct {
 	ready    *readiness
 	units    []Unit
 	listened bool
+	metrics  *metrics.Metrics
+	metricsE *metrics.Endpoint
 }
 
 // New checks cfg and builds the service; nothing listens yet (see Listen).
@@ -92,6 +98,10 @@ func New(cfg Config) (*Service, error) {
 	} else if err := cfg.ACME.unused(); err != nil {
 		return nil, err
 	}
+	if cfg.MetricsAddr != "" {
+		s.metrics = metrics.New(cfg.DB, metrics.Options{})
+		sc.Observer = s.metrics
+	}
 	s.scim = scimserver.New(cfg.DB, sc)
 	return s, nil
 }
@@ -109,10 +119,25 @@ func (s *Service) Listen() error {
 		}
 		s.acmeLn = ln
 	}
+	if s.metrics != nil {
+		ep, err := s.metrics.Listen(s.cfg.MetricsAddr)
+		if err != nil {
+			if s.acmeLn != nil {
+				s.acmeLn.Close()
+				s.acmeLn = nil
+			}
+			return err
+		}
+		s.metricsE = ep
+	}
 	if err := s.scim.Listen(); err != nil {
 		if s.acmeLn != nil {
 			s.acmeLn.Close()
 			s.acmeLn = nil
+		}
+		if s.metricsE != nil {
+			s.metricsE.Close()
+			s.metricsE = nil
 		}
 		return err
 	}
@@ -126,6 +151,14 @@ func (s *Service) Add(u Unit) { s.units = append(s.units, u) }
 
 // SCIM is the SCIM server, for the console that shows its URL and follows its events.
 func (s *Service) SCIM() *scimserver.Server { return s.scim }
+
+// MetricsAddr is where /metrics is served ("" without it), with the real port.
+func (s *Service) MetricsAddr() string {
+	if s.metricsE == nil {
+		return ""
+	}
+	return s.metricsE.Addr()
+}
 
 // ACMEHTTPAddr is where the HTTP-01 listener listens ("" without one), with the real port.
 func (s *Service) ACMEHTTPAddr() string {
@@ -154,6 +187,9 @@ func (s *Service) Run(ctx context.Context) error {
 		go s.obtain(gctx)
 	}
 	g.Go(func() error { return s.scim.Serve(gctx) })
+	if s.metricsE != nil {
+		g.Go(func() error { return s.metricsE.Serve(gctx) })
+	}
 	if b := s.cfg.Backups; b != nil {
 		// A failed backup is logged and retried; it never stops the server.
 		g.Go(func() error { b.Run(gctx, s.cfg.DB, s.log); return nil })
@@ -178,6 +214,9 @@ func (s *Service) announce(ctx context.Context) {
 		if a := s.ACMEHTTPAddr(); a != "" {
 			attrs = append(attrs, "acme_http", a)
 		}
+	}
+	if a := s.MetricsAddr(); a != "" {
+		attrs = append(attrs, "metrics", "http://"+a+"/metrics")
 	}
 	s.log.Info("scimdesk serving", attrs...)
 	if c := s.scim.URLCaveat(); c != "" {

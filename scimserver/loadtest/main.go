@@ -4,6 +4,8 @@
 //
 //	go run ./scimserver/loadtest                 # 100,000 users, 10 s per scenario
 //	go run ./scimserver/loadtest -users 20000 -duration 3s
+//	go run ./scimserver/loadtest -metrics        # with Prometheus metrics on, scraped every second
+//	go run ./scimserver/loadtest -compare-metrics -users 20000 -duration 6s   # what metrics cost
 //
 // The server and the trivial handler each run in a child process (this program started
 // with -role), so that the server's peak RSS can be read and the client does not share a
@@ -33,6 +35,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/metrics"
 	"scimdesk/scimserver"
 )
 
@@ -43,13 +46,26 @@ func main() {
 	conns := flag.Int("conns", 16, "concurrent connections")
 	duration := flag.Duration("duration", 10*time.Second, "time per scenario")
 	large := flag.Int("large-pages", 0, "instead: seed this many large users (100 emails each) and measure the server's memory under 4 concurrent pages of 1,000")
+	withMetrics := flag.Bool("metrics", false, "serve with Prometheus metrics on (as --metrics-addr does) and scrape them every -scrape-every during the scenarios")
+	scrapeEvery := flag.Duration("scrape-every", time.Second, "with -metrics or -compare-metrics: time between scrapes")
+	compare := flag.Bool("compare-metrics", false, "instead: measure what metrics cost, with two servers over copies of one seeded database, metrics off and on, driven in alternating slices")
+	slice := flag.Duration("slice", time.Second, "with -compare-metrics: how long each server is driven before the other's turn")
+	control := flag.Bool("control", false, "with -compare-metrics: metrics off on both servers, to see the noise floor (an A/A run)")
+	swap := flag.Bool("swap", false, "with -compare-metrics: metrics on the server over the seeded file and off on the copy, instead of the other way round")
 	flag.Parse()
 	switch *role {
 	case "scim":
-		runSCIM(*dbPath)
+		runSCIM(*dbPath, *withMetrics)
 		return
 	case "trivial":
 		runTrivial()
+		return
+	}
+	if *compare {
+		if err := compareMetrics(*users, *conns, *duration, *slice, *scrapeEvery, *control, *swap); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if *large > 0 {
@@ -59,14 +75,19 @@ func main() {
 		}
 		return
 	}
-	if err := run(*users, *conns, *duration); err != nil {
+	scrape := time.Duration(0)
+	if *withMetrics {
+		scrape = *scrapeEvery
+	}
+	if err := run(*users, *conns, *duration, scrape); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-// runSCIM is the server child: it prints its address and token, then serves until killed.
-func runSCIM(path string) {
+// runSCIM is the server child: it prints its address, token and metrics URL ("-" without
+// metrics), then serves until killed.
+func runSCIM(path string, withMetrics bool) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	d, err := db.Open(ctx, path)
@@ -74,10 +95,20 @@ func runSCIM(path string) {
 	must(d.SetSCIMEnabled(ctx, true, "loadtest"))
 	_, token, err := d.CreateToken(ctx, "loadtest", 0, "loadtest")
 	must(err)
-	srv := scimserver.New(d, scimserver.Config{Addr: "127.0.0.1:0"})
+	cfg := scimserver.Config{Addr: "127.0.0.1:0"}
+	metricsURL := "-"
+	if withMetrics {
+		m := metrics.New(d, metrics.Options{})
+		cfg.Observer = m
+		ep, err := m.Listen("127.0.0.1:0")
+		must(err)
+		metricsURL = "http://" + ep.Addr() + "/metrics"
+		go ep.Serve(ctx)
+	}
+	srv := scimserver.New(d, cfg)
 	must(srv.Listen())
 	scimserver.TuneRuntime() // as scimdesk serve does
-	fmt.Printf("%s %s\n", srv.SCIMURL(), token)
+	fmt.Printf("%s %s %s\n", srv.SCIMURL(), token, metricsURL)
 	must(srv.Serve(ctx))
 }
 
@@ -104,9 +135,10 @@ func must(err error) {
 }
 
 type child struct {
-	cmd   *exec.Cmd
-	url   string
-	token string
+	cmd     *exec.Cmd
+	url     string
+	token   string
+	metrics string // URL of /metrics, or ""
 }
 
 func start(args ...string) (*child, error) {
@@ -129,7 +161,11 @@ func start(args ...string) (*child, error) {
 		return nil, fmt.Errorf("child did not start: %w", err)
 	}
 	f := strings.Fields(line)
-	return &child{cmd: cmd, url: f[0], token: f[1]}, nil
+	c := &child{cmd: cmd, url: f[0], token: f[1]}
+	if len(f) > 2 && f[2] != "-" {
+		c.metrics = f[2]
+	}
+	return c, nil
 }
 
 func (c *child) stop() {
@@ -208,6 +244,20 @@ type result struct {
 
 // drive runs one scenario at conns connections for d.
 func drive(c *client, conns int, d time.Duration, s scenario) result {
+	var t tally
+	t.add(c, conns, d, s)
+	return t.result(s.name)
+}
+
+// tally adds up the requests of one or more runs of a scenario.
+type tally struct {
+	n, errs int64
+	elapsed time.Duration
+	lat     []time.Duration
+}
+
+// add runs the scenario at conns connections for d and adds what happened.
+func (t *tally) add(c *client, conns int, d time.Duration, s scenario) {
 	var wg sync.WaitGroup
 	var n, errs atomic.Int64
 	lat := make([][]time.Duration, conns)
@@ -233,46 +283,53 @@ func drive(c *client, conns int, d time.Duration, s scenario) result {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	r := result{name: s.name, n: n.Load(), errors: errs.Load(), rps: float64(n.Load()) / elapsed.Seconds()}
-	if len(all) > 0 {
-		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
-	}
+	t.elapsed += time.Since(start)
+	t.n += n.Load()
+	t.errs += errs.Load()
+	t.lat = append(t.lat, slices.Concat(lat...)...)
 	if e := firstErr.Load(); e != nil {
 		fmt.Fprintln(os.Stderr, "  first error:", e)
+	}
+}
+
+func (t *tally) result(name string) result {
+	slices.Sort(t.lat)
+	r := result{name: name, n: t.n, errors: t.errs, rps: float64(t.n) / t.elapsed.Seconds()}
+	if len(t.lat) > 0 {
+		r.p50, r.p99 = t.lat[len(t.lat)/2], t.lat[len(t.lat)*99/100]
 	}
 	return r
 }
 
-func run(users, conns int, d time.Duration) error {
-	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
-	if err != nil {
-		return err
+// scrapeMetrics fetches /metrics every interval until stop is closed, as Prometheus
+// would, so that the cost of collecting is part of what the scenarios measure.
+func scrapeMetrics(url string, every time.Duration, stop <-chan struct{}) (scrapes int, err error) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return scrapes, nil
+		case <-tick.C:
+		}
+		res, err := http.Get(url)
+		if err != nil {
+			return scrapes, err
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 {
+			return scrapes, fmt.Errorf("scrape: %s %v", res.Status, err)
+		}
+		scrapes++
 	}
-	defer os.RemoveAll(dir)
+}
 
-	triv, err := start("-role", "trivial")
-	if err != nil {
-		return err
-	}
-	tc := newClient(triv, conns)
-	base := drive(tc, conns, d, scenario{"trivial handler (300-byte JSON)", func(*client, *rand.Rand) (string, string, []byte, int) {
-		return "GET", "/Users", nil, 200
-	}})
-	triv.stop()
-
-	srv, err := start("-role", "scim", "-db", filepath.Join(dir, "load.db"))
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	c := newClient(srv, conns)
-
+// seed creates users (and 50 groups) over HTTP, as an identity provider would.
+func seed(c *client, users, conns int) (ids, groups []string, err error) {
 	fmt.Fprintf(os.Stderr, "seeding %d users over HTTP at %d connections...\n", users, conns)
 	t0 := time.Now()
-	ids := make([]string, users)
+	ids = make([]string, users)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var seedErr atomic.Value
@@ -298,23 +355,28 @@ func run(users, conns int, d time.Duration) error {
 	}
 	wg.Wait()
 	if e := seedErr.Load(); e != nil {
-		return fmt.Errorf("%v", e)
+		return nil, nil, fmt.Errorf("%v", e)
 	}
 	fmt.Fprintf(os.Stderr, "seeded in %s (%.0f creates/s)\n", time.Since(t0).Round(time.Millisecond), float64(users)/time.Since(t0).Seconds())
 
-	groups := make([]string, 50)
+	groups = make([]string, 50)
 	for i := range groups {
 		status, body, err := c.do("POST", "/Groups", []byte(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"load-group-%d"}`, i)))
 		if err != nil || status != 201 {
-			return fmt.Errorf("create group: %d %v %s", status, err, body)
+			return nil, nil, fmt.Errorf("create group: %d %v %s", status, err, body)
 		}
 		var g struct{ ID string }
 		json.Unmarshal(body, &g)
 		groups[i] = g.ID
 	}
 
+	return ids, groups, nil
+}
+
+// makeScenarios are the requests measured, over the seeded users and groups.
+func makeScenarios(users int, ids, groups []string) []scenario {
 	var created atomic.Int64
-	scenarios := []scenario{
+	return []scenario{
 		{"lookup userName eq", func(c *client, rng *rand.Rand) (string, string, []byte, int) {
 			return "GET", "/Users?filter=userName+eq+%22" + fmt.Sprintf("seed%07d%%40example.com", rng.IntN(users)) + "%22&startIndex=1&count=100", nil, 200
 		}},
@@ -335,13 +397,195 @@ func run(users, conns int, d time.Duration) error {
 			return "PATCH", "/Groups/" + groups[rng.IntN(len(groups))] + "?excludedAttributes=members", []byte(body), 200
 		}},
 	}
-	fmt.Printf("%d users, %d connections, %s per scenario, GOMAXPROCS of each process = %d cores\n\n", users, conns, d, numCPU())
+}
+
+func run(users, conns int, d, scrapeEvery time.Duration) error {
+	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	triv, err := start("-role", "trivial")
+	if err != nil {
+		return err
+	}
+	tc := newClient(triv, conns)
+	base := drive(tc, conns, d, scenario{"trivial handler (300-byte JSON)", func(*client, *rand.Rand) (string, string, []byte, int) {
+		return "GET", "/Users", nil, 200
+	}})
+	triv.stop()
+
+	args := []string{"-role", "scim", "-db", filepath.Join(dir, "load.db")}
+	if scrapeEvery > 0 {
+		args = append(args, "-metrics")
+	}
+	srv, err := start(args...)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	c := newClient(srv, conns)
+
+	ids, groups, err := seed(c, users, conns)
+	if err != nil {
+		return err
+	}
+	scenarios := makeScenarios(users, ids, groups)
+	metricsNote := "metrics off"
+	if srv.metrics != "" {
+		metricsNote = fmt.Sprintf("metrics on, scraped every %s", scrapeEvery)
+	}
+	fmt.Printf("%d users, %d connections, %s per scenario, GOMAXPROCS of each process = %d cores, %s\n\n", users, conns, d, numCPU(), metricsNote)
 	fmt.Printf("%-32s %10s %9s %9s %7s %7s\n", "scenario", "req/s", "p50", "p99", "ratio", "errors")
 	printRow(base, base)
+	stopScrapes := make(chan struct{})
+	type scraped struct {
+		n   int
+		err error
+	}
+	scrapeDone := make(chan scraped, 1)
+	if srv.metrics != "" {
+		go func() {
+			n, err := scrapeMetrics(srv.metrics, scrapeEvery, stopScrapes)
+			scrapeDone <- scraped{n, err}
+		}()
+	}
 	for _, s := range scenarios {
 		printRow(drive(c, conns, d, s), base)
 	}
+	close(stopScrapes)
+	if srv.metrics != "" {
+		s := <-scrapeDone
+		if s.err != nil {
+			return s.err
+		}
+		fmt.Printf("\n%d scrapes of /metrics during the scenarios\n", s.n)
+	}
 	fmt.Printf("\nserver peak RSS: %.1f MiB\n", srv.peakRSS())
+	return nil
+}
+
+// compareMetrics measures what metrics cost: two servers over copies of one seeded
+// database, one with metrics off and one with them on and scraped (once per scrapeEvery
+// of its own time), driven in turns of one slice each, the first turn alternating, so
+// that the noise of a shared machine falls on both alike. d is each server's total time
+// per scenario. With control, the second server has metrics off too: the spread of its
+// ratios is what noise alone does. With swap, the server over the copy is the one with
+// metrics off (and the off server's turn comes second), so that any difference between
+// the two positions can be told from the cost of metrics.
+func compareMetrics(users, conns int, d, slice, scrapeEvery time.Duration, control, swap bool) error {
+	dir, err := os.MkdirTemp("", "scimdesk-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	seedDir, copyDir := filepath.Join(dir, "seeded"), filepath.Join(dir, "copy")
+	offDir, onDir := seedDir, copyDir
+	if swap {
+		offDir, onDir = copyDir, seedDir
+	}
+	for _, p := range []string{offDir, onDir} {
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return err
+		}
+	}
+	seeder, err := start("-role", "scim", "-db", filepath.Join(seedDir, "load.db"))
+	if err != nil {
+		return err
+	}
+	ids, groups, err := seed(newClient(seeder, conns), users, conns)
+	seeder.stop()
+	if err != nil {
+		return err
+	}
+	// The copy holds the same users and groups under the same ids (and the setup-code key
+	// file beside the database).
+	files, err := os.ReadDir(seedDir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(seedDir, f.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, f.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	off, err := start("-role", "scim", "-db", filepath.Join(offDir, "load.db"))
+	if err != nil {
+		return err
+	}
+	defer off.stop()
+	onArgs := []string{"-role", "scim", "-db", filepath.Join(onDir, "load.db"), "-metrics"}
+	if control {
+		onArgs = onArgs[:len(onArgs)-1]
+		fmt.Println("control run: metrics off on both servers")
+	}
+	on, err := start(onArgs...)
+	if err != nil {
+		return err
+	}
+	defer on.stop()
+	offC, onC := newClient(off, conns), newClient(on, conns)
+
+	where := "metrics on the copy"
+	if swap {
+		where = "metrics on the seeded file"
+	}
+	fmt.Printf("%d users, %d connections, %s per server and scenario in slices of %s, metrics scraped every %s, %s, GOMAXPROCS = %d cores\n\n",
+		users, conns, d, slice, scrapeEvery, where, numCPU())
+	fmt.Printf("%-24s %9s %9s %7s %9s %9s %9s %9s %6s\n", "scenario", "off req/s", "on req/s", "on/off", "off p50", "on p50", "off p99", "on p99", "errors")
+	scrapes, sinceScrape := 0, scrapeEvery
+	onTurn := func(t *tally, s scenario) error {
+		done := make(chan error, 1)
+		if on.metrics != "" && sinceScrape >= scrapeEvery {
+			sinceScrape = 0
+			scrapes++
+			go func() { done <- scrapeOnce(on.metrics) }()
+		} else {
+			done <- nil
+		}
+		t.add(onC, conns, slice, s)
+		sinceScrape += slice
+		return <-done
+	}
+	for _, s := range makeScenarios(users, ids, groups) {
+		var tOff, tOn tally
+		for i := 0; time.Duration(i)*slice < d; i++ {
+			offFirst := i%2 == 0 != swap
+			if offFirst {
+				tOff.add(offC, conns, slice, s)
+			}
+			if err := onTurn(&tOn, s); err != nil {
+				return err
+			}
+			if !offFirst {
+				tOff.add(offC, conns, slice, s)
+			}
+		}
+		a, b := tOff.result(s.name), tOn.result(s.name)
+		fmt.Printf("%-24s %9.0f %9.0f %7.3f %9s %9s %9s %9s %6d\n", s.name, a.rps, b.rps, b.rps/a.rps,
+			a.p50.Round(10*time.Microsecond), b.p50.Round(10*time.Microsecond), a.p99.Round(10*time.Microsecond), b.p99.Round(10*time.Microsecond), a.errors+b.errors)
+	}
+	fmt.Printf("\n%d scrapes of /metrics\n", scrapes)
+	return nil
+}
+
+func scrapeOnce(url string) error {
+	res, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return err
+	}
+	if res.StatusCode != 200 {
+		return fmt.Errorf("scrape: %s", res.Status)
+	}
 	return nil
 }
 
