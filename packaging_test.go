@@ -263,6 +263,10 @@ func TestHealthCommand(t *testing.T) {
 		if err == nil || !strings.Contains(out, "unhealthy: no server is serving") {
 			t.Fatalf("health with no server: %v %q, want exit 1 and a reason", err, out)
 		}
+		// Nor does scim status hand out a made-up URL while nothing serves.
+		if st := run(t, "scim", "status", "--db", dbPath); !strings.Contains(st, "SCIM URL: unknown while no server runs") || strings.Contains(st, "127.0.0.1") {
+			t.Errorf("scim status with no server shows a URL to paste:\n%s", st)
+		}
 		out, err = health(dbPath, "--url", "http://"+freeAddr(t)+"/healthz", "--timeout", "2s")
 		if err == nil || !strings.Contains(out, "unhealthy:") {
 			t.Fatalf("health --url at a closed port: %v %q, want exit 1", err, out)

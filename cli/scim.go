@@ -78,7 +78,8 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
 	} else if c.PublicURL != "" {
 		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   not running\n", termsafe.Clean(strings.TrimRight(c.PublicURL, "/")))
 	} else {
-		fmt.Printf("SCIM URL: http://127.0.0.1:8080/scim/v2 (default; no server is running)\nServer:   not running\n")
+		// Not a guessed default: a URL printed here gets pasted into the identity provider.
+		fmt.Printf("SCIM URL: unknown while no server runs for this database (--public-url shows yours here)\nServer:   not running\n")
 	}
 	fmt.Printf("Tokens:   %d usable, %d in all\n", active, len(tokens))
 	for _, t := range db.ExpiringTokens(tokens, now) {
