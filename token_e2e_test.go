@@ -152,7 +152,7 @@ func TestTokenListHidesOldTokens(t *testing.T) {
 	}
 
 	status := run(t, "scim", "status", "--db", dbPath)
-	if !strings.Contains(status, "▲ token "+tokenID(t, dbPath, "soon")+" (soon) expires in 4 days") ||
+	if !strings.Contains(status, "▲ token "+tokenID(t, dbPath, "soon")+" (soon) expires in 5 days") ||
 		!strings.Contains(status, "scimdesk token rotate") || strings.Contains(status, "(current)") {
 		t.Errorf("scim status does not warn about exactly the expiring token:\n%s", status)
 	}

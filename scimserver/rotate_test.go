@@ -110,7 +110,7 @@ func TestExpiringTokenLogged(t *testing.T) {
 	lines := func() int { return strings.Count(out.String(), "token="+soon.ID) }
 	waitFor(t, "the expiring token in the log", func() bool { return lines() == 1 })
 	logged := out.String()
-	if !strings.Contains(logged, "SCIM token expires soon") || !strings.Contains(logged, "days_left=4") {
+	if !strings.Contains(logged, "SCIM token expires soon") || !strings.Contains(logged, "days_left=5") {
 		t.Errorf("the log line does not say what and when:\n%s", logged)
 	}
 	if strings.Contains(logged, fine.ID) || strings.Contains(logged, soonSecret) {
