@@ -189,6 +189,7 @@ type Auth struct {
 	Found       bool
 	Revoked     bool
 	Expired     bool
+	Rotated     bool // replaced by another token (expired too once its overlap has ended)
 	SCIMEnabled bool
 }
 
@@ -198,10 +199,10 @@ func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Au
 	var a Auth
 	var id sql.NullString
 	var exp, rev sql.NullInt64
-	var enabled sql.NullString
-	err := d.ac.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at,
+	var enabled, replacedBy sql.NullString
+	err := d.ac.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at, t.replaced_by,
 			(SELECT value FROM settings WHERE key = 'scim_enabled')
-		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &enabled)
+		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &replacedBy, &enabled)
 	if err != nil {
 		return a, mapErr(err)
 	}
@@ -212,6 +213,7 @@ func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Au
 	a.Found, a.TokenID = true, id.String
 	a.Revoked = rev.Valid
 	a.Expired = exp.Valid && now.UnixMilli() >= exp.Int64
+	a.Rotated = replacedBy.Valid && replacedBy.String != ""
 	return a, nil
 }
 

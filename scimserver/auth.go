@@ -43,6 +43,12 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *call)
 			c.tokenID = a.TokenID
 			s.refuse(w, r, c, "revoked token", "the bearer token has been revoked")
 			return
+		case a.Expired && a.Rotated:
+			// Said apart from a plain expiry: the fix is to paste the new secret, which
+			// the admin already has, not to make another token.
+			c.tokenID = a.TokenID
+			s.refuse(w, r, c, "rotated token", "the bearer token was rotated and its overlap has ended: use the new token")
+			return
 		case a.Expired:
 			c.tokenID = a.TokenID
 			s.refuse(w, r, c, "expired token", "the bearer token has expired")

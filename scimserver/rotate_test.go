@@ -32,11 +32,16 @@ func TestRotatedTokenOverlap(t *testing.T) {
 	// ends, and must happen soon after.
 	deadline := r.Old.Expires.Add(5 * time.Second)
 	for {
-		status := e.doToken(old, "GET", "/Users?count=1", "").status
+		res := e.doToken(old, "GET", "/Users?count=1", "")
+		status := res.status
 		answered := time.Now()
 		if status == http.StatusUnauthorized {
 			if answered.Before(r.Old.Expires) {
 				t.Fatalf("the old token was refused at %v, before its overlap ended at %v", answered, r.Old.Expires)
+			}
+			// The identity provider's admin reads the detail: it must say what to do.
+			if !strings.Contains(string(res.raw), "rotated and its overlap has ended: use the new token") {
+				t.Errorf("the refusal of the rotated token says %s", res.raw)
 			}
 			break
 		}
