@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/scimserver"
 )
 
 // BenchmarkScrape measures one whole scrape of /metrics, with the database counts made
@@ -76,4 +77,55 @@ func BenchmarkObserveRequest(b *testing.B) {
 			m.ObserveRequest("Users", "GET", 200, 3*time.Millisecond)
 		}
 	})
+}
+
+// BenchmarkSCIMRequest is a whole SCIM request through the server's handler (auth, read,
+// render, the request id and log wrapper), in process, without and with the metrics
+// observer: the load test's question (what do metrics cost a request?) without the
+// network and the scheduler, whose noise on a shared machine is larger than the answer.
+//
+//	go test -run '^$' -bench SCIMRequest -count 6 ./metrics/
+func BenchmarkSCIMRequest(b *testing.B) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.SetSCIMEnabled(ctx, true, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	_, secret, err := d.CreateToken(ctx, "bench", 0, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const id = "00000000-0000-4000-8000-000000000001"
+	err = d.Write(ctx, func(tx *db.Tx) error {
+		u := db.User{ID: id, UserName: "ada@example.com", Email: "ada@example.com", DisplayName: "Ada", Active: true,
+			Doc: []byte(`{"userName":"ada@example.com","displayName":"Ada","name":{"givenName":"Ada","familyName":"Lovelace"}}`)}
+		return tx.InsertUser(ctx, &u)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, on := range []bool{false, true} {
+		name := "metrics-off"
+		cfg := scimserver.Config{}
+		if on {
+			name = "metrics-on"
+			cfg.Observer = New(d, Options{})
+		}
+		h := scimserver.New(d, cfg).Handler()
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				req := httptest.NewRequest("GET", "/scim/v2/Users/"+id, nil)
+				req.Header.Set("Authorization", "Bearer "+secret)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatal(rec.Code, rec.Body.String())
+				}
+			}
+		})
+	}
 }
