@@ -15,8 +15,8 @@ func TestCheckPassphrase(t *testing.T) {
 	}{
 		// Too short, counted in characters, not bytes.
 		{"", ErrPassphraseTooShort, "12 more"},
-		{"short", ErrPassphraseTooShort, "7 more"},
-		{"kX9#mQ2$vL7", ErrPassphraseTooShort, "1 more"},
+		{"short", ErrPassphraseTooShort, "7 more characters needed"},
+		{"kX9#mQ2$vL7", ErrPassphraseTooShort, "1 more character needed"},
 		{"ééééé ééééé", ErrPassphraseTooShort, "11 of at least 12"},
 		{"日本語のパスワード", ErrPassphraseTooShort, "3 more"},
 		// Common passwords, phrases and trivial variations.
@@ -30,6 +30,9 @@ func TestCheckPassphrase(t *testing.T) {
 		{"hunter2hunter2", ErrPassphraseTooCommon, ""},
 		{"1loveyou2024", ErrPassphraseTooCommon, ""},
 		{"!!!!iloveyou!!!!", ErrPassphraseTooCommon, ""},
+		{"i_love_you_2024", ErrPassphraseTooCommon, ""}, // punctuation inside hides nothing
+		{"2024 1loveyou", ErrPassphraseTooCommon, ""},   // 1 for i, behind other leading decoration
+		{"Hell0 2024!!", ErrPassphraseTooCommon, ""},    // 0 for o, before other trailing decoration
 		// One character repeated.
 		{"aaaaaaaaaaaa", ErrPassphraseRepetitive, ""},
 		{"            ", ErrPassphraseRepetitive, ""},
@@ -42,7 +45,17 @@ func TestCheckPassphrase(t *testing.T) {
 		{"Monkey!Dragon7", ErrPassphraseTooWeak, "common word"},
 		{"aaaaaabbbbbbcccccc", ErrPassphraseTooWeak, "repeated"},
 		{"xyzxyzxyzxyzxyz", ErrPassphraseTooWeak, ""},
+		{"lovebluebabyjune", ErrPassphraseTooWeak, "common word"}, // four-letter words, one at the very end
+		{"qqqzzzmmmxxx", ErrPassphraseTooWeak, "repeated"},        // runs of three
+		{"abc789xyz321", ErrPassphraseTooWeak, "sequence"},        // sequences of three
+		{"poiuytrewq!!", ErrPassphraseTooWeak, "sequence"},        // a keyboard row backwards
+		{"zq7#zq7%zq7&", ErrPassphraseTooWeak, "repeats part"},    // echoes of three
+		{"k9#mQ2k9#mQ2", ErrPassphraseTooWeak, "repeats part"},
 		{strings.Repeat("ab", 5000), ErrPassphraseTooWeak, ""},
+		// No letters at all, right at the analysis limit and either side of it.
+		{strings.Repeat("1234567890", 13)[:analysisLimit-1], ErrPassphraseTooWeak, ""},
+		{strings.Repeat("1234567890", 13)[:analysisLimit], ErrPassphraseTooWeak, ""},
+		{strings.Repeat("1234567890", 13)[:analysisLimit+1], ErrPassphraseTooWeak, ""},
 		// Acceptable passphrases.
 		{"kX9#mQ2$vL7p", nil, ""},
 		{"Tr0ub4dor&3x", nil, ""},
@@ -50,6 +63,9 @@ func TestCheckPassphrase(t *testing.T) {
 		{"7hUnder-Pl4net-oRbit", nil, ""},
 		{"ĉiuj ŝatas kukojn", nil, ""},
 		{"purple monkey dishwasher", nil, ""},
+		{"kX9#mQ2$kX9#mQ2$", nil, ""}, // typed twice: the copy adds little, but enough
+		// Long enough that its last word starts near the end of what is analysed.
+		{"cobalt lemur visor tundra glacier ember quartz falcon meadow violet harbor sierra canyon otter dragon", nil, ""},
 	} {
 		s, err := CheckPassphrase(c.in)
 		name := c.in
@@ -83,12 +99,68 @@ func TestStrengthOrdering(t *testing.T) {
 	if a, b := score("monkeydragon"), score("mqnkeydrbgon"); a >= b {
 		t.Errorf("common words (%d) did not score below random letters (%d)", a, b)
 	}
+
+	// Each pair differs by a trick an attacker tries early: the second must
+	// be estimated stronger than the first, if only by a little.
+	bits := func(p string) float64 { s, _ := CheckPassphrase(p); return s.Bits }
+	for _, c := range []struct{ weaker, stronger, why string }{
+		{"monkeydragon", "Monkeydragon", "a capital in a common word"},
+		{"monkeydragon", "m0nkeydragon", "a look-alike substitution in a common word"},
+		{"Tr0ub4dor&3xzzz", "Tr0ub4dor&3xzzzzzz", "a longer run of one character"},
+		{"Tr0ub4dor&3xTr0ub", "Tr0ub4dor&3xTr0ub4dor", "a longer repeat of an earlier stretch"},
+	} {
+		if a, b := bits(c.weaker), bits(c.stronger); a >= b {
+			t.Errorf("%s did not add strength: %q %.1f bits, %q %.1f bits", c.why, c.weaker, a, c.stronger, b)
+		}
+	}
+}
+
+// TestPassphraseAtTheMinimum: a passphrase estimated at exactly the bits
+// the policy asks for is accepted. Five runs of four non-ASCII letters cost
+// 6+2 bits each, a whole number, so the sum can land on the threshold.
+func TestPassphraseAtTheMinimum(t *testing.T) {
+	const p = "ЖЖЖЖДДДДФФФФШШШШЮЮЮЮ"
+	s, err := CheckPassphrase(p)
+	if s.Bits != scoreThresholds[MinPassphraseScore-1] {
+		t.Fatalf("%q is estimated at %v bits, not exactly the minimum %v: the example needs updating",
+			p, s.Bits, scoreThresholds[MinPassphraseScore-1])
+	}
+	if err != nil || s.Score != MinPassphraseScore {
+		t.Fatalf("%q at exactly the minimum: score %d, error %v", p, s.Score, err)
+	}
+}
+
+// TestCheckPassphraseDigitsAlike: a digit that does not look like a letter
+// (2, 6, 9) is part of the passphrase wherever it stands, so which one is
+// used never changes the verdict.
+func TestCheckPassphraseDigitsAlike(t *testing.T) {
+	verdict := func(p string) error {
+		_, err := CheckPassphrase(p)
+		for _, e := range []error{ErrPassphraseTooShort, ErrPassphraseTooCommon, ErrPassphraseRepetitive, ErrPassphraseTooWeak} {
+			if errors.Is(err, e) {
+				return e
+			}
+		}
+		return err
+	}
+	for _, tmpl := range []string{"Hello#World!", "password#password", "i#love#you#", "trust#no1 forever"} {
+		first := strings.ReplaceAll(tmpl, "#", "2")
+		want := verdict(first)
+		for _, d := range []string{"6", "9"} {
+			p := strings.ReplaceAll(tmpl, "#", d)
+			if got := verdict(p); got != want {
+				t.Errorf("%q: %v, but %q: %v", p, got, first, want)
+			}
+		}
+	}
 }
 
 // TestStrengthInvariants checks, on the table and on random input, that the
 // meter and the verdict agree and that reasons never echo the passphrase.
 func TestStrengthInvariants(t *testing.T) {
-	inputs := []string{"", "a", "password", "cobalt lemur visor tundra", "\xff\xfe\xfd invalid utf8 \xc3"}
+	inputs := []string{"", "a", "password", "cobalt lemur visor tundra", "\xff\xfe\xfd invalid utf8 \xc3",
+		// Either side of the ASCII boundary, in both orders.
+		"x\u0080y\u007f\u0080\u0081z", "\u0080\u0080\u0080\u0080\u0080\u0080\u0080\u0080\u0080\u0080\u0080\u0080"}
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !@#$%-_.éß日本🔑")
 	for range 2000 {
