@@ -2,6 +2,7 @@ package keys
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -93,8 +94,8 @@ func TestStrengthOrdering(t *testing.T) {
 	if got := score("cobalt lemur visor tundra"); got != 4 {
 		t.Errorf("four uncommon words scored %d, want 4", got)
 	}
-	if got := score("kX9#mQ2$vL7p"); got != 3 {
-		t.Errorf("12 random characters scored %d, want 3", got)
+	if s, _ := CheckPassphrase("kX9#mQ2$vL7p"); s.Score != 3 || !strings.Contains(s.Reason, "a little longer") {
+		t.Errorf("12 random characters: score %d, hint %q; want 3 and a hint to make it longer", s.Score, s.Reason)
 	}
 	if a, b := score("monkeydragon"), score("mqnkeydrbgon"); a >= b {
 		t.Errorf("common words (%d) did not score below random letters (%d)", a, b)
@@ -112,6 +113,19 @@ func TestStrengthOrdering(t *testing.T) {
 		if a, b := bits(c.weaker), bits(c.stronger); a >= b {
 			t.Errorf("%s did not add strength: %q %.1f bits, %q %.1f bits", c.why, c.weaker, a, c.stronger, b)
 		}
+	}
+	// Every letter is worth the same, whatever its case and wherever it is
+	// in the alphabet, and so is every digit: only the characters at the
+	// ends of a-z, A-Z and 0-9 differ between these two.
+	if a, b := bits("m#Kq8x!Wv3j%"), bits("a#Aq0x!Zv9z%"); math.Abs(a-b) > 1e-9 {
+		t.Errorf("letters or digits at the ends of their range are worth differently: %.2f and %.2f bits", a, b)
+	}
+	if a, b := bits("kqxjvwmz"), bits("KQXJVWMZ"); math.Abs(a-b) > 1e-9 {
+		t.Errorf("lowercase and capital letters are worth differently: %.2f and %.2f bits", a, b)
+	}
+	// A digit is one of 10, a letter one of 26, a symbol one of 33.
+	if d, l, y := bits("73951826"), bits("kqxjvwmz"), bits("#&(;<~?{"); d >= l || l >= y {
+		t.Errorf("digits %.2f, letters %.2f, symbols %.2f bits: want digits < letters < symbols", d, l, y)
 	}
 }
 
