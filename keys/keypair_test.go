@@ -66,6 +66,19 @@ func TestValidatePublicKey(t *testing.T) {
 			wantErr(t, ValidatePublicKey(AlgX25519, b), ErrInvalidPublicKey)
 		})
 	}
+	// Canonical keys up to the largest one that is not of low order are
+	// accepted, and so is one whose last byte alone is below p's.
+	good := map[string][]byte{
+		"generated": pub,
+		"p-2":       fill(0xeb, 0xff, 0x7f),
+		"p-19":      fill(0xda, 0xff, 0x7f),
+		"top 0x7e":  fill(0xff, 0xff, 0x7e),
+	}
+	for name, b := range good {
+		if err := ValidatePublicKey(AlgX25519, b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	wantErr(t, ValidatePublicKey("ed25519", pub), ErrInvalidPublicKey)
 	wantErr(t, ValidatePublicKey("", pub), ErrInvalidPublicKey)
 }

@@ -219,7 +219,7 @@ func TestUnwrapRefusesAbsurdParams(t *testing.T) {
 		{`{"time":4294967295,"memoryKiB":64,"threads":1}`, "time 4294967295"},
 		{`{"time":1,"memoryKiB":64,"threads":0}`, "threads 0"},
 		{`{"time":1,"memoryKiB":1024,"threads":65}`, "threads 65"},
-		{`{"time":1,"memoryKiB":64,"threads":9}`, "below the minimum"},
+		{`{"time":1,"memoryKiB":64,"threads":9}`, "below the minimum of 72 KiB for 9 threads"},
 		{`{"time":0,"memoryKiB":0,"threads":0}`, "time 0"},
 	} {
 		hostile := strings.Replace(string(js), `{"time":1,"memoryKiB":64,"threads":1}`, c.kdf, 1)
@@ -294,11 +294,13 @@ func TestValidate(t *testing.T) {
 			wantErr(t, w.Validate(), ErrInvalidBlob)
 		})
 	}
-	// A salt longer than the minimum is fine (up to the bound).
-	w := clone(pw)
-	w.Salt = make([]byte, 32)
-	if err := w.Validate(); err != nil {
-		t.Error(err)
+	// A salt longer than the minimum is fine, up to and including the bound.
+	for _, n := range []int{SaltSize, 32, maxSaltSize} {
+		w := clone(pw)
+		w.Salt = make([]byte, n)
+		if err := w.Validate(); err != nil {
+			t.Errorf("salt of %d bytes: %v", n, err)
+		}
 	}
 }
 
