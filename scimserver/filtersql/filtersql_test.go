@@ -471,3 +471,47 @@ func BenchmarkTranslateComplex(b *testing.B) {
 		}
 	}
 }
+
+// TestLimitsAreInclusive: a filter exactly at a limit is translated; one step past it is
+// "too complex". The error cases above only show that far past a limit is refused, so a
+// limit off by one (refusing the 4096th byte, the 32nd level, the 100th comparison that
+// an identity provider may send) would pass them.
+func TestLimitsAreInclusive(t *testing.T) {
+	nested := func(n int) string {
+		return strings.Repeat("(", n) + `userName pr` + strings.Repeat(")", n)
+	}
+	inBrackets := func(n int) string { // the brackets of a value filter count as a level
+		return "emails[" + strings.Repeat("(", n-1) + `type eq "x"` + strings.Repeat(")", n-1) + "]"
+	}
+	comparisons := func(n int) string {
+		return strings.Repeat(`userName pr or `, n-1) + `userName pr`
+	}
+	valueFilters := func(n int) string {
+		return strings.Repeat(`emails[value pr] or `, n-1) + `emails[value pr]`
+	}
+	padded := func(n int) string {
+		f := `userName pr`
+		return strings.Repeat(" ", n-len(f)) + f
+	}
+	for _, c := range []struct {
+		name  string
+		make  func(int) string
+		limit int
+	}{
+		{"bytes", padded, MaxLength},
+		{"parentheses", nested, MaxDepth},
+		{"value filter brackets", inBrackets, MaxDepth},
+		{"comparisons", comparisons, MaxComparisons},
+		// A value filter counts once itself and once for each comparison inside it.
+		{"value filters", valueFilters, MaxComparisons / 2},
+	} {
+		if _, err := Translate(c.make(c.limit), userSchema); err != nil {
+			t.Errorf("%s: exactly %d refused: %v", c.name, c.limit, err)
+		}
+		_, err := Translate(c.make(c.limit+1), userSchema)
+		var fe *Error
+		if !errors.As(err, &fe) || !strings.Contains(fe.Detail, "filter too complex") {
+			t.Errorf("%s: %d (one past the limit) gave %v, want filter too complex", c.name, c.limit+1, err)
+		}
+	}
+}
