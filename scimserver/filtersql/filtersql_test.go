@@ -311,6 +311,21 @@ var errorCases = []struct {
 	{`certificate co "x"`, "operator co is not supported for binary"},
 	{`emails[primary co "x"]`, "operator co is not supported for boolean attribute emails.primary"},
 
+	// Positions are 1-based and point at what is wrong, as an admin reading Okta's error
+	// would count them; long tails are cut at 24 characters.
+	{`userName eq "\u00e`, "invalid escape in string at position 14"},
+	{`userName eq "ab\u12"`, "invalid escape in string at position 16"},
+	{`userName eq "x\`, "missing closing quote for the string at position 13"},
+	{"userName eq \"a\x01b\"", "control character in string at position 15 (escape it)"},
+	{`userName eq "x" and`, `syntax error: unexpected end of filter after "and"`},
+	{`userName eq "x" or `, `syntax error: unexpected end of filter after "or"`},
+	{`userName eq "x" and title eqq "a very long value indeed"`, `syntax error at position 21 near "title eqq \"a very long v…"`},
+	{`userName eq "x" and not (title eqq "y")`, `syntax error at position 26 near "title eqq \"y\")"`},
+	{`emails[type eq "x" and (value pr]`, "missing ')' for the '(' at position 24"},
+	{`emails[type eq "x" and emails[value pr]]`, "unexpected '[' at position 30: value filters cannot be nested"},
+	{`(userName pr))`, "unexpected ')' at position 14"},
+	{`emails[type eq "x"]]`, "unexpected ']' at position 20"},
+
 	{strings.Repeat(" ", MaxLength) + `userName pr`, "filter too complex: longer than 4096 bytes"},
 	{strings.Repeat("(", 40) + `userName pr` + strings.Repeat(")", 40), "filter too complex: nested deeper than 32"},
 	{strings.Repeat(`userName pr or `, MaxComparisons) + `userName pr`, "filter too complex: more than 100 comparisons"},
