@@ -2,12 +2,13 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"scimdesk/internal/httpserve"
 )
 
 // Endpoint serves /metrics on a listener of its own (--metrics-addr), apart from the SCIM
@@ -48,22 +49,7 @@ func (e *Endpoint) Addr() string { return e.ln.Addr().String() }
 // Serve answers scrapes until ctx is cancelled, then closes the listener and returns nil
 // (or the error that stopped it serving).
 func (e *Endpoint) Serve(ctx context.Context) error {
-	errc := make(chan error, 1)
-	go func() { errc <- e.srv.Serve(e.ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := e.srv.Shutdown(shut); err != nil {
-			e.srv.Close()
-		}
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}
+	return httpserve.Run(ctx, e.srv, e.ln, 2*time.Second)
 }
 
 // Close releases the listener of an endpoint that will not be served (another listener

@@ -20,6 +20,7 @@ import (
 
 	"scimdesk/backup"
 	"scimdesk/db"
+	"scimdesk/internal/httpserve"
 	"scimdesk/metrics"
 	"scimdesk/scimserver"
 )
@@ -245,20 +246,5 @@ func withoutPort(h http.Handler) http.Handler {
 func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); errors.Is(err, context.DeadlineExceeded) {
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Run(ctx, srv, ln, 3*time.Second)
 }
