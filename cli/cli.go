@@ -14,7 +14,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -117,13 +116,7 @@ func isDatabase(path string) error {
 // right now, if there is one.
 func liveServer(ctx context.Context, d *db.DB) (db.Heartbeat, bool) {
 	h, err := d.ReadHeartbeat(ctx)
-	if err != nil || h.PID == os.Getpid() || time.Since(h.Beat) > 10*time.Second {
-		return h, false
-	}
-	if p, err := os.FindProcess(h.PID); err != nil || p.Signal(syscall.Signal(0)) != nil {
-		return h, false
-	}
-	return h, true
+	return h, err == nil && h.Live(time.Now())
 }
 
 // actor names the admin in the audit log: the OS user running the command.

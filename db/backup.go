@@ -327,7 +327,7 @@ func Restore(ctx context.Context, dbPath, from string) (BackupInfo, error) {
 // "fresh"; nil otherwise).
 func servedError(ctx context.Context, dbPath, how string) error {
 	h, err := readHeartbeatFile(ctx, dbPath)
-	fresh := err == nil && h.PID != os.Getpid() && time.Since(h.Beat) < staleBeat && processAlive(h.PID)
+	fresh := err == nil && h.Live(time.Now())
 	switch {
 	case fresh:
 		return &refusal{ErrServed, fmt.Sprintf("scimdesk (pid %d) serves it on %s; stop it first, then restore", h.PID, h.Addr)}

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"os"
 	"time"
 )
 
@@ -18,6 +19,14 @@ type Heartbeat struct {
 	Requests      int64
 	LastRequest   time.Time
 	LastUserAgent string
+}
+
+// Live reports whether h is the heartbeat of a server in another process that serves
+// now: written within staleBeat, by a process that still runs on this host (a server
+// killed a moment ago leaves a fresh heartbeat behind). The one rule for "a server serves
+// this database", for the console, the admin commands and restore.
+func (h Heartbeat) Live(now time.Time) bool {
+	return h.PID != os.Getpid() && now.Sub(h.Beat) < staleBeat && processAlive(h.PID)
 }
 
 // WriteHeartbeat replaces the heartbeat.
