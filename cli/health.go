@@ -29,20 +29,24 @@ func (c *healthCmd) Run(ctx context.Context, g *Globals) error {
 	defer cancel()
 	target, serverName := c.URL, ""
 	if target == "" {
-		d, err := g.open(ctx)
+		// The heartbeat alone, read only: a probe every few seconds must not open the
+		// database as an admin command does (pools, a writer, the serving lock).
+		dbPath, err := g.path()
 		if err != nil {
 			return err
 		}
-		h, ok := liveServer(ctx, d)
-		d.Close()
-		if !ok {
-			return fmt.Errorf("unhealthy: no server is serving %s (no fresh heartbeat)", d.Path())
+		if err := isDatabase(dbPath); err != nil {
+			return err
 		}
-		path := "/healthz"
+		h, err := db.ReadHeartbeatFile(ctx, dbPath)
+		if err != nil || !h.Live(time.Now()) {
+			return fmt.Errorf("unhealthy: no server is serving %s (no fresh heartbeat)", dbPath)
+		}
+		probe := "/healthz"
 		if c.Ready {
-			path = "/readyz"
+			probe = "/readyz"
 		}
-		target, serverName = probeURL(h, path)
+		target, serverName = probeURL(h, probe)
 	}
 	client := &http.Client{Transport: &http.Transport{
 		// The probe asks the server process it found on this machine whether it answers;

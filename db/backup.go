@@ -326,7 +326,7 @@ func Restore(ctx context.Context, dbPath, from string) (BackupInfo, error) {
 // when the serving lock was busy (how is "") or when the heartbeat is fresh (how is
 // "fresh"; nil otherwise).
 func servedError(ctx context.Context, dbPath, how string) error {
-	h, err := readHeartbeatFile(ctx, dbPath)
+	h, err := ReadHeartbeatFile(ctx, dbPath)
 	fresh := err == nil && h.Live(time.Now())
 	switch {
 	case fresh:
@@ -347,9 +347,10 @@ func inUseError(pid int) error {
 	return &refusal{ErrInUse, who + " has it open (a console, an admin command, the sqlite3 shell?); close that first, then restore"}
 }
 
-// readHeartbeatFile reads the heartbeat of the database at path without opening it as a
-// scimdesk database: read only, no migration, nothing created.
-func readHeartbeatFile(ctx context.Context, path string) (Heartbeat, error) {
+// ReadHeartbeatFile reads the heartbeat of the database at path without opening it as a
+// scimdesk database: read only, no migration, no writer, no lock, nothing created. For
+// restore, and for probes that only need to find the server.
+func ReadHeartbeatFile(ctx context.Context, path string) (Heartbeat, error) {
 	if _, err := os.Stat(path); err != nil {
 		return Heartbeat{}, err
 	}
@@ -360,7 +361,8 @@ func readHeartbeatFile(ctx context.Context, path string) (Heartbeat, error) {
 	defer c.Close()
 	var h Heartbeat
 	var beat int64
-	err = c.QueryRowContext(ctx, `SELECT pid, addr, beat_at FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr, &beat)
+	err = c.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, beat_at FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr,
+		&h.TLS, &h.PublicURL, &beat)
 	h.Beat = fromMS(beat)
 	return h, mapErr(err)
 }
