@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -156,6 +157,10 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 
+	if err := connectWriter(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
 	intent, err := openAdminIntent(path)
 	if err != nil {
 		w.Close()
@@ -197,6 +202,30 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 		return nil, mapErr(err)
 	}
 	return d, nil
+}
+
+// connectWriter opens the writer's connection, which switches a new database to WAL.
+// That switch upgrades a shared lock to an exclusive one, and when two processes open the
+// same new database at once SQLite answers one of them SQLITE_BUSY at once, without waiting
+// (waiting could deadlock). So a busy answer here is retried for as long as SQLite's own
+// busy timeout would have waited; by then the other process has made the file WAL and the
+// switch is a no-op.
+func connectWriter(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := mapErr(w.PingContext(ctx))
+		if err == nil || !errors.Is(err, ErrBusy) || time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("open database: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(5+rand.IntN(20)) * time.Millisecond):
+		}
+	}
 }
 
 // openReaders opens a pool of n read-only connections with its statement cache.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,6 +45,34 @@ func TestOpenCreates0600AndReopens(t *testing.T) {
 	defer d2.Close()
 	if on, _ := d2.SCIMEnabled(ctx); !on {
 		t.Error("setting lost on reopen")
+	}
+}
+
+// TestFirstOpensAtOnce opens new databases from several handles at the same moment, as a
+// server and an admin command started together would: every open must succeed, though
+// SQLite answers one of two handles switching a new file to WAL "busy" without waiting.
+func TestFirstOpensAtOnce(t *testing.T) {
+	ctx := context.Background()
+	for round := range 25 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("new%d.db", round))
+		handles := make([]*DB, 4)
+		errs := make([]error, len(handles))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range handles {
+			wg.Add(1)
+			go func() { defer wg.Done(); <-start; handles[i], errs[i] = Open(ctx, path) }()
+		}
+		close(start)
+		wg.Wait()
+		for _, h := range handles {
+			if h != nil {
+				h.Close()
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
 	}
 }
 
