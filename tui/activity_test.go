@@ -34,7 +34,9 @@ func TestActivityHistoryLiveAndDetail(t *testing.T) {
 	insert(db.Event{Kind: "group.create", Agent: "Microsoft.Identity-Provisioning/1.0", Subject: "Engineering", Status: 201})
 	dr.waitText("Engineering", "Entra")
 
-	dr.key("down", "enter") // the 409
+	// The cursor was on the 409 at the top; the new event came above it, and the cursor
+	// stayed on its event rather than on the top row.
+	dr.key("enter")
 	dr.waitText("userName ann@example.com is taken", "Outcome", "fail 409", "Okta SCIM Client 1.0.0")
 	dr.key("esc")
 	dr.waitText("newest first")

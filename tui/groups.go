@@ -22,6 +22,8 @@ type groups struct {
 	members       *userList
 	group         db.Group // whose members are shown
 	showMembers   bool
+	detail        detail // a member's page: enter on a member
+	detailID      string
 }
 
 var groupCols = []column{
@@ -35,8 +37,8 @@ func newGroups(d *deps) *groups {
 	load := func(ctx context.Context, w db.Where, owner string, seq, offset int, _ bool) tea.Cmd {
 		return loadGroups(ctx, d, owner, seq, w, offset)
 	}
-	return &groups{d: d, list: newPaged[db.Group](d, "groups", "groups", load),
-		filter: newFilterBox(d, "groups", "group name"), members: newUserList(d, "members", false)}
+	return &groups{d: d, list: newPaged[db.Group](d, "groups", "groups", load, func(g db.Group) string { return g.ID }),
+		filter: newFilterBox(d, "groups", "group name"), members: newUserList(d, "members", false), detail: newDetail(d)}
 }
 
 func (g *groups) Title() string   { return "Groups" }
@@ -47,7 +49,9 @@ func (g *groups) SetSize(width, height int) {
 	g.width, g.height = width, height
 	g.list.win.setHeight(height - 5) // title, filter, blank, titles, footer
 	g.members.win.setHeight(height - 5)
-	g.filter.setWidth(width / 2)
+	lw, _, _ := paneWidths(width) // a wide terminal shows a pane beside the list
+	g.filter.setWidth(lw / 2)
+	g.detail.setSize(width, height)
 }
 
 func (g *groups) KeyMap() help.KeyMap {
@@ -58,8 +62,12 @@ func (g *groups) KeyMap() help.KeyMap {
 		back.SetHelp("esc", "clear filter")
 		done.SetHelp("enter", "keep filter")
 		return keyHelp{short: []key.Binding{done, back}}
+	case g.detail.open:
+		return keyHelp{short: []key.Binding{km.Back, km.Up, km.Down}}
 	case g.showMembers:
-		return keyHelp{short: []key.Binding{km.Back, km.Up, km.Down, km.PageDown}, full: [][]key.Binding{{km.Back}, km.nav()}}
+		open := km.Open
+		open.SetHelp("enter", "the user")
+		return keyHelp{short: []key.Binding{km.Back, open, km.Up, km.Down}, full: [][]key.Binding{{km.Back, open}, km.nav()}}
 	}
 	open := km.Open
 	open.SetHelp("enter", "members")
@@ -72,7 +80,14 @@ func (g *groups) Update(msg tea.Msg) tea.Cmd {
 		_, cmd := g.list.handle(msg)
 		return cmd
 	case usersMsg:
-		_, cmd := g.members.handle(msg)
+		mine, cmd := g.members.handle(msg)
+		if mine && g.detail.open {
+			for _, row := range msg.Rows {
+				if row.ID == g.detailID {
+					g.detail.replace(userDetail(g.d.styles, row, g.width))
+				}
+			}
+		}
 		return cmd
 	case debounceMsg:
 		if g.filter.settled(msg) {
@@ -106,9 +121,19 @@ func (g *groups) key(k tea.KeyPressMsg) tea.Cmd {
 	case g.filter.active:
 		_, cmd := g.filter.update(k)
 		return cmd
+	case g.detail.open:
+		_, cmd := g.detail.update(k)
+		return cmd
 	case g.showMembers:
-		if key.Matches(k, km.Back) {
+		switch {
+		case key.Matches(k, km.Back):
 			g.showMembers = false
+			return nil
+		case key.Matches(k, km.Open):
+			if row, ok := g.members.win.selected(); ok {
+				g.detailID = row.ID
+				g.detail.show(userDetail(g.d.styles, row, g.width))
+			}
 			return nil
 		}
 		_, cmd := g.members.navigate(k)
@@ -135,18 +160,57 @@ func (g *groups) key(k tea.KeyPressMsg) tea.Cmd {
 
 func (g *groups) View() string {
 	st := g.d.styles
+	if g.detail.open {
+		return g.detail.view()
+	}
+	lw, pw, wide := paneWidths(g.width)
+	if !wide {
+		return g.listView(g.width)
+	}
+	return beside(st, g.listView(lw), lw, g.pane(pw), pw, g.height)
+}
+
+// pane is what the wide layout shows beside the list: the selected member's page, or the
+// selected group's.
+func (g *groups) pane(width int) string {
+	st := g.d.styles
+	if g.showMembers {
+		row, ok := g.members.win.selected()
+		if !ok {
+			return st.Dim.Render("no member selected")
+		}
+		title, lines := userDetail(st, row, width)
+		return paneView(strings.TrimSuffix(title, st.Dim.Render("   esc back")), lines)
+	}
+	grp, ok := g.list.win.selected()
+	if !ok {
+		return st.Dim.Render("no group selected")
+	}
+	return paneView(st.Heading.Render(strings.TrimRight(fit(clean(grp.DisplayName), width, false), " ")), fields(st, [][2]string{
+		{"Name", grp.DisplayName},
+		{"Members", commas(grp.MemberCount) + " (enter lists them)"},
+		{"ID", grp.ID},
+		{"External ID", firstNonEmpty(grp.ExternalID, "—")},
+		{"Created", stamp(grp.Created)},
+		{"Modified", stamp(grp.Modified)},
+	}, width, fieldLines))
+}
+
+// listView is the list of groups, or of the members of one, width wide.
+func (g *groups) listView(width int) string {
+	st := g.d.styles
 	var b strings.Builder
 	if g.showMembers {
 		const back = "   esc back"
-		name := strings.TrimRight(fit(clean(g.group.DisplayName), g.width-ansi.StringWidth("Members of “”"+back), false), " ")
+		name := strings.TrimRight(fit(clean(g.group.DisplayName), width-ansi.StringWidth("Members of “”"+back), false), " ")
 		b.WriteString(st.Heading.Render("Members of “"+name+"”") + st.Dim.Render(back) + "\n")
-		b.WriteString(st.Dim.Render(fit(clean(fieldsLine("id", g.group.ID, "external id", firstNonEmpty(g.group.ExternalID, "—"))), g.width, false)) + "\n\n")
-		b.WriteString(block(viewUsers(g.members, g.width, g.height-4, "no members"), g.width, g.height-4) + "\n")
+		b.WriteString(st.Dim.Render(fit(clean(fieldsLine("id", g.group.ID, "external id", firstNonEmpty(g.group.ExternalID, "—"))), width, false)) + "\n\n")
+		b.WriteString(block(viewUsers(g.members, width, g.height-4, "no members"), width, g.height-4) + "\n")
 		switch w := &g.members.win; {
 		case w.loaded && w.total == 0:
 			b.WriteString(st.Dim.Render("This group has no members."))
 		case w.loaded:
-			b.WriteString(st.Dim.Render(g.members.position()))
+			b.WriteString(st.Dim.Render(g.members.position() + " · enter opens the user"))
 		}
 		return b.String()
 	}
@@ -157,15 +221,15 @@ func (g *groups) View() string {
 			b.WriteString(st.Dim.Render(" match"))
 		}
 	}
-	b.WriteString("\n" + g.filter.view(g.width/2) + "\n\n")
+	b.WriteString("\n" + spread(g.filter.view(width/2), st.Dim.Render("oldest first"), width) + "\n\n")
 	empty := "no groups yet"
 	if g.filter.query != "" {
 		empty = "no groups match"
 	}
-	b.WriteString(block(g.list.view(groupCols, g.width, g.height-4, empty, func(grp db.Group) []cell {
+	b.WriteString(block(g.list.view(groupCols, width, g.height-4, empty, func(grp db.Group) []cell {
 		return []cell{{Text: grp.DisplayName}, {Text: commas(grp.MemberCount)}, {Text: firstNonEmpty(grp.ExternalID, "—"), Style: st.Dim},
 			{Text: day(grp.Created), Style: st.Dim}}
-	}), g.width, g.height-4) + "\n")
+	}), width, g.height-4) + "\n")
 	switch {
 	case w.loaded && w.total == 0 && g.filter.query != "":
 		b.WriteString(st.Dim.Render("No group matches. esc clears the filter."))

@@ -14,6 +14,7 @@ type keyMap struct {
 	// Lists and views.
 	Up, Down, PageUp, PageDown, Top, Bottom, Open, Back key.Binding
 	Filter, StatusFilter, Copy                          key.Binding
+	Failures                                            key.Binding // activity: failures only
 
 	// Actions.
 	ToggleSCIM, NewToken, Revoke, Rotate, ShowAll, SetupCode key.Binding
@@ -45,6 +46,7 @@ func newKeyMap() *keyMap {
 		Filter:       b([]string{"/"}, "/", "filter"),
 		StatusFilter: b([]string{"s"}, "s", "status filter"),
 		Copy:         b([]string{"c"}, "c", "copy"),
+		Failures:     b([]string{"f"}, "f", "failures only"),
 
 		ToggleSCIM: b([]string{"e"}, "e", "enable/disable SCIM"),
 		NewToken:   b([]string{"n"}, "n", "new token"),

@@ -38,6 +38,7 @@ type paged[T any] struct {
 	owner   string
 	what    string // "users", "groups": for error lines
 	load    loader
+	key     func(T) string // a row's identity: the cursor follows the row, not its number
 	where   db.Where
 	win     window[T]
 	counts  *db.StatusCounts
@@ -46,10 +47,16 @@ type paged[T any] struct {
 	loading bool
 	dirty   bool // something changed while a request was out: read again when it lands
 	err     error
+	// follow is the key of the row selected when a reload went out: when rows arrive
+	// above it (a user provisioned while the admin looks), the cursor goes back to that
+	// row, so that enter or i never acts on the row that took its place. chased says the
+	// row was not in the reloaded page and one more page, where it must have gone, was read.
+	follow string
+	chased bool
 }
 
-func newPaged[T any](d *deps, owner, what string, load loader) *paged[T] {
-	return &paged[T]{d: d, owner: owner, what: what, load: load, win: newWindow[T]()}
+func newPaged[T any](d *deps, owner, what string, load loader, key func(T) string) *paged[T] {
+	return &paged[T]{d: d, owner: owner, what: what, load: load, key: key, win: newWindow[T]()}
 }
 
 // request reads the page at offset, cancelling the request before it.
@@ -68,6 +75,7 @@ func (p *paged[T]) request(offset int, fresh bool) tea.Cmd {
 func (p *paged[T]) query(w db.Where) tea.Cmd {
 	p.where = w
 	p.win.reset()
+	p.follow = ""
 	return p.request(0, true)
 }
 
@@ -77,6 +85,12 @@ func (p *paged[T]) refresh() tea.Cmd {
 		p.dirty = true
 		return nil
 	}
+	return p.reload()
+}
+
+// reload reads the rows on screen again, to put the cursor back on the row selected now.
+func (p *paged[T]) reload() tea.Cmd {
+	p.follow, p.chased = p.win.selectedKey(p.key), false
 	return p.request(p.win.reloadOffset(), true)
 }
 
@@ -93,10 +107,25 @@ func (p *paged[T]) handle(msg pageMsg[T]) (bool, tea.Cmd) {
 	if msg.Counts != nil {
 		p.counts = msg.Counts
 	}
+	before := p.win.total
 	p.win.apply(msg.Offset, msg.Rows, msg.Total)
+	if p.follow != "" {
+		switch {
+		case p.win.follow(p.key, p.follow):
+			p.follow = ""
+		case !p.chased && msg.Total != before:
+			// Rows came or went before it, more than the page holds: read the page where
+			// it must be now.
+			p.chased = true
+			at := p.win.cursor + msg.Total - before
+			return true, p.request(max(0, min(at-pageSize/2, msg.Total-pageSize)), false)
+		default:
+			p.follow = "" // gone: the cursor keeps its row number
+		}
+	}
 	if p.dirty {
 		p.dirty = false
-		return true, p.request(p.win.reloadOffset(), true)
+		return true, p.reload()
 	}
 	return true, p.more()
 }
@@ -113,6 +142,9 @@ func (p *paged[T]) more() tea.Cmd {
 func (p *paged[T]) navigate(k tea.KeyPressMsg) (bool, tea.Cmd) {
 	if !navigate(p.d.keys, k, p.win.move, p.win.moveTo, p.win.total, p.win.height) {
 		return false, nil
+	}
+	if p.follow != "" { // a reload is out: the admin's choice is the row to come back to
+		p.follow = p.win.selectedKey(p.key)
 	}
 	return true, p.more()
 }

@@ -28,7 +28,8 @@ type tokens struct {
 	replaced      db.Token // the token the new one replaces, when it came from a rotation
 	secret        string   // the new token's secret, while its screen is shown; then gone
 	confirm       confirm
-	lastRequests  int64 // the heartbeat's request count when the list was last read
+	lastRequests  int64  // the heartbeat's request count when the list was last read
+	selectID      string // the token to select when the list is next read (a new one)
 }
 
 func newTokens(d *deps) *tokens {
@@ -96,14 +97,14 @@ func (t *tokens) Update(msg tea.Msg) tea.Cmd {
 			return reportErr("Creating the token", msg.Err)
 		}
 		t.created, t.replaced, t.secret = msg.Token, db.Token{}, msg.Secret
-		t.win.moveTo(0) // the new token comes first
+		t.selectID = msg.Token.ID
 		return tea.Batch(loadTokens(t.d), report(levelOK, "Token created. Copy its secret now: it is shown only once."))
 	case tokenRotatedMsg:
 		if msg.Err != nil {
 			return reportErr("Rotating the token", msg.Err)
 		}
 		t.created, t.replaced, t.secret = msg.Rotation.New, msg.Rotation.Old, msg.Secret
-		t.win.moveTo(0) // the new token comes first
+		t.selectID = msg.Rotation.New.ID
 		return tea.Batch(loadTokens(t.d), report(levelOK, "Token rotated. Copy the new secret now: it is shown only once."))
 	case tokenRevokedMsg:
 		if msg.Err != nil {
@@ -217,14 +218,24 @@ func (t *tokens) hideSecret() {
 	t.created, t.replaced = db.Token{}, db.Token{}
 }
 
-// applyShown puts the tokens to show in the list: all of them, or those not hidden.
+// applyShown puts the tokens to show in the list: all of them, or those not hidden. The
+// cursor stays on the token it was on (by id), wherever the list put it, or goes to the
+// token just created.
 func (t *tokens) applyShown() {
+	want := t.win.selectedKey(tokenID)
 	shown := t.all
 	if !t.showAll {
 		shown = db.Visible(t.all, t.d.now())
 	}
 	t.win.apply(0, shown, len(shown))
+	if t.selectID != "" && t.win.follow(tokenID, t.selectID) {
+		t.selectID = "" // a list read before the token was made does not hold it yet
+		return
+	}
+	t.win.follow(tokenID, want)
 }
+
+func tokenID(tok db.Token) string { return tok.ID }
 
 // hiddenNote says how many tokens the list leaves out, and how to see them.
 func (t *tokens) hiddenNote() string {

@@ -17,7 +17,7 @@ type userList = paged[db.User]
 func newUserList(d *deps, owner string, withCounts bool) *userList {
 	return newPaged[db.User](d, owner, "users", func(ctx context.Context, w db.Where, owner string, seq, offset int, fresh bool) tea.Cmd {
 		return loadUsers(ctx, d, owner, seq, w, offset, fresh && withCounts)
-	})
+	}, func(u db.User) string { return u.ID })
 }
 
 // viewUsers renders a user list; empty is what an empty list says.

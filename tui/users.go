@@ -46,7 +46,8 @@ func (u *users) Init() tea.Cmd   { return u.list.query(u.where()) }
 func (u *users) SetSize(width, height int) {
 	u.width, u.height = width, height
 	u.list.win.setHeight(height - 5) // counts, filter, blank, titles, footer
-	u.filter.setWidth(width / 2)
+	lw, _, _ := paneWidths(width) // a wide terminal shows a pane beside the list
+	u.filter.setWidth(lw / 2)
 	u.detail.setSize(width, height)
 }
 
@@ -215,6 +216,21 @@ func (u *users) View() string {
 	case u.detail.open:
 		return u.detail.view()
 	}
+	lw, pw, wide := paneWidths(u.width)
+	if !wide {
+		return u.listView(u.width)
+	}
+	pane := st.Dim.Render("no user selected")
+	if row, ok := u.list.win.selected(); ok {
+		title, lines := userDetail(st, row, pw)
+		pane = paneView(strings.TrimSuffix(title, st.Dim.Render("   esc back")), lines)
+	}
+	return beside(st, u.listView(lw), lw, pane, pw, u.height)
+}
+
+// listView is the counts, the filters, the list and its footer, width wide.
+func (u *users) listView(width int) string {
+	st := u.d.styles
 	var b strings.Builder
 	if c := u.list.counts; c != nil {
 		b.WriteString(st.Heading.Render(plural(c.Total(), "user", "users")) + "   " +
@@ -229,14 +245,14 @@ func (u *users) View() string {
 	if u.status != "" {
 		show = u.status
 	}
-	left := u.filter.view(u.width / 2)
+	left := u.filter.view(width / 2)
 	right := st.Dim.Render("showing ") + st.Accent.Render(show) + st.Dim.Render(" (s) · newest first")
-	b.WriteString(spread(left, right, u.width) + "\n\n")
+	b.WriteString(spread(left, right, width) + "\n\n")
 	empty := "no users yet"
 	if u.filter.query != "" || u.status != "" {
 		empty = "no users match"
 	}
-	b.WriteString(block(viewUsers(u.list, u.width, u.height-4, empty), u.width, u.height-4) + "\n")
+	b.WriteString(block(viewUsers(u.list, width, u.height-4, empty), width, u.height-4) + "\n")
 	b.WriteString(u.footer())
 	return b.String()
 }

@@ -90,6 +90,33 @@ func (w *window[T]) apply(offset int, rows []T, total int) {
 	w.scroll()
 }
 
+// follow puts the cursor on the row whose key is k, if that row is in memory, and scrolls
+// by as much as the cursor moved, so the row stays on the same screen line while rows
+// arrive above it. It reports whether the row was found.
+func (w *window[T]) follow(key func(T) string, k string) bool {
+	if k == "" {
+		return false
+	}
+	for j, row := range w.rows {
+		if key(row) == k {
+			moved := w.offset + j - w.cursor
+			w.cursor += moved
+			w.top += moved
+			w.scroll()
+			return true
+		}
+	}
+	return false
+}
+
+// selectedKey is the key of the row under the cursor, or "" when it is not in memory.
+func (w *window[T]) selectedKey(key func(T) string) string {
+	if row, ok := w.selected(); ok {
+		return key(row)
+	}
+	return ""
+}
+
 // reset forgets the rows, for a new query: the cursor goes back to the top.
 func (w *window[T]) reset() {
 	w.rows, w.offset, w.cursor, w.top, w.pending = nil, 0, 0, 0, -1
