@@ -191,6 +191,7 @@ type Auth struct {
 	Expired     bool
 	Rotated     bool // replaced by another token (expired too once its overlap has ended)
 	SCIMEnabled bool
+	NeverUsed   bool // no use of the token has been recorded yet: this is its first request
 }
 
 // Authenticate looks a presented secret up by its hash (an index probe, so no timing
@@ -198,11 +199,11 @@ type Auth struct {
 func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Auth, error) {
 	var a Auth
 	var id sql.NullString
-	var exp, rev sql.NullInt64
+	var exp, rev, used sql.NullInt64
 	var enabled, replacedBy sql.NullString
-	err := d.ac.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at, t.replaced_by,
+	err := d.ac.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at, t.replaced_by, t.last_used_at,
 			(SELECT value FROM settings WHERE key = 'scim_enabled')
-		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &replacedBy, &enabled)
+		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &replacedBy, &used, &enabled)
 	if err != nil {
 		return a, mapErr(err)
 	}
@@ -214,6 +215,7 @@ func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Au
 	a.Revoked = rev.Valid
 	a.Expired = exp.Valid && now.UnixMilli() >= exp.Int64
 	a.Rotated = replacedBy.Valid && replacedBy.String != ""
+	a.NeverUsed = !used.Valid
 	return a, nil
 }
 

@@ -65,7 +65,14 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, *call)
 			writeError(w, &Error{Status: http.StatusForbidden, Detail: "SCIM provisioning is disabled"})
 			return
 		}
-		h(w, r, c)
+		// Reads are recorded only as connection tests and first uses, decided in memory
+		// once the answer is known (see probes.go).
+		first := a.NeverUsed && s.probes.claimFirst(a.TokenID)
+		rs := &readStats{total: -1}
+		r = r.WithContext(context.WithValue(r.Context(), readStatsKey{}, rs))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r, c)
+		s.observeRead(r.Context(), r, c, sw.status, rs, first)
 	})
 }
 

@@ -270,6 +270,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) 
 	base := s.base(r)
 	lw := newListWriter(w, q.proj, userNormalizer)
 	e := s.db.EachUser(r.Context(), where, p, func(total int) error {
+		noteTotal(r.Context(), total)
 		return lw.start(total, q.startIndex)
 	}, func(u *db.User) error {
 		return lw.add(func(buf *bytes.Buffer) { renderUser(buf, base, u) })

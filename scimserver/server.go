@@ -73,6 +73,7 @@ type Server struct {
 
 	refused      refusedLog // refused SCIM requests
 	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
+	probes       probeLog   // which reads are recorded: connection tests, first uses
 	logLimit     logLimiter
 	notify       chan struct{}
 	tokenWarn    tokenWarner // logs tokens that expire soon, once a day each
