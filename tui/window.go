@@ -90,9 +90,10 @@ func (w *window[T]) apply(offset int, rows []T, total int) {
 	w.scroll()
 }
 
-// follow puts the cursor on the row whose key is k, if that row is in memory, and scrolls
-// by as much as the cursor moved, so the row stays on the same screen line while rows
-// arrive above it. It reports whether the row was found.
+// follow puts the cursor on the row whose key is k, if that row is in memory. A list
+// scrolled to its start stays there, so rows that arrive above the cursor show; a list
+// scrolled further scrolls with the row, which stays on its screen line. It reports whether
+// the row was found.
 func (w *window[T]) follow(key func(T) string, k string) bool {
 	if k == "" {
 		return false
@@ -101,7 +102,9 @@ func (w *window[T]) follow(key func(T) string, k string) bool {
 		if key(row) == k {
 			moved := w.offset + j - w.cursor
 			w.cursor += moved
-			w.top += moved
+			if w.top > 0 {
+				w.top += moved
+			}
 			w.scroll()
 			return true
 		}
