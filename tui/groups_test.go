@@ -40,10 +40,14 @@ func TestGroupsListMembersAndFilter(t *testing.T) {
 	dp := testDeps(t, d, Options{})
 	g := newGroups(dp)
 	dr := driveTab(t, g, 80, 20)
-	dr.waitText("3 groups", "Engineering", "250", "Sales")
+	dr.waitText("3 groups", "Engineering", "250", "Sales", "oldest first")
 
 	dr.key("enter")
 	dr.waitText("Members of “Engineering”", "row 1 of 250", "user00249@example.com")
+	dr.key("enter") // the member's own page
+	dr.waitText("User N00249", "User name", "user00249@example.com", "esc back")
+	dr.key("esc")
+	dr.waitText("Members of “Engineering”", "row 1 of 250")
 	dr.key("end")
 	dr.waitText("row 250 of 250", "user00000@example.com")
 	dr.key("esc")

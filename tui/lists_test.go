@@ -296,9 +296,14 @@ func TestFlowWideTerminalShowsDetailPane(t *testing.T) {
 	s.keys("enter")
 	scr = s.waitScreen("Members of “Engineering”", "row 1 of 3")
 	checkPane(t, scr, "user00002@example.com", "User name")
-	s.keys("enter") // enter on a member opens that user
-	s.waitScreen("User name", "Attributes from the identity provider", "esc back")
-	s.keys("esc", "esc", "5")
+	s.keys("enter") // enter on a member opens that user, on a page of its own
+	scr = s.waitScreen("User N00002  ○ pending   esc back", "Attributes from the identity provider")
+	if strings.Contains(scr, "Members of") {
+		t.Errorf("enter on a member did not open the user:\n%s", scr)
+	}
+	s.keys("esc")
+	s.waitScreen("Members of “Engineering”")
+	s.keys("esc", "5")
 	scr = s.waitScreen("Audit log", "user.create")
 	checkPane(t, scr, "created user user00004@example.com", "Summary")
 
