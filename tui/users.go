@@ -46,7 +46,7 @@ func (u *users) Init() tea.Cmd   { return u.list.query(u.where()) }
 func (u *users) SetSize(width, height int) {
 	u.width, u.height = width, height
 	u.list.win.setHeight(height - 5) // counts, filter, blank, titles, footer
-	lw, _, _ := paneWidths(width) // a wide terminal shows a pane beside the list
+	lw, _, _ := paneWidths(width)    // a wide terminal shows a pane beside the list
 	u.filter.setWidth(lw / 2)
 	u.detail.setSize(width, height)
 }
