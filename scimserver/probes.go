@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -123,9 +124,10 @@ func isRead(r *http.Request) bool {
 	return r.Method == http.MethodGet || requestResource(r.URL.Path) == ResourceSearch
 }
 
-// requestLine is the method, path and query of a request, for an event's subject.
+// requestLine is the method, path (under the SCIM base URL) and query of a request, for
+// an event's subject.
 func requestLine(r *http.Request) string {
-	s := r.Method + " " + r.URL.Path
+	s := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/scim/v2")
 	if r.URL.RawQuery != "" {
 		q, err := url.QueryUnescape(r.URL.RawQuery)
 		if err != nil {

@@ -343,9 +343,10 @@ func actionOf(e db.Event) string {
 	return e.Kind
 }
 
-// eventMatcher is the activity filter: every word of query must appear in the event's
-// action, kind, subject, summary, outcome, status, token, identity provider, user agent or
-// address (case-insensitive); failuresOnly drops events that succeeded.
+// eventMatcher is the activity filter: every word of query must start a word of the
+// event's action, kind, subject, summary, outcome, status, token, identity provider, user
+// agent or address (case-insensitive), so that "ken" finds ken@example.com and not every
+// "token"; failuresOnly drops events that succeeded.
 func eventMatcher(query string, failuresOnly bool) func(db.Event) bool {
 	words := strings.Fields(strings.ToLower(query))
 	return func(e db.Event) bool {
@@ -362,12 +363,33 @@ func eventMatcher(query string, failuresOnly bool) func(db.Event) bool {
 		hay := strings.ToLower(strings.Join([]string{actionOf(e), e.Kind, e.Subject, e.Summary, outcome, strconv.Itoa(e.Status),
 			e.TokenID, idpOf(e.Agent), e.Agent, e.Addr}, "\x00"))
 		for _, w := range words {
-			if !strings.Contains(hay, w) {
+			if !startsWord(hay, w) {
 				return false
 			}
 		}
 		return true
 	}
+}
+
+// startsWord reports whether w occurs in s at the start of a word: at the start of s, or
+// after a character that is neither a letter nor a digit.
+func startsWord(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		if at == 0 || !isWordByte(s[at-1]) {
+			return true
+		}
+		i = at + 1
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c >= 0x80
 }
 
 // outcomeCell says how an event ended, in words and a symbol as well as colour.

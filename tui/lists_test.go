@@ -180,7 +180,7 @@ func TestFlowConnectionTestShowsInActivity(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /Users: %s", res.Status)
 	}
-	scr := s.waitScreen("scim.test", "Okta", "GET /scim/v2/Users?startIndex=1&count=1", "✓ ok 200")
+	scr := s.waitScreen("scim.test", "Okta", "GET /Users?startIndex=1&count=1", "✓ ok 200")
 	if l := selectedLine(scr); !strings.Contains(l, "token.create") {
 		t.Errorf("the cursor left the event it was on: %q", l)
 	}
@@ -230,6 +230,12 @@ func TestActivityFiltersAndDetail(t *testing.T) {
 		t.Errorf("filter bob:\n%s", v)
 	}
 	dr.key("enter", "esc")
+	dr.waitText("old@example.com", "ann@example.com")
+	// Words match from their start: "oken" is inside "token" and "unknown token", no more.
+	dr.key("/")
+	dr.typeText("oken")
+	dr.waitText("no events match", "esc clears the filter")
+	dr.key("esc")
 	dr.waitText("old@example.com", "ann@example.com")
 	dr.key("/")
 	dr.typeText("tok_bbbb")
