@@ -263,6 +263,10 @@ func (a *activity) listView(width int) string {
 	if a.failures {
 		head += st.Fail.Render(" · ✗ failures only")
 	}
+	if a.win.top > 0 {
+		// The cursor keeps its event while new ones arrive above: say they are there.
+		head += st.Accent.Render(" · ↑ " + commas(a.win.top) + " newer (g)")
+	}
 	filter := a.filter.view(width / 2)
 	if !a.filter.active && a.filter.input.Value() == "" {
 		filter = st.Dim.Render("/ filter · f failures only")
