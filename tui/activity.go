@@ -95,7 +95,8 @@ func (a *activity) KeyMap() help.KeyMap {
 	if a.failures {
 		fails.SetHelp("f", "all outcomes")
 	}
-	return keyHelp{short: []key.Binding{km.Filter, fails, km.Open, km.Up, km.Down},
+	// Short enough for 80 columns with ? and q after it; the full help lists the movement keys.
+	return keyHelp{short: []key.Binding{km.Filter, fails, km.Open},
 		full: [][]key.Binding{{km.Filter, fails, km.Open, km.Back}, km.nav()}}
 }
 
