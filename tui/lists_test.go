@@ -350,3 +350,64 @@ func checkPane(t *testing.T, screen string, texts ...string) {
 		}
 	}
 }
+
+// insertEvents writes n events, subjects made by name(i), in one transaction.
+func insertEvents(t *testing.T, d *db.DB, n int, name func(i int) string) {
+	t.Helper()
+	ctx := context.Background()
+	for start, step := 0, seedBatch(n); start < n; start += step {
+		err := d.Write(ctx, func(tx *db.Tx) error {
+			for i := start; i < min(start+step, n); i++ {
+				if err := tx.InsertEvent(ctx, db.Event{Kind: "user.patch", Subject: name(i), Status: 200}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// New events push the selected one down; once they push it past the screen, the view
+// follows it and the heading says how many newer events are above, until g goes up.
+func TestActivityNewerAboveTheView(t *testing.T) {
+	d := testDB(t)
+	insertEvents(t, d, 10, func(i int) string { return fmt.Sprintf("first%02d", i) })
+	dp := testDeps(t, d, Options{})
+	a := newActivity(dp)
+	dr := driveTab(t, a, 80, 20)
+	dr.liveFeed(dp)
+	dr.waitText("first09")
+	insertEvents(t, d, 30, func(i int) string { return fmt.Sprintf("later%02d", i) })
+	v := plain(dr.waitText("↑ 15 newer (g)"))
+	if l := selectedLine(v); !strings.Contains(l, "first09") {
+		t.Errorf("the cursor left its event: %q\n%s", l, v)
+	}
+	dr.key("g")
+	v = plain(dr.waitText("later29"))
+	if strings.Contains(v, "newer (g)") {
+		t.Errorf("the note stays at the top:\n%s", v)
+	}
+}
+
+// A filter that matches nothing among the recent events reads older pages until it
+// finds its events or has searched the whole log.
+func TestActivityFilterReadsOlderEvents(t *testing.T) {
+	d := testDB(t)
+	insertEvents(t, d, historySize+250, func(i int) string {
+		if i == 3 {
+			return "needle@example.com"
+		}
+		return fmt.Sprintf("hay%04d", i)
+	})
+	dp := testDeps(t, d, Options{})
+	a := newActivity(dp)
+	dr := driveTab(t, a, 80, 20)
+	dr.liveFeed(dp)
+	dr.waitText("hay0549")
+	dr.key("/")
+	dr.typeText("needle")
+	dr.waitText("needle@example.com", "1 match", "Searched the whole audit log (550 events)")
+}
