@@ -42,7 +42,7 @@ func (sw *statusWriter) WriteHeader(code int) {
 // logged gives every request an id (sent back as X-Request-Id and added to every line
 // logged for it), tells the observer about it, and writes a log line for requests that
 // fail (4xx and 5xx), so that an admin debugging an identity provider at 2 a.m. finds the
-// refused lookups too (the audit log has only writes). The Authorization header and the
+// refused lookups too (the audit log has writes, and of reads only connection tests and first uses). The Authorization header and the
 // query string are never logged: the query can carry people's names and addresses in
 // filters. Lines are throttled per status.
 func (s *Server) logged(next http.Handler) http.Handler {
