@@ -97,7 +97,7 @@ func TestFlowCreateTokenSeeItOnce(t *testing.T) {
 		t.Fatalf("the secret on screen does not authenticate: %v", err)
 	}
 	s.keys("c")
-	s.waitScreen("Copied the secret")
+	s.waitScreen("Sent the secret to your terminal's clipboard")
 	osc52 := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(secret))
 	if !strings.Contains(s.raw.String(), osc52) {
 		t.Error("c did not send the secret to the clipboard with OSC 52")
@@ -196,7 +196,7 @@ func TestFlowRotateExpiringToken(t *testing.T) {
 		t.Fatalf("the secret on screen does not authenticate as the new token: %+v %v", a, err)
 	}
 	s.keys("c")
-	s.waitScreen("Copied the secret")
+	s.waitScreen("Sent the secret to your terminal's clipboard")
 	if !strings.Contains(s.raw.String(), "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(secret))) {
 		t.Error("c did not send the new secret to the clipboard with OSC 52")
 	}

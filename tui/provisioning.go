@@ -106,7 +106,7 @@ func (p *provisioning) key(k tea.KeyPressMsg) tea.Cmd {
 		if url == "" {
 			return report(levelErr, "No SCIM URL to copy: no server is running for this database.")
 		}
-		return tea.Batch(tea.SetClipboard(url), report(levelOK, "Copied the SCIM URL: "+url))
+		return copyText(p.d, "the SCIM URL", url)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func (s *setupCode) update(k tea.KeyPressMsg) tea.Cmd {
 	km := s.d.keys
 	switch {
 	case key.Matches(k, km.Copy):
-		return tea.Batch(tea.SetClipboard(s.handover()), report(levelOK, "Copied the command and the code (OSC 52). Else select the lines."))
+		return copyText(s.d, "the setup code", s.handover())
 	case key.Matches(k, km.Back), key.Matches(k, km.Open):
 		s.hide()
 		return report(levelInfo, "Setup code hidden for good. Lost it? Press i again: a new code voids the old.")

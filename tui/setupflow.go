@@ -123,6 +123,7 @@ type setupFlow struct {
 	rkText  string // shown once, dropped after the confirmation
 	groups  [2]int // the groups of the key the confirmation asks for (0-based)
 	result  SetupResult
+	tmux    string // $TMUX: inside tmux, a copy is checked against tmux's set-clipboard
 }
 
 // Results of the flow's I/O.
@@ -148,6 +149,11 @@ type (
 		path string
 		err  error
 	}
+	// setupCopiedMsg says what became of a copy (clipboardVerdict).
+	setupCopiedMsg struct {
+		level level
+		text  string
+	}
 )
 
 func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
@@ -160,7 +166,7 @@ func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
 	if o.Params == (keys.Params{}) {
 		o.Params = keys.DefaultParams()
 	}
-	f := &setupFlow{ctx: ctx, opts: o, st: newSetupFlowStyles(true)}
+	f := &setupFlow{ctx: ctx, opts: o, st: newSetupFlowStyles(true), tmux: os.Getenv("TMUX")}
 	mk := func(prompt, placeholder string, limit int) textinput.Model {
 		in := textinput.New()
 		in.Prompt = prompt
@@ -240,6 +246,15 @@ func (f *setupFlow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return f, f.stored(msg)
 	case setupSavedMsg:
 		f.saved(msg)
+		return f, nil
+	case setupCopiedMsg:
+		if f.step == sfShowKey {
+			if msg.level == levelErr {
+				f.problem = msg.text
+			} else {
+				f.note = msg.text
+			}
+		}
 		return f, nil
 	case tea.KeyPressMsg:
 		if msg.String() == "ctrl+c" {
@@ -343,8 +358,12 @@ func (f *setupFlow) key(k tea.KeyPressMsg) tea.Cmd {
 			f.step = sfSaveKey
 			return f.saveIn.Focus()
 		case "c":
-			f.note = "Copied to the clipboard (OSC 52; some terminals ignore it, so also select the line above)."
-			return tea.SetClipboard(f.rkText)
+			f.problem, f.note = "", ""
+			ctx, tmux := f.ctx, f.tmux
+			return tea.Batch(tea.SetClipboard(f.rkText), func() tea.Msg {
+				l, text := clipboardVerdict(ctx, tmux, "the recovery key")
+				return setupCopiedMsg{level: l, text: text}
+			})
 		case "enter":
 			f.problem, f.note = "", ""
 			f.confIn.SetValue("")

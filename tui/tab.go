@@ -56,6 +56,7 @@ type deps struct {
 	dbPath      string
 	logPath     string
 	actor       string // who the audit log names for admin actions
+	tmux        string // $TMUX of the admin's terminal; "" outside tmux (or not known: over SSH)
 	pid         int    // this process, to tell our own heartbeat from another server's
 	styles      *styles
 	keys        *keyMap

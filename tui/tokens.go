@@ -160,7 +160,7 @@ func (t *tokens) key(k tea.KeyPressMsg) tea.Cmd {
 	case t.secret != "":
 		switch {
 		case key.Matches(k, km.Copy):
-			return tea.Batch(tea.SetClipboard(t.secret), report(levelOK, "Copied the secret (OSC 52). If nothing arrived, select the line instead."))
+			return copyText(t.d, "the secret", t.secret)
 		case key.Matches(k, km.Back), key.Matches(k, km.Open):
 			t.hideSecret()
 			return report(levelInfo, "Secret hidden for good. Lost it? Rotate the token with r for a new one.")
