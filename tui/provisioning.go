@@ -22,7 +22,7 @@ type provisioning struct {
 	beatOK        bool
 	usable        int // tokens that are active or expiring
 	tokensKnown   bool
-	tokensEver    int // tokens in the database, whatever their state
+	tokensEver    int        // tokens in the database, whatever their state
 	expiring      []db.Token // tokens to rotate soon (db.ExpiringTokens), soonest first
 	confirm       confirm
 }

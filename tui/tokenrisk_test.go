@@ -26,7 +26,7 @@ func TestFlowTabOneWarnsWhenEveryTokenExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.keys("2", "1") // tab 2 reads the tokens again
-	scr := s.waitScreen("2 usable tokens", "(" + soon.ID + "): 10 days left")
+	scr := s.waitScreen("2 usable tokens", "("+soon.ID+"): 10 days left")
 	if strings.Contains(scr, "expires within 14 days") {
 		t.Errorf("tab 1 warns that every token expires while one lives 90 days:\n%s", scr)
 	}
