@@ -13,7 +13,7 @@ type keyMap struct {
 
 	// Lists and views.
 	Up, Down, PageUp, PageDown, Top, Bottom, Open, Back key.Binding
-	Filter, StatusFilter, Copy                          key.Binding
+	Filter, StatusFilter, Copy, CopyURL                 key.Binding
 
 	// Actions.
 	ToggleSCIM, NewToken, Revoke, Rotate, ShowAll, SetupCode key.Binding
@@ -45,6 +45,7 @@ func newKeyMap() *keyMap {
 		Filter:       b([]string{"/"}, "/", "filter"),
 		StatusFilter: b([]string{"s"}, "s", "status filter"),
 		Copy:         b([]string{"c"}, "c", "copy"),
+		CopyURL:      b([]string{"u"}, "u", "copy SCIM URL"),
 
 		ToggleSCIM: b([]string{"e"}, "e", "enable/disable SCIM"),
 		NewToken:   b([]string{"n"}, "n", "new token"),
