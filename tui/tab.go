@@ -44,6 +44,7 @@ type store interface {
 	EventsBefore(ctx context.Context, id int64, limit int) ([]db.Event, error)
 	ReadHeartbeat(ctx context.Context) (db.Heartbeat, error)
 	IssueSetupCode(ctx context.Context, userID, purpose, actor string) (db.SetupCode, string, error)
+	SetupCodeOf(ctx context.Context, userID string) (db.SetupCode, error)
 }
 
 // deps are what every tab is built with, passed to constructors (never through a context).

@@ -150,7 +150,7 @@ func TestUsersDetailAndSetupCode(t *testing.T) {
 	dr.key("end") // the deactivated user
 	dr.waitText("row 3 of 3")
 	dr.key("i")
-	dr.waitStatus("Only pending users")
+	dr.waitStatus("This user is deactivated")
 }
 
 // Users an identity provider creates through the server show up on the tab by themselves:
