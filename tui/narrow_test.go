@@ -85,4 +85,3 @@ func TestFlowNarrowTerminalDegrades(t *testing.T) {
 		t.Errorf("the status line is not cut after a whole word: %q", status)
 	}
 }
-
