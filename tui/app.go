@@ -17,7 +17,7 @@ type app struct {
 	active   int
 	feed     *feed
 	help     help.Model
-	showHelp bool
+	menu     helpMenu // the ? screen, from which a listed key can be run
 	width    int
 	height   int
 	status   statusMsg
@@ -27,7 +27,7 @@ type app struct {
 }
 
 func newApp(d *deps) *app {
-	a := &app{d: d, feed: newFeed(d), help: help.New(), quit: confirm{d: d}}
+	a := &app{d: d, feed: newFeed(d), help: help.New(), quit: confirm{d: d}, menu: helpMenu{d: d}}
 	a.tabs = []tab{newProvisioning(d), newTokens(d), newUsers(d), newGroups(d), newActivity(d)}
 	a.help.Styles = d.styles.Help
 	return a
@@ -90,9 +90,12 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 	if a.quit.open {
 		return a.quit.update(k)
 	}
-	if a.showHelp { // any key closes the help screen
-		a.showHelp = false
-		return nil
+	if a.menu.open {
+		run, ok := a.menu.update(k)
+		if !ok {
+			return nil
+		}
+		return a.key(run) // as if pressed on the screen the help was opened over
 	}
 	t := a.tabs[a.active]
 	if !t.Capturing() {
@@ -100,7 +103,8 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(k, km.Quit):
 			return a.askQuit()
 		case key.Matches(k, km.Help):
-			a.showHelp = true
+			a.clearTransient()
+			a.menu.show(t.Title(), append(t.KeyMap().FullHelp(), a.d.keys.global(a.d.server != nil)))
 			return nil
 		case key.Matches(k, km.NextTab):
 			return a.switchTo((a.active + 1) % len(a.tabs))
@@ -169,21 +173,17 @@ func (a *app) View() tea.View {
 	if a.width <= 0 || a.height <= 0 {
 		return v
 	}
-	st := a.d.styles
 	t := a.tabs[a.active]
 	body := t.View()
 	keys := t.KeyMap()
-	global := a.d.keys.global(a.d.server != nil)
 	switch {
 	case a.quit.open:
 		body, keys = a.quit.view(a.width, a.bodyHeight()), a.quit.keys()
-	case a.showHelp:
-		body = st.Heading.Render("All keys — "+t.Title()) + "\n\n" +
-			a.help.FullHelpView(append(keys.FullHelp(), global)) +
-			"\n\n" + st.Dim.Render("Press any key to close.")
+	case a.menu.open:
+		body, keys = a.menu.view(a.width, a.bodyHeight()), a.menu.keys()
 	}
 	short := keys.ShortHelp()
-	if !t.Capturing() && !a.quit.open {
+	if !t.Capturing() && !a.quit.open && !a.menu.open {
 		short = append(short[:len(short):len(short)], a.d.keys.Help, a.d.keys.Quit)
 	}
 	v.SetContent(strings.Join([]string{
