@@ -12,16 +12,16 @@ import (
 // status line, and routes: keys go to the shown tab only, everything else (data, events,
 // results) to every tab, so hidden tabs stay current.
 type app struct {
-	d        *deps
-	tabs     []tab
-	active   int
-	feed     *feed
-	help     help.Model
-	menu     helpMenu // the ? screen, from which a listed key can be run
-	width    int
-	height   int
-	status   statusMsg
-	seq      int // numbers status lines, so an old expiry does not clear a newer line
+	d      *deps
+	tabs   []tab
+	active int
+	feed   *feed
+	help   help.Model
+	menu   helpMenu // the ? screen, from which a listed key can be run
+	width  int
+	height int
+	status statusMsg
+	seq    int // numbers status lines, so an old expiry does not clear a newer line
 	// quit asks before q stops the SCIM server that runs in this process.
 	quit confirm
 }
