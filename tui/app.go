@@ -48,6 +48,9 @@ func (a *app) Init() tea.Cmd {
 
 // Update routes one message.
 func (a *app) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m, ok := msg.(tea.ColorProfileMsg); ok {
+		a.d.noColour = colourless(m) // the forms mark their placeholders when they open
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/charmbracelet/x/vt"
 )
@@ -24,9 +25,9 @@ type term struct {
 	raw bytes.Buffer // everything the program wrote, for escape sequences like OSC 52
 }
 
-func startTerm(t *testing.T, a *app, w, h int) *term {
+func startTerm(t *testing.T, a *app, w, h int, opts ...tea.ProgramOption) *term {
 	t.Helper()
-	tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(w, h))
+	tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(w, h), teatest.WithProgramOptions(opts...))
 	emu := vt.NewEmulator(w, h)
 	// The emulator answers the program's queries on its input; read the answers away, or
 	// its writes block. (The emulator is not closed: its Close races with a pending Read,

@@ -124,6 +124,9 @@ type setupFlow struct {
 	groups  [2]int // the groups of the key the confirmation asks for (0-based)
 	result  SetupResult
 	tmux    string // $TMUX: inside tmux, a copy is checked against tmux's set-clipboard
+	// hints are the fields' placeholders as written, to mark them again when the terminal
+	// turns out to have no colour.
+	hints map[*textinput.Model]string
 }
 
 // Results of the flow's I/O.
@@ -167,10 +170,10 @@ func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
 		o.Params = keys.DefaultParams()
 	}
 	f := &setupFlow{ctx: ctx, opts: o, st: newSetupFlowStyles(true), tmux: os.Getenv("TMUX")}
-	mk := func(prompt, placeholder string, limit int) textinput.Model {
+	mk := func(prompt, hint string, limit int) textinput.Model {
 		in := textinput.New()
 		in.Prompt = prompt
-		in.Placeholder = placeholder
+		in.Placeholder = hint
 		in.CharLimit = limit
 		in.SetStyles(f.st.Input)
 		return in
@@ -189,6 +192,10 @@ func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
 	}
 	f.saveIn = mk("Save to › ", "", 1024)
 	f.confIn = mk("› ", "XXXXX XXXXX", 30)
+	f.hints = map[*textinput.Model]string{}
+	for _, in := range f.inputs() {
+		f.hints[in] = in.Placeholder
+	}
 	f.spinner = spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(f.st.Title))
 	// Start on the first empty field: with --email given, the cursor waits in the code.
 	f.focus = sfFieldCode
@@ -223,6 +230,11 @@ func (f *setupFlow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		f.rkIn.SetWidth(w - 16)
 		f.saveIn.SetWidth(w - 10)
 		f.confIn.SetWidth(20)
+		return f, nil
+	case tea.ColorProfileMsg:
+		for in, hint := range f.hints {
+			in.Placeholder = markHint(hint, colourless(msg))
+		}
 		return f, nil
 	case tea.BackgroundColorMsg:
 		f.st = newSetupFlowStyles(msg.IsDark())

@@ -58,6 +58,7 @@ type deps struct {
 	logPath     string
 	actor       string // who the audit log names for admin actions
 	tmux        string // $TMUX of the admin's terminal; "" outside tmux (or not known: over SSH)
+	noColour    bool   // the terminal shows no colour (NO_COLOR): placeholders get brackets
 	pid         int    // this process, to tell our own heartbeat from another server's
 	styles      *styles
 	keys        *keyMap
