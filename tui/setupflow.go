@@ -444,10 +444,15 @@ func (f *setupFlow) back(to setupFlowStep) tea.Cmd {
 	return nil
 }
 
-// refuse shows a problem on the sign-in form with the cursor in the field to fix.
+// refuse shows a problem on the sign-in form with the cursor in the field to fix. A
+// problem with the server (unreachable, untrusted, not scimdesk) says that the URL is
+// fixed right here: nobody needs to run the command again with another --server.
 func (f *setupFlow) refuse(field int, problem string) tea.Cmd {
 	f.step = sfSignIn
 	f.problem = problem
+	if field == sfFieldServer {
+		f.problem += " Correct the Server line above (ctrl+u clears it) and press enter."
+	}
 	return f.setFocus(field)
 }
 
@@ -898,7 +903,17 @@ func (f *setupFlow) body(tw int) string {
 		if f.recovering() {
 			intro = "Type your email and the recovery code your admin gave you. Then your recovery key and a new passphrase: your key stays the same."
 		}
-		return sfWrap(intro, tw) + "\n\n" + f.signIn[0].View() + "\n" + f.signIn[1].View() + "\n" + f.signIn[2].View()
+		// The field with the cursor is marked with ▸ too, not only by its colour, so that
+		// after a refusal the field to fix shows without colour (NO_COLOR) as well.
+		fieldsView := make([]string, len(f.signIn))
+		for i := range f.signIn {
+			mark := "  "
+			if i == f.focus {
+				mark = st.Title.Render("▸ ")
+			}
+			fieldsView[i] = mark + f.signIn[i].View()
+		}
+		return sfWrap(intro, tw) + "\n\n" + strings.Join(fieldsView, "\n")
 	case sfChecking:
 		return f.spinner.View() + "Checking your code with " + f.serverName() + "…"
 	case sfRecoveryKey:
