@@ -81,7 +81,7 @@ func (u *users) KeyMap() help.KeyMap {
 	clear.SetHelp("esc", "clear filter")
 	return keyHelp{
 		short: []key.Binding{km.Filter, status, km.Open, code},
-		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, km.SetupCode, clear}, km.nav()},
+		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, code, clear}, km.nav()},
 	}
 }
 
