@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"scimdesk/db"
 	"scimdesk/internal/testtool"
 )
 
@@ -67,4 +69,41 @@ func TestFlowCopyInTmuxIsHonest(t *testing.T) {
 	dp.tmux = ""
 	s.keys("c")
 	s.waitScreen("· Sent the SCIM URL to your terminal's clipboard (OSC 52); not confirmed.")
+}
+
+// TestSetupFlowCopyInTmuxIsHonest: the recovery key's copy in `scimdesk setup` follows the
+// same rule: inside stock tmux it says the key was not copied, and how to fix that.
+func TestSetupFlowCopyInTmuxIsHonest(t *testing.T) {
+	tmux, env := startTmux(t)
+	tmux("set-option", "-g", "set-clipboard", "external")
+	w := newFlowWorld(t)
+	_, code := w.pending("erin")
+	o := w.options(db.PurposeSetup, "erin@example.com")
+	o.Code = code
+	d := newFlowDriver(t, o)
+	d.f.tmux = env
+	d.keys("enter")
+	d.until(sfPassphrase)
+	d.passphrase(flowPass)
+	d.until(sfShowKey)
+	d.keys("c")
+	d.waitFor(func() bool { return d.f.problem != "" })
+	d.want(d.view(), "Not copied: tmux drops OSC 52 here. Run: tmux set -g set-clipboard on")
+	if strings.Contains(d.view(), "Copied") {
+		t.Errorf("the flow claims a copy:\n%s", d.view())
+	}
+}
+
+// waitFor handles the flow's messages until cond holds, or fails after a few seconds.
+func (d *flowDriver) waitFor(cond func() bool) {
+	d.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case m := <-d.msgs:
+			d.send(m)
+		case <-deadline:
+			d.t.Fatalf("timed out; the view is:\n%s", d.view())
+		}
+	}
 }
