@@ -107,7 +107,7 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 			return a.askQuit()
 		case key.Matches(k, km.Help):
 			a.clearTransient()
-			a.menu.show(t.Title(), append(t.KeyMap().FullHelp(), a.d.keys.global(a.d.server != nil)))
+			a.menu.show(t.Title(), append(t.KeyMap().FullHelp(), a.menuGlobal()))
 			return nil
 		case key.Matches(k, km.NextTab):
 			return a.switchTo((a.active + 1) % len(a.tabs))
@@ -126,6 +126,23 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 		a.clearTransient() // a question, a form or a filter opened
 	}
 	return cmd
+}
+
+// menuGlobal is the global column of keys for the ? list: as in the help, but with a line
+// per tab ("3  Users") instead of "1-5", so that each line runs one thing.
+func (a *app) menuGlobal() []key.Binding {
+	var out []key.Binding
+	for _, b := range a.d.keys.global(a.d.server != nil) {
+		if b.Help().Key != a.d.keys.Jump.Help().Key {
+			out = append(out, b)
+			continue
+		}
+		for i, tb := range a.d.keys.Tabs {
+			tb.SetHelp(tb.Help().Key, "tab "+a.tabs[i].Title())
+			out = append(out, tb)
+		}
+	}
+	return out
 }
 
 // askQuit quits at once, unless the SCIM server runs in this process: then quitting

@@ -42,7 +42,7 @@ func TestAppRoutesKeysToTheShownTabOnly(t *testing.T) {
 	dr.key("esc")
 
 	dr.key("?")
-	dr.waitText("All keys — Users", "jump to tab", "status filter")
+	dr.waitText("All keys — Users", "tab Provisioning", "status filter")
 	dr.key("esc")
 	if a.menu.open {
 		t.Fatal("esc does not close the help")
