@@ -18,13 +18,7 @@ import (
 
 func main() {
 	var c cli.CLI
-	k := kong.Parse(&c,
-		kong.Name("scimdesk"),
-		kong.Description("Self-hosted SCIM provisioning console: Okta and Microsoft Entra ID provision users and groups into a SQLite file."),
-		kong.UsageOnError(),
-		kong.Vars{"version": cli.Version()},
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
+	k := kong.Parse(&c, cli.Options()...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	k.BindTo(ctx, (*context.Context)(nil))

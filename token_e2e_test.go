@@ -12,7 +12,7 @@ import (
 )
 
 // secretLine is a token secret alone on its line, as `head -1` hands it to a script.
-var secretLine = regexp.MustCompile(`^scim_[A-Za-z0-9_-]{43}$`)
+var secretLine = regexp.MustCompile(`^scim_[A-Za-z0-9]{43}$`)
 
 // TestTokenRotateCLI rotates tokens with the real binary beside `scimdesk serve`: the new
 // secret is alone on stdout's first line and works as a bearer token at once, the old one
@@ -23,6 +23,9 @@ func TestTokenRotateCLI(t *testing.T) {
 	createDB(t, dbPath)
 	run(t, "scim", "enable", "--db", dbPath)
 	first := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "okta", "--ttl", "90d"), "\n", 2)[0]
+	if !secretLine.MatchString(first) {
+		t.Fatalf("the first line of token create is not a secret alone: %q", first)
+	}
 	firstID := tokenID(t, dbPath, "okta")
 	addr := freeAddr(t)
 	startServe(t, dbPath, addr)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"scimdesk/db"
 	"scimdesk/logfile"
 	"scimdesk/scimserver"
 	"scimdesk/service"
@@ -71,7 +72,12 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 		return fmt.Errorf("another scimdesk (pid %d) already serves this database on %s", h.PID, h.Addr)
 	}
 	out := io.Writer(os.Stderr) // journald or the container runtime caps it
+	logWhere := db.LogStderr
+	if os.Getenv("JOURNAL_STREAM") != "" { // systemd connected stderr to the journal
+		logWhere = db.LogJournal
+	}
 	if c.LogFile != "" {
+		logWhere = absPath(c.LogFile)
 		f, err := logfile.Open(c.LogFile, logfile.DefaultMaxBytes, logfile.DefaultFiles)
 		if err != nil {
 			return err
@@ -88,6 +94,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	cfg.DB = d
+	cfg.SCIM.Log = logWhere
 	if backups {
 		cfg.Backups = &sched
 	}
@@ -131,6 +138,7 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	cfg.DB = d
+	cfg.SCIM.Log = absPath(logPath)
 	svc, err := service.New(cfg)
 	if err != nil {
 		return err
@@ -159,4 +167,13 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 		}
 	}
 	return err
+}
+
+// absPath is path made absolute when it can be, for the heartbeat: a console started in
+// another directory reads it.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }

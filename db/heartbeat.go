@@ -19,7 +19,18 @@ type Heartbeat struct {
 	Requests      int64
 	LastRequest   time.Time
 	LastUserAgent string
+	// Log is where the server logs: a file path, LogStderr or LogJournal; "" if a server
+	// of an earlier version wrote the heartbeat.
+	Log string
 }
+
+// Where a server logs when not to a file.
+const (
+	// LogStderr is a server logging to its standard error (a container, a terminal).
+	LogStderr = "stderr"
+	// LogJournal is a server logging to its standard error, which systemd's journal keeps.
+	LogJournal = "journal"
+)
 
 // Live reports whether h is the heartbeat of a server in another process that serves
 // now: written within staleBeat, by a process that still runs on this host (a server
@@ -33,8 +44,8 @@ func (h Heartbeat) Live(now time.Time) bool {
 func (d *DB) WriteHeartbeat(ctx context.Context, h Heartbeat) error {
 	return d.Write(ctx, func(tx *Tx) error {
 		_, err := tx.q.ExecContext(ctx, `INSERT OR REPLACE INTO heartbeat (id, pid, addr, tls, public_url, started_at, beat_at,
-			requests, last_request_at, last_agent) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			h.PID, h.Addr, h.TLS, h.PublicURL, ms(h.Started), ms(h.Beat), h.Requests, toNullMS(h.LastRequest), h.LastUserAgent)
+			requests, last_request_at, last_agent, log) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h.PID, h.Addr, h.TLS, h.PublicURL, ms(h.Started), ms(h.Beat), h.Requests, toNullMS(h.LastRequest), h.LastUserAgent, h.Log)
 		return mapErr(err)
 	})
 }
@@ -53,8 +64,8 @@ func (d *DB) ReadHeartbeat(ctx context.Context) (Heartbeat, error) {
 	var h Heartbeat
 	var started, beat int64
 	var last sql.NullInt64
-	err := d.rc.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, started_at, beat_at, requests, last_request_at, last_agent
-		FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr, &h.TLS, &h.PublicURL, &started, &beat, &h.Requests, &last, &h.LastUserAgent)
+	err := d.rc.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, started_at, beat_at, requests, last_request_at, last_agent, log
+		FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr, &h.TLS, &h.PublicURL, &started, &beat, &h.Requests, &last, &h.LastUserAgent, &h.Log)
 	h.Started, h.Beat, h.LastRequest = fromMS(started), fromMS(beat), nullMS(last)
 	return h, mapErr(err)
 }

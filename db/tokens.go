@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"time"
@@ -99,13 +98,36 @@ func (d *DB) CreateToken(ctx context.Context, description string, ttl time.Durat
 	return t, secret, nil
 }
 
-// newTokenSecret draws a token secret: 256 random bits behind the recognisable prefix.
+// secretAlphabet is what new token secrets are made of: letters and digits only, so that a
+// double-click or a terminal's word selection takes the whole secret (base64url's - and _
+// end a word in many terminals and in tmux). Secrets minted before, in base64url, still
+// authenticate: a secret is looked up by its hash, whatever its characters.
+const secretAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// SecretLen is the number of random characters after TokenPrefix: 43 base-62 symbols
+// carry 43·log2(62) ≈ 256.03 bits, as many as the 32 random bytes of the old format.
+const SecretLen = 43
+
+// newTokenSecret draws a token secret: 256 random bits, in letters and digits, behind the
+// recognisable prefix. Each symbol is drawn uniformly by rejection (bytes of 248 and over
+// are drawn again, 248 being the largest multiple of 62 within a byte), so no symbol is
+// likelier than another.
 func newTokenSecret() (string, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
+	out := make([]byte, 0, len(TokenPrefix)+SecretLen)
+	out = append(out, TokenPrefix...)
+	buf := make([]byte, 64)
+	for len(out) < cap(out) {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		for _, b := range buf {
+			if b >= 248 || len(out) == cap(out) {
+				continue
+			}
+			out = append(out, secretAlphabet[b%62])
+		}
 	}
-	return TokenPrefix + base64.RawURLEncoding.EncodeToString(raw), nil
+	return string(out), nil
 }
 
 // insertToken stores a new token for secret, living ttl from now (0: forever).

@@ -50,6 +50,15 @@ func (u *User) columns() userColumns {
 	return userColumns{u.UserName, u.ExternalID, u.DisplayName, u.GivenName, u.FamilyName, u.Email, u.Active}
 }
 
+// ShownName is the name lists show: the display name, else the given and family names.
+// UserQuery's search matches the same text.
+func (u User) ShownName() string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return strings.TrimSpace(u.GivenName + " " + u.FamilyName)
+}
+
 // Status is pending, ready or deactivated.
 func (u User) Status() string {
 	switch {
@@ -264,7 +273,7 @@ func (d *DB) explain(ctx context.Context, query string, args []any) ([]string, e
 // UserQuery is the console's and CLI's view of the user list: by status and a search text.
 type UserQuery struct {
 	Status string // "", pending, ready or deactivated
-	Search string // matched, case-insensitively, inside userName, email and display name
+	Search string // matched, case-insensitively, inside userName, email and the name shown (ShownName)
 }
 
 // Where turns the query into a condition for ListUsers.
@@ -283,7 +292,10 @@ func (q UserQuery) Where() (Where, error) {
 		return Where{}, fmt.Errorf("unknown status %q (want pending, ready or deactivated)", q.Status)
 	}
 	if s := Fold(strings.TrimSpace(q.Search)); s != "" {
-		conds = append(conds, "(instr(u.user_name_norm, ?) > 0 OR instr(u.email_norm, ?) > 0 OR instr(golower(u.display_name), ?) > 0)")
+		// The name is matched as lists show it (ShownName): the display name, else the given
+		// and family names, so that what the admin reads on screen is what finds the user.
+		conds = append(conds, "(instr(u.user_name_norm, ?) > 0 OR instr(u.email_norm, ?) > 0 OR "+
+			"instr(golower(CASE WHEN u.display_name != '' THEN u.display_name ELSE trim(u.given_name || ' ' || u.family_name) END), ?) > 0)")
 		args = append(args, s, s, s)
 	}
 	return Where{SQL: strings.Join(conds, " AND "), Args: args}, nil

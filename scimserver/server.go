@@ -50,6 +50,9 @@ type Config struct {
 	MaxConns int
 	// Observer, if set, is told about every request once it is answered (for metrics).
 	Observer RequestObserver
+	// Log says where Logger writes (a file path, db.LogStderr or db.LogJournal), for the
+	// heartbeat: a console attached from another process names it.
+	Log string
 }
 
 // Server is the SCIM server over one database.
@@ -232,7 +235,7 @@ func (s *Server) beat(ctx context.Context) {
 	s.tokenWarn.check(ctx, s, time.Now())
 	s.mu.Lock()
 	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
-		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA}
+		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA, Log: s.cfg.Log}
 	s.mu.Unlock()
 	if err := s.db.WriteHeartbeat(ctx, h); err != nil && ctx.Err() == nil {
 		s.log.Warn("write heartbeat", "err", err)

@@ -12,22 +12,22 @@ import (
 // status line, and routes: keys go to the shown tab only, everything else (data, events,
 // results) to every tab, so hidden tabs stay current.
 type app struct {
-	d        *deps
-	tabs     []tab
-	active   int
-	feed     *feed
-	help     help.Model
-	showHelp bool
-	width    int
-	height   int
-	status   statusMsg
-	seq      int // numbers status lines, so an old expiry does not clear a newer line
+	d      *deps
+	tabs   []tab
+	active int
+	feed   *feed
+	help   help.Model
+	menu   helpMenu // the ? screen, from which a listed key can be run
+	width  int
+	height int
+	status statusMsg
+	seq    int // numbers status lines, so an old expiry does not clear a newer line
 	// quit asks before q stops the SCIM server that runs in this process.
 	quit confirm
 }
 
 func newApp(d *deps) *app {
-	a := &app{d: d, feed: newFeed(d), help: help.New(), quit: confirm{d: d}}
+	a := &app{d: d, feed: newFeed(d), help: help.New(), quit: confirm{d: d}, menu: helpMenu{d: d}}
 	a.tabs = []tab{newProvisioning(d), newTokens(d), newUsers(d), newGroups(d), newActivity(d)}
 	a.help.Styles = d.styles.Help
 	return a
@@ -48,6 +48,9 @@ func (a *app) Init() tea.Cmd {
 
 // Update routes one message.
 func (a *app) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m, ok := msg.(tea.ColorProfileMsg); ok {
+		a.d.noColour = colourless(m) // the forms mark their placeholders when they open
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
@@ -90,9 +93,12 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 	if a.quit.open {
 		return a.quit.update(k)
 	}
-	if a.showHelp { // any key closes the help screen
-		a.showHelp = false
-		return nil
+	if a.menu.open {
+		run, ok := a.menu.update(k)
+		if !ok {
+			return nil
+		}
+		return a.key(run) // as if pressed on the screen the help was opened over
 	}
 	t := a.tabs[a.active]
 	if !t.Capturing() {
@@ -100,7 +106,8 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(k, km.Quit):
 			return a.askQuit()
 		case key.Matches(k, km.Help):
-			a.showHelp = true
+			a.clearTransient()
+			a.menu.show(t.Title(), append(t.KeyMap().FullHelp(), a.menuGlobal()))
 			return nil
 		case key.Matches(k, km.NextTab):
 			return a.switchTo((a.active + 1) % len(a.tabs))
@@ -119,6 +126,23 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 		a.clearTransient() // a question, a form or a filter opened
 	}
 	return cmd
+}
+
+// menuGlobal is the global column of keys for the ? list: as in the help, but with a line
+// per tab ("3  Users") instead of "1-5", so that each line runs one thing.
+func (a *app) menuGlobal() []key.Binding {
+	var out []key.Binding
+	for _, b := range a.d.keys.global(a.d.server != nil) {
+		if b.Help().Key != a.d.keys.Jump.Help().Key {
+			out = append(out, b)
+			continue
+		}
+		for i, tb := range a.d.keys.Tabs {
+			tb.SetHelp(tb.Help().Key, "tab "+a.tabs[i].Title())
+			out = append(out, tb)
+		}
+	}
+	return out
 }
 
 // askQuit quits at once, unless the SCIM server runs in this process: then quitting
@@ -169,21 +193,17 @@ func (a *app) View() tea.View {
 	if a.width <= 0 || a.height <= 0 {
 		return v
 	}
-	st := a.d.styles
 	t := a.tabs[a.active]
 	body := t.View()
 	keys := t.KeyMap()
-	global := a.d.keys.global(a.d.server != nil)
 	switch {
 	case a.quit.open:
 		body, keys = a.quit.view(a.width, a.bodyHeight()), a.quit.keys()
-	case a.showHelp:
-		body = st.Heading.Render("All keys — "+t.Title()) + "\n\n" +
-			a.help.FullHelpView(append(keys.FullHelp(), global)) +
-			"\n\n" + st.Dim.Render("Press any key to close.")
+	case a.menu.open:
+		body, keys = a.menu.view(a.width, a.bodyHeight()), a.menu.keys()
 	}
 	short := keys.ShortHelp()
-	if !t.Capturing() && !a.quit.open {
+	if !t.Capturing() && !a.quit.open && !a.menu.open {
 		short = append(short[:len(short):len(short)], a.d.keys.Help, a.d.keys.Quit)
 	}
 	v.SetContent(strings.Join([]string{

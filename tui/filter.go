@@ -16,6 +16,7 @@ type filterBox struct {
 	seq    int
 	active bool // the input has the keys
 	query  string
+	hint   string // the placeholder, as written
 }
 
 func newFilterBox(d *deps, owner, placeholder string) filterBox {
@@ -24,13 +25,14 @@ func newFilterBox(d *deps, owner, placeholder string) filterBox {
 	in.Placeholder = placeholder
 	in.CharLimit = 200
 	in.SetStyles(d.styles.Input)
-	return filterBox{d: d, owner: owner, input: in}
+	return filterBox{d: d, owner: owner, input: in, hint: placeholder}
 }
 
 // open gives the input the keys.
 func (f *filterBox) open() tea.Cmd {
 	f.active = true
 	f.input.SetStyles(f.d.styles.Input) // the background may have been learnt since
+	f.input.Placeholder = markHint(f.hint, f.d.noColour)
 	return f.input.Focus()
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/charmbracelet/x/vt"
 )
@@ -24,9 +25,9 @@ type term struct {
 	raw bytes.Buffer // everything the program wrote, for escape sequences like OSC 52
 }
 
-func startTerm(t *testing.T, a *app, w, h int) *term {
+func startTerm(t *testing.T, a *app, w, h int, opts ...tea.ProgramOption) *term {
 	t.Helper()
-	tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(w, h))
+	tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(w, h), teatest.WithProgramOptions(opts...))
 	emu := vt.NewEmulator(w, h)
 	// The emulator answers the program's queries on its input; read the answers away, or
 	// its writes block. (The emulator is not closed: its Close races with a pending Read,
@@ -97,7 +98,7 @@ func TestFlowCreateTokenSeeItOnce(t *testing.T) {
 		t.Fatalf("the secret on screen does not authenticate: %v", err)
 	}
 	s.keys("c")
-	s.waitScreen("Copied the secret")
+	s.waitScreen("Sent the secret to your terminal's clipboard")
 	osc52 := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(secret))
 	if !strings.Contains(s.raw.String(), osc52) {
 		t.Error("c did not send the secret to the clipboard with OSC 52")
@@ -196,7 +197,7 @@ func TestFlowRotateExpiringToken(t *testing.T) {
 		t.Fatalf("the secret on screen does not authenticate as the new token: %+v %v", a, err)
 	}
 	s.keys("c")
-	s.waitScreen("Copied the secret")
+	s.waitScreen("Sent the secret to your terminal's clipboard")
 	if !strings.Contains(s.raw.String(), "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(secret))) {
 		t.Error("c did not send the new secret to the clipboard with OSC 52")
 	}

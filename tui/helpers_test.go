@@ -40,7 +40,9 @@ func testDeps(t testing.TB, d *db.DB, o Options) *deps {
 	if o.Actor == "" {
 		o.Actor = "admin:test"
 	}
-	return newDeps(ctx, o)
+	dp := newDeps(ctx, o)
+	dp.tmux = "" // the tests' own terminal must not decide what a copy reports
+	return dp
 }
 
 // startServer runs the real SCIM server over d on a free port until the test ends.

@@ -13,7 +13,7 @@ type keyMap struct {
 
 	// Lists and views.
 	Up, Down, PageUp, PageDown, Top, Bottom, Open, Back key.Binding
-	Filter, StatusFilter, Copy                          key.Binding
+	Filter, StatusFilter, Copy, CopyURL                 key.Binding
 	Failures                                            key.Binding // activity: failures only
 
 	// Actions.
@@ -47,6 +47,7 @@ func newKeyMap() *keyMap {
 		StatusFilter: b([]string{"s"}, "s", "status filter"),
 		Copy:         b([]string{"c"}, "c", "copy"),
 		Failures:     b([]string{"f"}, "f", "failures only"),
+		CopyURL:      b([]string{"u"}, "u", "copy SCIM URL"),
 
 		ToggleSCIM: b([]string{"e"}, "e", "enable/disable SCIM"),
 		NewToken:   b([]string{"n"}, "n", "new token"),

@@ -22,6 +22,7 @@ type provisioning struct {
 	beatOK        bool
 	usable        int // tokens that are active or expiring
 	tokensKnown   bool
+	tokensEver    int        // tokens in the database, whatever their state
 	expiring      []db.Token // tokens to rotate soon (db.ExpiringTokens), soonest first
 	confirm       confirm
 }
@@ -60,7 +61,7 @@ func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
 		}
 	case tokensMsg:
 		if msg.Err == nil {
-			p.usable, p.tokensKnown = 0, true
+			p.usable, p.tokensKnown, p.tokensEver = 0, true, len(msg.Tokens)
 			now := p.d.now()
 			for _, t := range msg.Tokens {
 				if s := t.Status(now); s == db.TokenActive || s == db.TokenExpiring {
@@ -105,7 +106,7 @@ func (p *provisioning) key(k tea.KeyPressMsg) tea.Cmd {
 		if url == "" {
 			return report(levelErr, "No SCIM URL to copy: no server is running for this database.")
 		}
-		return tea.Batch(tea.SetClipboard(url), report(levelOK, "Copied the SCIM URL: "+url))
+		return copyText(p.d, "the SCIM URL", url)
 	}
 	return nil
 }
@@ -151,6 +152,9 @@ func (p *provisioning) View() string {
 	}
 	add("Requests", p.requests())
 	add("Tokens", p.tokens())
+	if w := p.tokenRisk(now); w != "" {
+		add("", w)
+	}
 	for _, t := range p.expiring {
 		add("", expiringWarning(st, t, now))
 	}
@@ -196,10 +200,28 @@ func (p *provisioning) tokens() string {
 	switch {
 	case !p.tokensKnown:
 		return st.Dim.Render("reading…")
+	case p.usable == 0 && p.tokensEver > 0:
+		return st.Fail.Render("✗ no usable token") + ": every token expired or was revoked, so the identity provider gets 401. Create one in tab 2 (n)."
 	case p.usable == 0:
 		return st.Warn.Render("▲ no usable token") + st.Dim.Render(": create one in tab 2 (n)")
 	}
 	return plural(p.usable, "usable token", "usable tokens") + st.Dim.Render(" · manage them in tab 2")
+}
+
+// tokenRisk warns when every usable token expires within db.ExpiringSoon: then, unless
+// the admin acts, provisioning stops on the last expiry. One token expiring among others
+// that live on is only listed (expiringWarning); "" when there is nothing to warn of.
+func (p *provisioning) tokenRisk(now time.Time) string {
+	if !p.tokensKnown || p.usable == 0 || len(p.expiring) < p.usable {
+		return ""
+	}
+	last := p.expiring[len(p.expiring)-1].Expires
+	every := "every usable token expires"
+	if p.usable == 1 {
+		every = "the only usable token expires"
+	}
+	return p.d.styles.Warn.Render("▲ "+every+" within 14 days") +
+		": provisioning stops " + day(last) + " (" + until(now, last) + ") unless you rotate one in tab 2 (r)"
 }
 
 // labelWidth is the width of the label column on the Provisioning tab.

@@ -57,7 +57,7 @@ func Run(ctx context.Context, o Options) error {
 func newDeps(ctx context.Context, o Options) *deps {
 	d := &deps{
 		ctx: ctx, server: o.Server, serverErr: o.ServerErr, attachedPID: o.AttachedPID,
-		logPath: o.LogPath, actor: o.Actor, pid: os.Getpid(),
+		logPath: o.LogPath, actor: o.Actor, pid: os.Getpid(), tmux: os.Getenv("TMUX"),
 		styles: newStyles(true), keys: newKeyMap(), now: time.Now,
 	}
 	if o.DB != nil {

@@ -123,6 +123,10 @@ type setupFlow struct {
 	rkText  string // shown once, dropped after the confirmation
 	groups  [2]int // the groups of the key the confirmation asks for (0-based)
 	result  SetupResult
+	tmux    string // $TMUX: inside tmux, a copy is checked against tmux's set-clipboard
+	// hints are the fields' placeholders as written, to mark them again when the terminal
+	// turns out to have no colour.
+	hints map[*textinput.Model]string
 }
 
 // Results of the flow's I/O.
@@ -148,6 +152,11 @@ type (
 		path string
 		err  error
 	}
+	// setupCopiedMsg says what became of a copy (clipboardVerdict).
+	setupCopiedMsg struct {
+		level level
+		text  string
+	}
 )
 
 func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
@@ -160,11 +169,11 @@ func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
 	if o.Params == (keys.Params{}) {
 		o.Params = keys.DefaultParams()
 	}
-	f := &setupFlow{ctx: ctx, opts: o, st: newSetupFlowStyles(true)}
-	mk := func(prompt, placeholder string, limit int) textinput.Model {
+	f := &setupFlow{ctx: ctx, opts: o, st: newSetupFlowStyles(true), tmux: os.Getenv("TMUX")}
+	mk := func(prompt, hint string, limit int) textinput.Model {
 		in := textinput.New()
 		in.Prompt = prompt
-		in.Placeholder = placeholder
+		in.Placeholder = hint
 		in.CharLimit = limit
 		in.SetStyles(f.st.Input)
 		return in
@@ -183,6 +192,10 @@ func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
 	}
 	f.saveIn = mk("Save to › ", "", 1024)
 	f.confIn = mk("› ", "XXXXX XXXXX", 30)
+	f.hints = map[*textinput.Model]string{}
+	for _, in := range f.inputs() {
+		f.hints[in] = in.Placeholder
+	}
 	f.spinner = spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(f.st.Title))
 	// Start on the first empty field: with --email given, the cursor waits in the code.
 	f.focus = sfFieldCode
@@ -218,6 +231,11 @@ func (f *setupFlow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		f.saveIn.SetWidth(w - 10)
 		f.confIn.SetWidth(20)
 		return f, nil
+	case tea.ColorProfileMsg:
+		for in, hint := range f.hints {
+			in.Placeholder = markHint(hint, colourless(msg))
+		}
+		return f, nil
 	case tea.BackgroundColorMsg:
 		f.st = newSetupFlowStyles(msg.IsDark())
 		for _, in := range f.inputs() {
@@ -240,6 +258,15 @@ func (f *setupFlow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return f, f.stored(msg)
 	case setupSavedMsg:
 		f.saved(msg)
+		return f, nil
+	case setupCopiedMsg:
+		if f.step == sfShowKey {
+			if msg.level == levelErr {
+				f.problem = msg.text
+			} else {
+				f.note = msg.text
+			}
+		}
 		return f, nil
 	case tea.KeyPressMsg:
 		if msg.String() == "ctrl+c" {
@@ -343,8 +370,12 @@ func (f *setupFlow) key(k tea.KeyPressMsg) tea.Cmd {
 			f.step = sfSaveKey
 			return f.saveIn.Focus()
 		case "c":
-			f.note = "Copied to the clipboard (OSC 52; some terminals ignore it, so also select the line above)."
-			return tea.SetClipboard(f.rkText)
+			f.problem, f.note = "", ""
+			ctx, tmux := f.ctx, f.tmux
+			return tea.Batch(tea.SetClipboard(f.rkText), func() tea.Msg {
+				l, text := clipboardVerdict(ctx, tmux, "the recovery key")
+				return setupCopiedMsg{level: l, text: text}
+			})
 		case "enter":
 			f.problem, f.note = "", ""
 			f.confIn.SetValue("")
@@ -413,10 +444,15 @@ func (f *setupFlow) back(to setupFlowStep) tea.Cmd {
 	return nil
 }
 
-// refuse shows a problem on the sign-in form with the cursor in the field to fix.
+// refuse shows a problem on the sign-in form with the cursor in the field to fix. A
+// problem with the server (unreachable, untrusted, not scimdesk) says that the URL is
+// fixed right here: nobody needs to run the command again with another --server.
 func (f *setupFlow) refuse(field int, problem string) tea.Cmd {
 	f.step = sfSignIn
 	f.problem = problem
+	if field == sfFieldServer {
+		f.problem += " Correct the Server line above (ctrl+u clears it) and press enter."
+	}
 	return f.setFocus(field)
 }
 
@@ -867,7 +903,17 @@ func (f *setupFlow) body(tw int) string {
 		if f.recovering() {
 			intro = "Type your email and the recovery code your admin gave you. Then your recovery key and a new passphrase: your key stays the same."
 		}
-		return sfWrap(intro, tw) + "\n\n" + f.signIn[0].View() + "\n" + f.signIn[1].View() + "\n" + f.signIn[2].View()
+		// The field with the cursor is marked with ▸ too, not only by its colour, so that
+		// after a refusal the field to fix shows without colour (NO_COLOR) as well.
+		fieldsView := make([]string, len(f.signIn))
+		for i := range f.signIn {
+			mark := "  "
+			if i == f.focus {
+				mark = st.Title.Render("▸ ")
+			}
+			fieldsView[i] = mark + f.signIn[i].View()
+		}
+		return sfWrap(intro, tw) + "\n\n" + strings.Join(fieldsView, "\n")
 	case sfChecking:
 		return f.spinner.View() + "Checking your code with " + f.serverName() + "…"
 	case sfRecoveryKey:

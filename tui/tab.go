@@ -44,6 +44,7 @@ type store interface {
 	EventsBefore(ctx context.Context, id int64, limit int) ([]db.Event, error)
 	ReadHeartbeat(ctx context.Context) (db.Heartbeat, error)
 	IssueSetupCode(ctx context.Context, userID, purpose, actor string) (db.SetupCode, string, error)
+	SetupCodeOf(ctx context.Context, userID string) (db.SetupCode, error)
 }
 
 // deps are what every tab is built with, passed to constructors (never through a context).
@@ -56,6 +57,8 @@ type deps struct {
 	dbPath      string
 	logPath     string
 	actor       string // who the audit log names for admin actions
+	tmux        string // $TMUX of the admin's terminal; "" outside tmux (or not known: over SSH)
+	noColour    bool   // the terminal shows no colour (NO_COLOR): placeholders get brackets
 	pid         int    // this process, to tell our own heartbeat from another server's
 	styles      *styles
 	keys        *keyMap

@@ -21,6 +21,9 @@ var lifetimes = []struct {
 	{"never", 0},
 }
 
+// descriptionHint is the description field's placeholder.
+const descriptionHint = "what it is for, e.g. okta production"
+
 // tokenForm asks for a new token's description and lifetime.
 type tokenForm struct {
 	d        *deps
@@ -33,7 +36,7 @@ type tokenForm struct {
 func newTokenForm(d *deps) tokenForm {
 	in := textinput.New()
 	in.Prompt = ""
-	in.Placeholder = "what it is for, e.g. okta production"
+	in.Placeholder = descriptionHint
 	in.CharLimit = 100
 	in.SetStyles(d.styles.Input)
 	return tokenForm{d: d, desc: in, lifetime: 1}
@@ -43,6 +46,7 @@ func newTokenForm(d *deps) tokenForm {
 func (f *tokenForm) start(width int) tea.Cmd {
 	f.desc.SetValue("")
 	f.desc.SetStyles(f.d.styles.Input)
+	f.desc.Placeholder = markHint(descriptionHint, f.d.noColour)
 	f.desc.SetWidth(max(20, min(50, width-20)))
 	f.lifetime, f.field, f.problem = 1, 0, ""
 	return f.desc.Focus()

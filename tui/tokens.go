@@ -28,8 +28,10 @@ type tokens struct {
 	replaced      db.Token // the token the new one replaces, when it came from a rotation
 	secret        string   // the new token's secret, while its screen is shown; then gone
 	confirm       confirm
-	lastRequests  int64  // the heartbeat's request count when the list was last read
-	selectID      string // the token to select when the list is next read (a new one)
+	lastRequests  int64        // the heartbeat's request count when the list was last read
+	selectID      string       // the token to select when the list is next read (a new one)
+	heartbeat     db.Heartbeat // for the SCIM URL shown beside a new secret
+	beatOK        bool
 }
 
 func newTokens(d *deps) *tokens {
@@ -69,7 +71,7 @@ func (t *tokens) KeyMap() help.KeyMap {
 		cp, done := km.Copy, km.Back
 		cp.SetHelp("c", "copy secret")
 		done.SetHelp("esc", "done (hides it for good)")
-		return keyHelp{short: []key.Binding{cp, done}}
+		return keyHelp{short: []key.Binding{cp, km.CopyURL, done}}
 	}
 	all := km.ShowAll
 	if t.showAll {
@@ -121,6 +123,9 @@ func (t *tokens) Update(msg tea.Msg) tea.Cmd {
 		if msg.HeartbeatOK {
 			t.lastRequests = msg.Heartbeat.Requests
 		}
+		if msg.Err == nil {
+			t.heartbeat, t.beatOK = msg.Heartbeat, msg.HeartbeatOK
+		}
 		// The first poll counts too: a token created or revoked between this tab's first
 		// read and that poll is only in its history.
 		if changed {
@@ -161,7 +166,13 @@ func (t *tokens) key(k tea.KeyPressMsg) tea.Cmd {
 	case t.secret != "":
 		switch {
 		case key.Matches(k, km.Copy):
-			return tea.Batch(tea.SetClipboard(t.secret), report(levelOK, "Copied the secret (OSC 52). If nothing arrived, select the line instead."))
+			return copyText(t.d, "the secret", t.secret)
+		case key.Matches(k, km.CopyURL):
+			url := scimURL(t.d, t.heartbeat, t.beatOK)
+			if url == "" {
+				return report(levelErr, "No SCIM URL to copy: no server is running for this database.")
+			}
+			return copyText(t.d, "the SCIM URL", url)
 		case key.Matches(k, km.Back), key.Matches(k, km.Open):
 			t.hideSecret()
 			return report(levelInfo, "Secret hidden for good. Lost it? Rotate the token with r for a new one.")
@@ -358,18 +369,26 @@ func (t *tokens) secretView() string {
 		}
 		lines = append(lines, st.Warn.Render(old))
 	}
+	// The SCIM URL goes beside the secret: the identity provider needs both, and going to
+	// tab 1 for the URL would hide the secret for good.
+	url := scimURL(t.d, t.heartbeat, t.beatOK)
+	urlLine := st.Accent.Render(url)
+	if url == "" {
+		urlLine = st.Dim.Render("unknown while no server runs for this database: the server's public URL + /scim/v2")
+	}
 	lines = append(lines,
 		"",
 		st.Heading.Render("Copy the secret now. It is shown only this once: scimdesk keeps only its hash."),
 		"",
 		rule,
-		"",
+		st.Label.Render("Secret")+st.Dim.Render("   (")+st.Key.Render("c")+st.Dim.Render(" copies it)"),
 		"  "+st.Secret.Render(t.secret),
 		"",
+		st.Label.Render("SCIM URL")+st.Dim.Render(" (")+st.Key.Render("u")+st.Dim.Render(" copies it)"),
+		"  "+urlLine,
 		rule,
 		"",
-		"Press "+st.Key.Render("c")+" to copy it to your clipboard, or select the line above.",
-		"Paste it into Okta (Provisioning › Integration › Authorization) or Entra ID (Secret Token).",
+		"Paste both into Okta (Provisioning › Integration: SCIM connector base URL and Authorization) or Entra ID (Tenant URL and Secret Token); or select each line.",
 		"",
 		st.Dim.Render("esc or enter when done: the secret disappears for good, and so does it if you leave this tab."),
 	)

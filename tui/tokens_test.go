@@ -10,7 +10,7 @@ import (
 	"scimdesk/db"
 )
 
-var secretRe = regexp.MustCompile(`scim_[A-Za-z0-9_-]{43}`)
+var secretRe = regexp.MustCompile(`scim_[A-Za-z0-9]{43}`)
 
 func TestTokensCreateShowsSecretOnce(t *testing.T) {
 	d := testDB(t)

@@ -60,12 +60,7 @@ func statusCell(st *styles, status string) cell {
 }
 
 // userName is the name to show: the display name, else given and family names.
-func userName(u db.User) string {
-	if u.DisplayName != "" {
-		return u.DisplayName
-	}
-	return strings.TrimSpace(u.GivenName + " " + u.FamilyName)
-}
+func userName(u db.User) string { return u.ShownName() }
 
 func groupNames(gs []db.GroupRef) string {
 	names := make([]string, len(gs))

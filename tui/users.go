@@ -29,6 +29,11 @@ type users struct {
 	code          setupCode
 	heartbeat     db.Heartbeat // for the server URL in the setup command
 	beatOK        bool
+	scimOn        bool // for what the empty list says
+	scimKnown     bool
+	codes         map[string]codeStateMsg // the code each user holds, by user id, as last read
+	codeAsked     string                  // the user whose code is being read
+	lastEventID   int64                   // the newest audit event seen
 }
 
 // statusCycle is the order the s key steps through.
@@ -36,7 +41,7 @@ var statusCycle = []string{"", db.StatusPending, db.StatusReady, db.StatusDeacti
 
 func newUsers(d *deps) *users {
 	return &users{d: d, list: newUserList(d, "users", true), filter: newFilterBox(d, "users", "email, user name or name"),
-		detail: newDetail(d), confirm: confirm{d: d}, code: setupCode{d: d}}
+		detail: newDetail(d), confirm: confirm{d: d}, code: setupCode{d: d}, codes: map[string]codeStateMsg{}}
 }
 
 func (u *users) Title() string   { return "Users" }
@@ -70,30 +75,96 @@ func (u *users) KeyMap() help.KeyMap {
 		done.SetHelp("enter", "keep filter")
 		return keyHelp{short: []key.Binding{done, back}}
 	case u.detail.open:
-		return keyHelp{short: []key.Binding{km.SetupCode, km.Up, km.Down, km.Back}}
+		return keyHelp{short: []key.Binding{u.codeKey(), km.Up, km.Down, km.Back}}
 	}
-	status, code, clear := km.StatusFilter, km.SetupCode, km.Back
+	status, code, clear := km.StatusFilter, u.codeKey(), km.Back
 	status.SetHelp("s", "status")
-	code.SetHelp("i", "setup code")
 	clear.SetHelp("esc", "clear filter")
 	return keyHelp{
 		short: []key.Binding{km.Filter, status, km.Open, code},
-		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, km.SetupCode, clear}, km.nav()},
+		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, code, clear}, km.nav()},
 	}
 }
 
+// codeKey is i as it applies to the selected user: a setup code for a pending user, a
+// recovery code for a ready one.
+func (u *users) codeKey() key.Binding {
+	k := u.d.keys.SetupCode
+	k.SetHelp("i", "setup code")
+	if row, ok := u.list.win.selected(); ok && row.Status() == db.StatusReady {
+		k.SetHelp("i", "recovery code")
+	}
+	return k
+}
+
+// Update handles one message; afterwards, the code of the selected user is read if it is
+// not known yet.
 func (u *users) Update(msg tea.Msg) tea.Cmd {
+	cmd := u.update(msg)
+	if c := u.wantCode(); c != nil {
+		return tea.Batch(cmd, c)
+	}
+	return cmd
+}
+
+// wantCode reads the code of the selected user, unless it is known or on its way.
+func (u *users) wantCode() tea.Cmd {
+	row, ok := u.list.win.selected()
+	if !ok || row.Status() == db.StatusDeactivated || u.codeAsked == row.ID {
+		return nil
+	}
+	if _, known := u.codes[row.ID]; known {
+		return nil
+	}
+	u.codeAsked = row.ID
+	return loadCode(u.d, row.ID)
+}
+
+// showDetail opens (or, open, refreshes) the page of a user, with the code they hold.
+func (u *users) showDetail(row db.User, refresh bool) {
+	title, lines := userDetail(u.d.styles, row, u.width)
+	if c, ok := u.codes[row.ID]; ok && row.Status() != db.StatusDeactivated {
+		// Aligned with the page's labels: fields pads labels to the longest of its pairs.
+		pair := fields(u.d.styles, [][2]string{{"Display name", "-"}, codeDetail(c, u.d.now())}, u.width, fieldLines)[1:]
+		for i, l := range lines {
+			if strings.HasPrefix(ansi.Strip(l), "ID ") {
+				lines = append(lines[:i:i], append(pair, lines[i:]...)...)
+				break
+			}
+		}
+	}
+	if refresh {
+		u.detail.replace(title, lines)
+		return
+	}
+	u.detailID = row.ID
+	u.detail.show(title, lines)
+}
+
+func (u *users) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case usersMsg:
 		mine, cmd := u.list.handle(msg)
 		if mine && u.detail.open {
 			for _, row := range msg.Rows {
 				if row.ID == u.detailID {
-					u.detail.replace(userDetail(u.d.styles, row, u.width))
+					u.showDetail(row, true)
 				}
 			}
 		}
 		return cmd
+	case codeStateMsg:
+		if u.codeAsked == msg.UserID {
+			u.codeAsked = ""
+		}
+		if msg.Err != nil {
+			return reportErr("Reading the user's code", msg.Err)
+		}
+		u.codes[msg.UserID] = msg
+		if row, ok := u.list.win.selected(); ok && u.detail.open && row.ID == u.detailID && row.ID == msg.UserID {
+			u.showDetail(row, true)
+		}
+		return nil
 	case debounceMsg:
 		if u.filter.settled(msg) {
 			return u.list.query(u.where())
@@ -103,6 +174,11 @@ func (u *users) Update(msg tea.Msg) tea.Cmd {
 			return reportErr("Issuing a setup code", msg.Err)
 		}
 		u.code.show(msg, scimURL(u.d, u.heartbeat, u.beatOK), urlCaveat(u.d, u.heartbeat, u.beatOK))
+		u.code.after = u.lastEventID
+		delete(u.codes, msg.Code.UserID)
+		if msg.Code.Purpose == db.PurposeRecover {
+			return report(levelOK, "Recovery code issued. Hand it over now: it is shown only once.")
+		}
 		return report(levelOK, "Setup code issued. Hand it over now: it is shown only once.")
 	case tabLeftMsg:
 		u.code.hide()
@@ -110,12 +186,28 @@ func (u *users) Update(msg tea.Msg) tea.Cmd {
 	case pollMsg:
 		if msg.Err == nil {
 			u.heartbeat, u.beatOK = msg.Heartbeat, msg.HeartbeatOK
+			u.scimOn, u.scimKnown = msg.SCIMOn, true
+		}
+		var cmds []tea.Cmd
+		for _, e := range msg.Events {
+			u.lastEventID = max(u.lastEventID, e.ID)
+			// A code issued, spent, or worn down by a wrong email (a failed attempt): what
+			// is known of codes may be stale.
+			if strings.HasPrefix(e.Kind, "user.") {
+				clear(u.codes)
+				u.codeAsked = ""
+			}
+			if u.code.shown() && u.code.finished.IsZero() && e.Outcome == db.OutcomeOK && e.Kind == keyEvent(u.code.code.Purpose) &&
+				e.Subject == u.code.code.UserName && e.ID > u.code.after {
+				cmds = append(cmds, u.code.finish(e))
+			}
 		}
 		// The first poll counts too: a change made between this tab's first read and that
 		// poll is only in its history, and would not show until the next change.
 		if touchesUsers(msg.Events) {
-			return u.list.refresh()
+			cmds = append(cmds, u.list.refresh())
 		}
+		return tea.Batch(cmds...)
 	case tea.KeyPressMsg:
 		return u.key(msg)
 	case tea.PasteMsg:
@@ -158,8 +250,7 @@ func (u *users) key(k tea.KeyPressMsg) tea.Cmd {
 		return u.list.query(u.where())
 	case key.Matches(k, km.Open):
 		if row, ok := u.list.win.selected(); ok {
-			u.detailID = row.ID
-			u.detail.show(userDetail(u.d.styles, row, u.width))
+			u.showDetail(row, false)
 		}
 		return nil
 	case key.Matches(k, km.SetupCode):
@@ -175,8 +266,10 @@ func (u *users) key(k tea.KeyPressMsg) tea.Cmd {
 	return cmd
 }
 
-// setupCode asks, for a pending user, whether to issue a setup code: a new code voids the
-// one the user may already hold, so a stray key must not do it.
+// setupCode asks, for a pending user, whether to issue a setup code, and for a ready one,
+// whether to issue a recovery code: a new code voids the one the user may already hold,
+// and a recovery code lets its holder replace the user's passphrase, so a stray key must
+// not do either.
 func (u *users) setupCode() tea.Cmd {
 	row, ok := u.list.win.selected()
 	if u.detail.open {
@@ -184,13 +277,20 @@ func (u *users) setupCode() tea.Cmd {
 	}
 	switch {
 	case !ok:
-		return report(levelInfo, "Select a pending user first.")
-	case row.Status() != db.StatusPending:
-		return report(levelInfo, "Only pending users need a setup code; this user is "+row.Status()+".")
+		return report(levelInfo, "Select a user first.")
+	case row.Status() == db.StatusDeactivated:
+		return report(levelInfo, "This user is deactivated: the identity provider must reactivate them before any code works.")
+	case row.Status() == db.StatusReady:
+		who := clean(row.UserName)
+		u.confirm.ask("Issue a recovery code for "+who+"?",
+			"Only if "+who+" asked for it: with this code and their recovery key, whoever holds both chooses a new passphrase for "+
+				who+"'s key. Hand it to "+who+" in person or over a channel you trust. Valid 24 hours, single use; a code issued before stops working.",
+			issueCode(u.d, row.ID, db.PurposeRecover))
+		return nil
 	}
 	u.confirm.ask("Issue a setup code for "+clean(row.UserName)+"?",
 		"The code is valid for 24 hours and used once; it is shown once, with the command to hand over. A code issued before for this user stops working.",
-		issueSetupCode(u.d, row.ID))
+		issueCode(u.d, row.ID, db.PurposeSetup))
 	return nil
 }
 
@@ -249,15 +349,21 @@ func (u *users) listView(width int) string {
 	right := st.Dim.Render("showing ") + st.Accent.Render(show) + st.Dim.Render(" (s) · newest first")
 	b.WriteString(spread(left, right, width) + "\n\n")
 	empty := "no users yet"
-	if u.filter.query != "" || u.status != "" {
+	switch {
+	case u.filter.query != "" || u.status != "":
 		empty = "no users match"
+	case u.scimKnown && !u.scimOn:
+		empty = "no users yet: once SCIM is on, assign people to the app in Okta or Entra ID"
+	case u.scimKnown:
+		empty = "no users yet: assign people to the app in Okta or Entra ID; they appear here"
 	}
 	b.WriteString(block(viewUsers(u.list, width, u.height-4, empty), width, u.height-4) + "\n")
 	b.WriteString(u.footer())
 	return b.String()
 }
 
-// footer is where the cursor is, and what the list holds when it is empty.
+// footer is where the cursor is, with the code the selected user holds, and what the
+// list holds when it is empty.
 func (u *users) footer() string {
 	st := u.d.styles
 	w := &u.list.win
@@ -267,13 +373,35 @@ func (u *users) footer() string {
 	case w.total == 0 && (u.filter.query != "" || u.status != ""):
 		return st.Dim.Render("No user matches. esc clears the filter; s changes the status shown.")
 	case w.total == 0:
-		return st.Dim.Render("No users yet. Enable SCIM (tab 1) and assign people to the app in Okta or Entra ID.")
+		return st.Dim.Render(strings.TrimRight(fit(u.emptyText(), u.width, false), " "))
 	}
-	s := st.Dim.Render(u.list.position())
-	if row, ok := w.selected(); ok && row.Status() == db.StatusPending {
-		s += st.Dim.Render(" · enter for details · i issues a setup code")
+	s := u.list.position()
+	row, ok := w.selected()
+	if ok && row.Status() != db.StatusDeactivated {
+		c, known := u.codes[row.ID]
+		switch {
+		case !known:
+		case row.Status() == db.StatusReady && (!c.Found || c.Code.Purpose != db.PurposeRecover):
+			s += " · i issues a recovery code"
+		case !c.Found:
+			s += " · no setup code yet · i issues one"
+		default:
+			s += " · " + codeSummary(c, u.d.now())
+		}
 	}
-	return s
+	return st.Dim.Render(strings.TrimRight(fit(s, u.width, false), " "))
+}
+
+// emptyText is what an empty user list says, by SCIM's state: off, how to switch it on;
+// on, that the identity provider's push will show here.
+func (u *users) emptyText() string {
+	switch {
+	case !u.scimKnown:
+		return "No users yet."
+	case !u.scimOn:
+		return "No users yet: SCIM is off. Press 1, then e, to switch it on."
+	}
+	return "No users yet: SCIM is on; the users Okta or Entra ID push show here."
 }
 
 // spread puts left and right on one line of width, right-aligned if there is room.
@@ -293,7 +421,7 @@ func userDetail(st *styles, u db.User, width int) (string, []string) {
 	title := st.Heading.Render(strings.TrimRight(name, " ")) + "  " + status.Style.Render(status.Text) + st.Dim.Render(back)
 	explain := map[string]string{
 		db.StatusPending:     "active, has not set up a master key yet (i issues a setup code)",
-		db.StatusReady:       "active, has set up a master key",
+		db.StatusReady:       "active, has set up a master key (i issues a recovery code, if they forgot their passphrase)",
 		db.StatusDeactivated: "the identity provider set active=false: cannot finish setup; keeps its groups",
 	}[u.Status()]
 	pairs := [][2]string{

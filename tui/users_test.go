@@ -83,6 +83,17 @@ func TestUsersFilterDebouncesAndDropsStaleAnswers(t *testing.T) {
 
 	dr.key("/", "esc")
 	dr.waitText("row 1 of 1,000")
+
+	// The NAME column of these users is made of givenName and familyName (they have no
+	// displayName): what the admin reads there finds them.
+	dr.key("/")
+	dr.typeText("user n00042")
+	v := plain(dr.waitText("row 1 of 1", "user00042@example.com", "User N00042"))
+	if strings.Contains(v, "user00041@example.com") {
+		t.Errorf("the name filter shows other users:\n%s", v)
+	}
+	dr.key("esc")
+	dr.waitText("row 1 of 1,000")
 }
 
 func TestUsersDetailAndSetupCode(t *testing.T) {
@@ -139,7 +150,7 @@ func TestUsersDetailAndSetupCode(t *testing.T) {
 	dr.key("end") // the deactivated user
 	dr.waitText("row 3 of 3")
 	dr.key("i")
-	dr.waitStatus("Only pending users")
+	dr.waitStatus("This user is deactivated")
 }
 
 // Users an identity provider creates through the server show up on the tab by themselves:
