@@ -29,6 +29,10 @@ type activity struct {
 	detailID      int64
 	filter        filterBox
 	failures      bool // failures only
+	// watched is set while the tab is on screen. While nobody looks, a cursor on the
+	// newest event stays on the newest, so the tab opens on the latest activity; once it
+	// is shown, the cursor holds its event whatever arrives.
+	watched bool
 }
 
 // keepEvents bounds the events held in memory; older ones are read again on demand.
@@ -132,7 +136,12 @@ func (a *activity) Update(msg tea.Msg) tea.Cmd {
 		if a.filter.settled(msg) {
 			return a.reshow()
 		}
+	case tabShownMsg:
+		a.watched = true
+	case tabLeftMsg:
+		a.watched = false
 	case tea.KeyPressMsg:
+		a.watched = true // keys reach a tab only while it is shown
 		return a.key(msg)
 	case tea.PasteMsg:
 		if a.filter.active {
@@ -144,10 +153,13 @@ func (a *activity) Update(msg tea.Msg) tea.Cmd {
 }
 
 // reshow applies the filters to the events held, keeping the cursor on the event it was
-// on. At the top of the list the cursor stays on its event too: new events appear above
-// it, and enter still opens the one the admin chose.
+// on. At the top of the list the cursor stays on its event too while the tab is shown: new
+// events appear above it, and enter still opens the one the admin chose.
 func (a *activity) reshow() tea.Cmd {
 	was := a.win.selectedKey(eventKey)
+	if !a.watched && a.win.cursor == 0 {
+		was = "" // unwatched at the top: stay on the newest
+	}
 	a.shown = a.events
 	if a.filtered() {
 		match := eventMatcher(a.filter.query, a.failures)

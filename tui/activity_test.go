@@ -29,6 +29,7 @@ func TestActivityHistoryLiveAndDetail(t *testing.T) {
 	if strings.Index(v, "fail 409") > strings.Index(v, "ok 201") {
 		t.Error("the newest event is not on top")
 	}
+	dr.send(tabShownMsg{}) // the admin looks at it from now on
 
 	// Written by another process (no nudge): the feed's next poll, within a second, finds it.
 	insert(db.Event{Kind: "group.create", Agent: "Microsoft.Identity-Provisioning/1.0", Subject: "Engineering", Status: 201})

@@ -169,8 +169,8 @@ func (a *app) clearTransient() {
 	}
 }
 
-// switchTo shows tab i; the tab left behind is told, so it can forget what must not
-// outlive the screen (a token's secret).
+// switchTo shows tab i; both tabs are told: the one left behind can forget what must not
+// outlive the screen (a token's secret), the one shown starts holding its selection still.
 func (a *app) switchTo(i int) tea.Cmd {
 	if i == a.active {
 		return nil
@@ -178,7 +178,7 @@ func (a *app) switchTo(i int) tea.Cmd {
 	left := a.tabs[a.active]
 	a.active = i
 	a.clearTransient()
-	return left.Update(tabLeftMsg{})
+	return tea.Batch(left.Update(tabLeftMsg{}), a.tabs[i].Update(tabShownMsg{}))
 }
 
 // bodyHeight is what the tabs get: the screen less the tab bar, its rule, the status line

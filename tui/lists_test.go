@@ -380,6 +380,7 @@ func TestActivityNewerAboveTheView(t *testing.T) {
 	dr := driveTab(t, a, 80, 20)
 	dr.liveFeed(dp)
 	dr.waitText("first09")
+	dr.send(tabShownMsg{})
 	insertEvents(t, d, 30, func(i int) string { return fmt.Sprintf("later%02d", i) })
 	v := plain(dr.waitText("↑ 15 newer (g)"))
 	if l := selectedLine(v); !strings.Contains(l, "first09") {
@@ -389,6 +390,34 @@ func TestActivityNewerAboveTheView(t *testing.T) {
 	v = plain(dr.waitText("later29"))
 	if strings.Contains(v, "newer (g)") {
 		t.Errorf("the note stays at the top:\n%s", v)
+	}
+}
+
+// Events that arrive while the tab is not on screen leave a cursor at the top on the
+// newest event, so the tab opens on the latest activity; once shown, it holds still.
+func TestActivityUnwatchedStaysOnTheNewest(t *testing.T) {
+	d := testDB(t)
+	insertEvents(t, d, 3, func(i int) string { return fmt.Sprintf("first%02d", i) })
+	dp := testDeps(t, d, Options{})
+	a := newActivity(dp)
+	dr := driveTab(t, a, 80, 20)
+	dr.liveFeed(dp)
+	dr.waitText("first02")
+	insertEvents(t, d, 3, func(i int) string { return fmt.Sprintf("later%02d", i) })
+	v := plain(dr.waitText("later02"))
+	if l := selectedLine(v); !strings.Contains(l, "later02") {
+		t.Errorf("unwatched, the cursor stayed on an old event: %q\n%s", l, v)
+	}
+	dr.send(tabShownMsg{})
+	insertEvents(t, d, 1, func(i int) string { return "watched" })
+	v = plain(dr.waitText("watched"))
+	if l := selectedLine(v); !strings.Contains(l, "later02") {
+		t.Errorf("shown, the cursor left its event: %q\n%s", l, v)
+	}
+	dr.send(tabLeftMsg{})
+	dr.send(tabShownMsg{})
+	if l := selectedLine(plain(dr.view())); !strings.Contains(l, "later02") {
+		t.Errorf("switching back moved the cursor: %q", l)
 	}
 }
 

@@ -49,6 +49,9 @@ type statusExpiredMsg struct{ Seq int }
 // dropped for good then).
 type tabLeftMsg struct{}
 
+// tabShownMsg tells a tab that the admin switched to it.
+type tabShownMsg struct{}
+
 // scimSetMsg is the result of switching SCIM on or off.
 type scimSetMsg struct {
 	On  bool
