@@ -29,10 +29,6 @@ type activity struct {
 	detailID      int64
 	filter        filterBox
 	failures      bool // failures only
-	// watched is set while the tab is on screen. While nobody looks, a cursor on the
-	// newest event stays on the newest, so the tab opens on the latest activity; once it
-	// is shown, the cursor holds its event whatever arrives.
-	watched bool
 }
 
 // keepEvents bounds the events held in memory; older ones are read again on demand.
@@ -136,12 +132,10 @@ func (a *activity) Update(msg tea.Msg) tea.Cmd {
 		if a.filter.settled(msg) {
 			return a.reshow()
 		}
-	case tabShownMsg:
-		a.watched = true
-	case tabLeftMsg:
-		a.watched = false
+	case tabShownMsg, tabLeftMsg:
+		a.win.watched = msg == tea.Msg(tabShownMsg{})
 	case tea.KeyPressMsg:
-		a.watched = true // keys reach a tab only while it is shown
+		a.win.watched = true // keys reach a tab only while it is shown
 		return a.key(msg)
 	case tea.PasteMsg:
 		if a.filter.active {
@@ -156,10 +150,7 @@ func (a *activity) Update(msg tea.Msg) tea.Cmd {
 // on. At the top of the list the cursor stays on its event too while the tab is shown: new
 // events appear above it, and enter still opens the one the admin chose.
 func (a *activity) reshow() tea.Cmd {
-	was := a.win.selectedKey(eventKey)
-	if !a.watched && a.win.cursor == 0 {
-		was = "" // unwatched at the top: stay on the newest
-	}
+	was := a.win.keptKey(eventKey)
 	a.shown = a.events
 	if a.filtered() {
 		match := eventMatcher(a.filter.query, a.failures)

@@ -104,7 +104,11 @@ func (g *groups) Update(msg tea.Msg) tea.Cmd {
 			cmds = append(cmds, g.members.refresh())
 		}
 		return tea.Batch(cmds...)
+	case tabShownMsg, tabLeftMsg:
+		g.list.win.watched = msg == tea.Msg(tabShownMsg{})
+		g.members.win.watched = g.list.win.watched
 	case tea.KeyPressMsg:
+		g.list.win.watched, g.members.win.watched = true, true // keys reach a tab only while it is shown
 		return g.key(msg)
 	case tea.PasteMsg:
 		if g.filter.active {

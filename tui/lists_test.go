@@ -47,6 +47,30 @@ func TestFlowSelectionFollowsTheUser(t *testing.T) {
 	s.waitScreen("User name", "user00026@example.com")
 }
 
+// Users provisioned while the admin is on another tab: tab 3 opens on the newest user
+// (the first row), not on whichever user happened to be first when the list was read.
+// Once the tab is shown, the cursor holds its user.
+func TestFlowUnwatchedListOpensOnTheNewest(t *testing.T) {
+	d := testDB(t)
+	srv, post := serveSCIM(t, d)
+	s := startTerm(t, newApp(testDeps(t, d, Options{Server: srv})), 100, 30)
+	s.waitScreen("SCIM URL")
+	for _, n := range []string{"first", "second", "third"} {
+		post("/Users", `{"userName":"`+n+`@example.com"}`)
+	}
+	s.waitScreen("3 served")
+	s.keys("3")
+	scr := s.waitScreen("3 users", "row 1 of 3")
+	if l := selectedLine(scr); !strings.Contains(l, "third@example.com") {
+		t.Fatalf("tab 3 opened away from the newest user: %q\n%s", l, scr)
+	}
+	post("/Users", `{"userName":"fourth@example.com"}`)
+	scr = s.waitScreen("4 users", "row 2 of 4")
+	if l := selectedLine(scr); !strings.Contains(l, "third@example.com") {
+		t.Fatalf("shown, the cursor left its user: %q\n%s", l, scr)
+	}
+}
+
 // A burst of users larger than the page held around the cursor: the cursor still finds its
 // user, on the page where the burst pushed it.
 func TestUsersSelectionFollowsPastAPage(t *testing.T) {

@@ -90,7 +90,7 @@ func (p *paged[T]) refresh() tea.Cmd {
 
 // reload reads the rows on screen again, to put the cursor back on the row selected now.
 func (p *paged[T]) reload() tea.Cmd {
-	p.follow, p.chased = p.win.selectedKey(p.key), false
+	p.follow, p.chased = p.win.keptKey(p.key), false
 	return p.request(p.win.reloadOffset(), true)
 }
 
@@ -144,7 +144,7 @@ func (p *paged[T]) navigate(k tea.KeyPressMsg) (bool, tea.Cmd) {
 		return false, nil
 	}
 	if p.follow != "" { // a reload is out: the admin's choice is the row to come back to
-		p.follow = p.win.selectedKey(p.key)
+		p.follow = p.win.keptKey(p.key)
 	}
 	return true, p.more()
 }

@@ -131,11 +131,15 @@ func (t *tokens) Update(msg tea.Msg) tea.Cmd {
 		if changed {
 			return loadTokens(t.d)
 		}
+	case tabShownMsg:
+		t.win.watched = true
 	case tabLeftMsg:
+		t.win.watched = false
 		t.hideSecret()
 		t.formOpen, t.rotateOpen = false, false
 		t.confirm.open = false
 	case tea.KeyPressMsg:
+		t.win.watched = true // keys reach a tab only while it is shown
 		return t.key(msg)
 	case tea.PasteMsg:
 		if t.formOpen {
@@ -233,7 +237,7 @@ func (t *tokens) hideSecret() {
 // cursor stays on the token it was on (by id), wherever the list put it, or goes to the
 // token just created.
 func (t *tokens) applyShown() {
-	want := t.win.selectedKey(tokenID)
+	want := t.win.keptKey(tokenID)
 	shown := t.all
 	if !t.showAll {
 		shown = db.Visible(t.all, t.d.now())

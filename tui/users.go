@@ -180,7 +180,10 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 			return report(levelOK, "Recovery code issued. Hand it over now: it is shown only once.")
 		}
 		return report(levelOK, "Setup code issued. Hand it over now: it is shown only once.")
+	case tabShownMsg:
+		u.list.win.watched = true
 	case tabLeftMsg:
+		u.list.win.watched = false
 		u.code.hide()
 		u.confirm.open = false
 	case pollMsg:
@@ -209,6 +212,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 		}
 		return tea.Batch(cmds...)
 	case tea.KeyPressMsg:
+		u.list.win.watched = true // keys reach a tab only while it is shown
 		return u.key(msg)
 	case tea.PasteMsg:
 		if u.filter.active {

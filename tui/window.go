@@ -12,6 +12,10 @@ type window[T any] struct {
 	height  int // rows visible at once
 	loaded  bool
 	pending int // offset of the page asked for and not yet arrived; -1: none
+	// watched is set while the list is on screen. Rows arriving above the cursor keep it
+	// on its row (by id) so that enter never acts on someone else; while nobody looks, a
+	// cursor on the first row stays there, so the list opens on the newest rows.
+	watched bool
 }
 
 // margin is how close to the edge of the rows in memory the view may come before the
@@ -110,6 +114,16 @@ func (w *window[T]) follow(key func(T) string, k string) bool {
 		}
 	}
 	return false
+}
+
+// keptKey is the key of the row the cursor must stay on when the rows change: the
+// selected row, or "" (keep the row number) for a list nobody looks at whose cursor is on
+// its first row.
+func (w *window[T]) keptKey(key func(T) string) string {
+	if !w.watched && w.cursor == 0 {
+		return ""
+	}
+	return w.selectedKey(key)
 }
 
 // selectedKey is the key of the row under the cursor, or "" when it is not in memory.
