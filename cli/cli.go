@@ -119,13 +119,14 @@ func liveServer(ctx context.Context, d *db.DB) (db.Heartbeat, bool) {
 	return h, err == nil && h.Live(time.Now())
 }
 
-// actor names the admin in the audit log: the OS user running the command.
+// actor names the admin in the audit log: "cli:" and the OS user running the command (a
+// console in a terminal records "local:", one over SSH "ssh:" and the key).
 func actor() string {
 	name := os.Getenv("USER")
 	if name == "" {
 		name = strconv.Itoa(os.Getuid())
 	}
-	return "admin:" + name
+	return "cli:" + name
 }
 
 // version is stamped into release builds by the linker:

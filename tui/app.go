@@ -124,7 +124,7 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 // askQuit quits at once, unless the SCIM server runs in this process: then quitting
 // stops it, and the identity providers get "connection refused", so it asks first.
 func (a *app) askQuit() tea.Cmd {
-	if a.d.server == nil {
+	if a.d.server == nil || a.d.remote { // over SSH only this session ends
 		return tea.Quit
 	}
 	a.clearTransient()
@@ -173,7 +173,7 @@ func (a *app) View() tea.View {
 	t := a.tabs[a.active]
 	body := t.View()
 	keys := t.KeyMap()
-	global := a.d.keys.global(a.d.server != nil)
+	global := a.d.keys.global(a.d.server != nil && !a.d.remote)
 	switch {
 	case a.quit.open:
 		body, keys = a.quit.view(a.width, a.bodyHeight()), a.quit.keys()

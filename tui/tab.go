@@ -56,7 +56,10 @@ type deps struct {
 	dbPath      string
 	logPath     string
 	actor       string // who the audit log names for admin actions
-	pid         int    // this process, to tell our own heartbeat from another server's
+	remote      bool   // served over SSH: q ends this session, not the server
+	ssh         SSHInfo
+	nudge       <-chan struct{} // the server's nudges to this console; nil without one
+	pid         int             // this process, to tell our own heartbeat from another server's
 	styles      *styles
 	keys        *keyMap
 	now         func() time.Time
