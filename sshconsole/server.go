@@ -445,3 +445,11 @@ func (r *refusalLog) note(log *slog.Logger, addr net.Addr, err error) {
 	log.Warn("SSH connection refused", "remote", remote, "err", err, "not_logged_since_last", r.skipped)
 	r.last, r.skipped = time.Now(), 0
 }
+
+// Close releases the listener of a server that will not Serve (a later listener of the
+// service failed to bind). Nil-safe.
+func (s *Server) Close() {
+	if s != nil && s.ln != nil {
+		s.ln.Close()
+	}
+}

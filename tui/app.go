@@ -173,7 +173,7 @@ func (a *app) View() tea.View {
 	t := a.tabs[a.active]
 	body := t.View()
 	keys := t.KeyMap()
-	global := a.d.keys.global(a.d.server != nil && !a.d.remote)
+	global := a.d.keys.global(a.d.server != nil, a.d.remote)
 	switch {
 	case a.quit.open:
 		body, keys = a.quit.view(a.width, a.bodyHeight()), a.quit.keys()

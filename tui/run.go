@@ -97,7 +97,7 @@ func newDeps(ctx context.Context, o Options) *deps {
 	}
 	if d.remote {
 		// The server keeps serving whatever this session does: say so where q is named.
-		d.keys.Quit.SetHelp("q", "end this SSH session (the server keeps serving)")
+		d.keys.Quit.SetHelp("q", "end session")
 		d.keys.ForceQuit.SetHelp("ctrl+c", "end this SSH session at once")
 	}
 	if d.server != nil {
@@ -116,4 +116,13 @@ func LocalActor() string {
 		name = strconv.Itoa(os.Getuid())
 	}
 	return "local:" + name
+}
+
+// sshLine is tab 1's line on the SSH console service: where it listens and the host key's
+// fingerprint, which admins compare with what ssh shows on first connect; "" without one.
+func sshLine(d *deps) string {
+	if d.ssh.Fingerprint == "" {
+		return ""
+	}
+	return "console on " + d.ssh.Addr + " · host key " + d.ssh.Fingerprint
 }
