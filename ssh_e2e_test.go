@@ -112,7 +112,7 @@ func TestSSHConsoleEndToEnd(t *testing.T) {
 	t.Cleanup(func() {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
-		if t.Failed() || os.Getenv("E2E_LOG") != "" {
+		if t.Failed() {
 			t.Logf("server log:\n%s", log.String())
 		}
 	})
@@ -178,18 +178,19 @@ func TestSSHConsoleEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Two consoles at once, in terminals of different sizes.
-	socket := fmt.Sprintf("scimdesk-ssh-e2e-%d", os.Getpid())
-	tmux := func(args ...string) string {
-		out, _ := exec.Command("tmux", append([]string{"-L", socket}, args...)...).CombinedOutput()
+	// Two consoles at once, in terminals of different sizes: each in a tmux server of its
+	// own (one server would size its detached sessions alike), on sockets of this test's.
+	socket := fmt.Sprintf("scimdesk-ssh-e2e-%d-", os.Getpid())
+	tmux := func(name string, args ...string) string {
+		out, _ := exec.Command("tmux", append([]string{"-L", socket + name}, args...)...).CombinedOutput()
 		return string(out)
 	}
-	t.Cleanup(func() { tmux("kill-server") })
 	sshCmd := strings.Join(append([]string{sshBin}, sshArgs("-i", alicePriv, "admin@127.0.0.1")...), " ")
 	for name, size := range map[string][2]string{"a": {"80", "24"}, "b": {"120", "30"}} {
-		tmux("new-session", "-d", "-s", name, "-x", size[0], "-y", size[1], sshCmd+"; echo SSH-EXIT=$?; sleep 60")
+		t.Cleanup(func() { tmux(name, "kill-server") })
+		tmux(name, "new-session", "-d", "-s", name, "-x", size[0], "-y", size[1], sshCmd+"; echo SSH-EXIT=$?; sleep 60")
 	}
-	screen := func(name string) string { return tmux("capture-pane", "-p", "-t", name) }
+	screen := func(name string) string { return tmux(name, "capture-pane", "-p", "-t", name) }
 	wait := func(name string, texts ...string) string {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
@@ -209,12 +210,11 @@ func TestSSHConsoleEndToEnd(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	press := func(name string, keys ...string) { tmux(append([]string{"send-keys", "-t", name}, keys...)...) }
+	press := func(name string, keys ...string) { tmux(name, append([]string{"send-keys", "-t", name}, keys...)...) }
 	for _, name := range []string{"a", "b"} {
 		wait(name, "1 Provisioning", "SCIM ● on", "host key "+hostFP, "q end session")
 	}
-	// Each console has its own size: the wider one's tab bar reaches further. (tmux may
-	// size a new detached session late: wait for it, before any key is sent.)
+	// Each console has its own size: the wider one's tab bar reaches further.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		a, b := firstLine(screen("a")), firstLine(screen("b"))
 		if len([]rune(a)) <= 80 && len([]rune(b)) > 80 {

@@ -370,7 +370,9 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	}
 	// Not tea.WithContext: when the connection drops, the middleware quits the program
 	// itself, and a killed program would be logged as an error outside our log.
-	p := tea.NewProgram(m, bubbletea.MakeOptions(sess)...)
+	// Without the signal handler: the server's SIGINT or SIGTERM is the service's to handle
+	// (it closes every session), not each console's.
+	p := tea.NewProgram(m, append(bubbletea.MakeOptions(sess), tea.WithoutSignalHandler())...)
 	cs.program.Store(p)
 	return p
 }
