@@ -8,11 +8,13 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"scimdesk/db"
+	"scimdesk/termsafe"
 )
 
 // Server is what the console needs of an in-process SCIM server.
@@ -109,13 +111,20 @@ func newDeps(ctx context.Context, o Options) *deps {
 }
 
 // LocalActor names the admin of a console in a local terminal in the audit log: "local:"
-// and the OS user.
-func LocalActor() string {
-	name := os.Getenv("USER")
-	if name == "" {
-		name = strconv.Itoa(os.Getuid())
+// and the OS user ($USER, cleaned of control characters and bounded, else the uid).
+func LocalActor() string { return "local:" + OSUser() }
+
+// OSUser is the name of the user running this process, as the audit log records it:
+// $USER cleaned of control characters and cut at 32 characters, else the uid.
+func OSUser() string {
+	name := []rune(termsafe.Clean(strings.ToValidUTF8(os.Getenv("USER"), "�")))
+	if len(name) > 32 {
+		name = append(name[:31], '…')
 	}
-	return "local:" + name
+	if len(name) == 0 {
+		return strconv.Itoa(os.Getuid())
+	}
+	return string(name)
 }
 
 // sshLine is tab 1's line on the SSH console service: where it listens and the host key's
