@@ -239,8 +239,9 @@ type pendingKey struct{}
 // pendingConn is a connection counted as pending until it opens a session or closes.
 type pendingConn struct {
 	net.Conn
-	once sync.Once
-	done func()
+	once     sync.Once
+	done     func()
+	channels atomic.Int64 // session channels open on it
 }
 
 func (c *pendingConn) settled() { c.once.Do(c.done) }
@@ -252,11 +253,22 @@ func (c *pendingConn) Close() error {
 
 // sessionChannel accepts a session channel (only logged-in clients get here), with the
 // requests the console has no use for refused.
+// Session channels on one connection are capped at MaxSessions, so that an admin's
+// client cannot hold channels without end either.
 func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
-	if c, ok := ctx.Value(pendingKey{}).(*pendingConn); ok {
-		c.settled()
+	c, ok := ctx.Value(pendingKey{}).(*pendingConn)
+	if !ok { // every connection comes through admit
+		_ = ch.Reject(gossh.ConnectionFailed, "scimdesk: connection not admitted")
+		return
 	}
-	ssh.DefaultSessionHandler(srv, conn, refusingChannel{ch}, ctx)
+	c.settled()
+	if c.channels.Add(1) > int64(s.cfg.MaxSessions) {
+		c.channels.Add(-1)
+		_ = ch.Reject(gossh.ResourceShortage, fmt.Sprintf("scimdesk: at most %d sessions on one connection", s.cfg.MaxSessions))
+		return
+	}
+	defer c.channels.Add(-1)
+	ssh.DefaultSessionHandler(srv, conn, refusingChannel{ch}, ctx) // returns when the channel closes
 }
 
 // refusingChannel refuses agent and X11 forwarding, which the library would otherwise

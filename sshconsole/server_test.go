@@ -213,6 +213,23 @@ func TestSessionCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	again.waitFor(t, "console for ssh:alice")
+
+	// Nor can one connection hold more session channels than that, shell or not.
+	c := e.login(t, alice)
+	for i := range 3 {
+		sess, err := c.NewSession()
+		if i < 2 && err != nil {
+			t.Fatalf("session channel %d: %v", i+1, err)
+		}
+		if i == 2 {
+			if err == nil {
+				sess.Close()
+				t.Error("a third session channel was opened on one connection")
+			}
+			continue
+		}
+		defer sess.Close()
+	}
 }
 
 // A console nobody types into is closed after IdleTimeout, saying so.
