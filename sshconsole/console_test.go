@@ -40,6 +40,9 @@ func TestConsoleOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	con.waitFor(t, "SCIM URL")
+	if n := scim.Subscribers(); n != 1 {
+		t.Errorf("%d consoles follow the server's nudges, want 1", n)
+	}
 
 	con.in.Write([]byte("c"))
 	osc52 := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(scim.SCIMURL()))
@@ -63,5 +66,11 @@ func TestConsoleOverSSH(t *testing.T) {
 	}
 	if strings.Contains(con.out.String(), "Quit?") {
 		t.Error("q over SSH asked whether to stop the server")
+	}
+	// The closed console no longer follows the server: sessions come and go for months.
+	for deadline := time.Now().Add(10 * time.Second); scim.Subscribers() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions left after the session ended", scim.Subscribers())
+		}
 	}
 }
