@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -79,18 +80,28 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// echoModel is a console that shows who it serves and quits on q: the package's part is
-// the SSH around it, not the console.
-type echoModel struct{ s Session }
+// echoModel is a console that shows who it serves and the size of its terminal, and
+// quits on q: the package's part is the SSH around it, not the console.
+type echoModel struct {
+	s    Session
+	size string
+}
 
 func (m echoModel) Init() tea.Cmd { return nil }
 func (m echoModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "q" {
-		return m, tea.Quit
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		if msg.String() == "q" {
+			return m, tea.Quit
+		}
+	case tea.WindowSizeMsg:
+		m.size = fmt.Sprintf("%dx%d", msg.Width, msg.Height)
 	}
 	return m, nil
 }
-func (m echoModel) View() tea.View { return tea.NewView("console for " + m.s.Actor) }
+func (m echoModel) View() tea.View {
+	return tea.NewView("console for " + m.s.Actor + " on " + m.size + ".")
+}
 
 // env is a running SSH console service on 127.0.0.1:0.
 type env struct {
@@ -111,7 +122,7 @@ func startServer(t *testing.T, cfg Config, keyLines ...string) *env {
 	cfg.AuthorizedKeys = e.keysPath
 	cfg.Logger = slog.New(slog.NewTextHandler(e.log, nil))
 	if cfg.Console == nil {
-		cfg.Console = func(_ context.Context, s Session) (tea.Model, error) { return echoModel{s}, nil }
+		cfg.Console = func(_ context.Context, s Session) (tea.Model, error) { return echoModel{s: s}, nil }
 	}
 	srv, err := New(cfg)
 	if err != nil {
@@ -166,6 +177,12 @@ type console struct {
 // openConsole asks for a terminal and a shell, as `ssh host` does.
 func openConsole(t *testing.T, c *gossh.Client) (*console, error) {
 	t.Helper()
+	return openConsoleSized(t, c, 24, 80)
+}
+
+// openConsoleSized is openConsole on a terminal of rows×cols.
+func openConsoleSized(t *testing.T, c *gossh.Client, rows, cols int) (*console, error) {
+	t.Helper()
 	sess, err := c.NewSession()
 	if err != nil {
 		return nil, err
@@ -175,7 +192,7 @@ func openConsole(t *testing.T, c *gossh.Client) (*console, error) {
 	if con.in, err = sess.StdinPipe(); err != nil {
 		return nil, err
 	}
-	if err := sess.RequestPty("xterm-256color", 24, 80, gossh.TerminalModes{}); err != nil {
+	if err := sess.RequestPty("xterm-256color", rows, cols, gossh.TerminalModes{}); err != nil {
 		return nil, err
 	}
 	if err := sess.Shell(); err != nil {

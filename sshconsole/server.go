@@ -34,6 +34,13 @@ const (
 // session's life.
 const maxEnv = 64
 
+// maxCols and maxRows bound the terminal size a client may claim: the console allocates
+// its screen by it, and a claimed 100000×100000 would take the whole server's memory.
+const (
+	maxCols = 512
+	maxRows = 256
+)
+
 // Session is what a console is told of the SSH session it is shown in.
 type Session struct {
 	// Actor names the admin in the audit log: "ssh:", the key's comment and fingerprint.
@@ -292,6 +299,8 @@ func (c refusingChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) 
 			case "env":
 				env++
 				refuse = env > maxEnv
+			case "pty-req", "window-change":
+				r.Payload = clampWindow(r.Type, r.Payload)
 			}
 			if refuse {
 				if r.WantReply {
@@ -466,4 +475,30 @@ func (s *Server) Close() {
 	if s != nil && s.ln != nil {
 		s.ln.Close()
 	}
+}
+
+// clampWindow bounds the size in a pty-req or window-change request to maxCols×maxRows;
+// a payload it cannot read is passed on as it is (the library then refuses it).
+func clampWindow(kind string, payload []byte) []byte {
+	clamp := func(cols, rows *uint32) {
+		*cols, *rows = min(*cols, maxCols), min(*rows, maxRows)
+	}
+	if kind == "pty-req" {
+		var p struct {
+			Term                 string
+			Cols, Rows, Xpx, Ypx uint32
+			Modes                string
+		}
+		if gossh.Unmarshal(payload, &p) != nil {
+			return payload
+		}
+		clamp(&p.Cols, &p.Rows)
+		return gossh.Marshal(p)
+	}
+	var w struct{ Cols, Rows, Xpx, Ypx uint32 }
+	if gossh.Unmarshal(payload, &w) != nil {
+		return payload
+	}
+	clamp(&w.Cols, &w.Rows)
+	return gossh.Marshal(w)
 }

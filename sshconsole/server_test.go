@@ -1,6 +1,7 @@
 package sshconsole
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -310,4 +311,26 @@ func TestActor(t *testing.T) {
 			t.Errorf("Actor(%q) = %q, want %q", comment, got, want)
 		}
 	}
+}
+
+// A terminal size a client claims is bounded (the console allocates its screen by it), at
+// the start and on every resize; an ordinary size passes as it is. (The sizes here are
+// modest, so that a missing bound fails the test rather than the machine.)
+func TestTerminalSizeIsBounded(t *testing.T) {
+	alice := newTestKey(t, "alice")
+	e := startServer(t, Config{}, alice.line())
+	con, err := openConsoleSized(t, e.login(t, alice), 300, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	con.waitFor(t, fmt.Sprintf(" on %dx%d.", maxCols, maxRows))
+	resize := func(cols, rows uint32) {
+		if _, err := con.sess.SendRequest("window-change", false, gossh.Marshal(struct{ Cols, Rows, X, Y uint32 }{cols, rows, 0, 0})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resize(132, 43)
+	con.waitFor(t, " on 132x43.")
+	resize(2000, 43)
+	con.waitFor(t, fmt.Sprintf(" on %dx43.", maxCols))
 }
