@@ -91,7 +91,8 @@ func (k *keyMap) nav() []key.Binding {
 }
 
 // global is the column of keys that work on every tab; with the SCIM server in this
-// process, q asks first (quitting stops the server) and ctrl+c does not.
+// process, q asks first (quitting stops the server) and ctrl+c does not. Over SSH (remote)
+// q ends the session only, and the help says the server keeps serving.
 func (k *keyMap) global(serverHere, remote bool) []key.Binding {
 	quit := k.Quit
 	switch {
