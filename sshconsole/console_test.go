@@ -48,7 +48,8 @@ func TestConsoleOverSSH(t *testing.T) {
 	osc52 := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(scim.SCIMURL()))
 	con.waitFor(t, osc52)
 
-	con.in.Write([]byte("e")) // enable SCIM, as alice
+	con.waitFor(t, "SCIM ○ off") // the switch is read: e acts on it
+	con.in.Write([]byte("e"))    // enable SCIM, as alice
 	var events []db.Event
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if events, err = d.EventsAfter(context.Background(), 0, 10); err == nil && len(events) > 0 {
