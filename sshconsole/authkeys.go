@@ -82,6 +82,11 @@ func (a *authorizedKeys) refreshLocked() {
 		a.fail(fmt.Sprintf("cannot read %s: %v; nobody can log in over SSH until it is back", a.path, err))
 		return
 	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		// As OpenSSH's StrictModes: whoever may write the file may make themselves admin.
+		a.fail(fmt.Sprintf("%s is writable by others than its owner: nobody can log in over SSH until `chmod go-w %s`", a.path, a.path))
+		return
+	}
 	if a.stat != nil && a.failed == "" && os.SameFile(a.stat, fi) && fi.ModTime().Equal(a.stat.ModTime()) && fi.Size() == a.stat.Size() {
 		return
 	}

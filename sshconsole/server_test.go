@@ -62,6 +62,22 @@ func TestAuthorizedKeysRules(t *testing.T) {
 	}
 	con.waitFor(t, "console for ssh:bob@desk "+bob.fingerprint())
 
+	// A file others may write lets nobody in, until it is fixed.
+	if err := os.Chmod(e.keysPath, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := e.dial(gossh.PublicKeys(bob.signer)); err == nil {
+		c.Close()
+		t.Error("bob was let in with the authorized-keys file writable by anyone")
+	}
+	if !strings.Contains(e.log.String(), "writable by others than its owner") {
+		t.Errorf("the log does not say why nobody gets in:\n%s", e.log.String())
+	}
+	if err := os.Chmod(e.keysPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.login(t, bob)
+
 	// A file that disappears lets nobody in.
 	if err := os.Remove(e.keysPath); err != nil {
 		t.Fatal(err)
@@ -97,6 +113,20 @@ func TestHostKey(t *testing.T) {
 	}
 	if again.Fingerprint() != e.srv.Fingerprint() {
 		t.Error("a restart made a new host key")
+	}
+	// A key file made readable by others (a restored backup, a careless chmod) is made
+	// private again at start, and the log says so.
+	if err := os.Chmod(e.srv.cfg.HostKeyPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(e.srv.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(e.srv.cfg.HostKeyPath); fi.Mode().Perm() != 0o600 {
+		t.Errorf("host key left %v", fi.Mode().Perm())
+	}
+	if !strings.Contains(e.log.String(), "readable by others: made 0600") {
+		t.Errorf("the log does not say the host key was fixed:\n%s", e.log.String())
 	}
 }
 
