@@ -341,7 +341,12 @@ func (s *Server) sessionRequest(sess ssh.Session, kind string) bool {
 // for idleness.
 func (s *Server) gate(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		key, ok := s.keys.lookup(sess.PublicKey())
+		pk := sess.PublicKey()
+		if pk == nil { // only public keys log in; this is belt and braces
+			wish.Fatalln(sess, "scimdesk: log in with an authorized public key")
+			return
+		}
+		key, ok := s.keys.lookup(pk)
 		if !ok { // removed from the file since the login
 			wish.Fatalln(sess, "scimdesk: your key is no longer authorized")
 			return
