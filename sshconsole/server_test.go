@@ -31,7 +31,8 @@ func TestAuthorizedKeysRules(t *testing.T) {
 		}
 	}
 
-	con, err := openConsole(t, e.login(t, alice))
+	aliceConn := e.login(t, alice)
+	con, err := openConsole(t, aliceConn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +56,15 @@ func TestAuthorizedKeysRules(t *testing.T) {
 	if c, err := e.dial(gossh.PublicKeys(alice.signer)); err == nil {
 		c.Close()
 		t.Error("alice was let in after her key was removed from the file")
+	}
+	// Nor does her connection from before get another console.
+	again, err := openConsole(t, aliceConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.waitFor(t, "your key is no longer authorized")
+	if st := exitStatus(again.ended(t)); st != 1 || strings.Contains(again.out.String(), "console for") {
+		t.Errorf("a removed key got a console on its old connection (status %d)", st)
 	}
 	con, err = openConsole(t, e.login(t, bob))
 	if err != nil {
