@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +20,7 @@ import (
 
 	"scimdesk/db"
 	"scimdesk/termsafe"
+	"scimdesk/tui"
 )
 
 // Globals are the flags every command shares.
@@ -119,14 +119,9 @@ func liveServer(ctx context.Context, d *db.DB) (db.Heartbeat, bool) {
 	return h, err == nil && h.Live(time.Now())
 }
 
-// actor names the admin in the audit log: the OS user running the command.
-func actor() string {
-	name := os.Getenv("USER")
-	if name == "" {
-		name = strconv.Itoa(os.Getuid())
-	}
-	return "admin:" + name
-}
+// actor names the admin in the audit log: "cli:" and the OS user running the command (a
+// console in a terminal records "local:", one over SSH "ssh:" and the key).
+func actor() string { return "cli:" + tui.OSUser() }
 
 // version is stamped into release builds by the linker:
 //

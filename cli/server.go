@@ -56,6 +56,7 @@ func (f *serverFlags) config(log *slog.Logger) (service.Config, error) {
 type serveCmd struct {
 	serverFlags
 	backupFlags
+	sshFlags
 }
 
 func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
@@ -98,7 +99,15 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	if backups {
 		cfg.Backups = &sched
 	}
-	svc, err := service.New(cfg)
+	var svc *service.Service
+	logPath := c.LogFile
+	if logPath == "" {
+		logPath = "stderr of scimdesk serve"
+	}
+	if cfg.SSH, err = c.sshConfig(d, &svc, logPath); err != nil {
+		return err
+	}
+	svc, err = service.New(cfg)
 	if err != nil {
 		return err
 	}

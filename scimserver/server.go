@@ -78,7 +78,7 @@ type Server struct {
 	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
 	probes       probeLog   // which reads are recorded: connection tests, first uses
 	logLimit     logLimiter
-	notify       chan struct{}
+	nudges       nudges      // the consoles following the server
 	tokenWarn    tokenWarner // logs tokens that expire soon, once a day each
 	unserve      func()      // releases the serving lock taken by Listen
 }
@@ -91,8 +91,7 @@ func New(store *db.DB, cfg Config) *Server {
 	if cfg.HeartbeatEvery <= 0 {
 		cfg.HeartbeatEvery = 2 * time.Second
 	}
-	return &Server{db: store, cfg: cfg, log: withRequestIDs(cfg.Logger), pid: os.Getpid(), uses: map[string]db.TokenUse{},
-		notify: make(chan struct{}, 1)}
+	return &Server{db: store, cfg: cfg, log: withRequestIDs(cfg.Logger), pid: os.Getpid(), uses: map[string]db.TokenUse{}}
 }
 
 // Listen binds the address now, so that a port in use fails here, at once, with a clear
@@ -163,9 +162,11 @@ func (s *Server) URLCaveat() string { return publicurl.Caveat(s.BaseURL(), s.Add
 // SCIMURL is the SCIM base URL to paste into the identity provider.
 func (s *Server) SCIMURL() string { return s.BaseURL() + "/scim/v2" }
 
-// Notify is nudged (without blocking) after every event the server records, so that an
-// in-process console can refresh at once instead of at its next poll.
-func (s *Server) Notify() <-chan struct{} { return s.notify }
+// Subscribe returns a channel nudged (without blocking the server) after every event the
+// server records, so that an in-process console (the local one, or one per SSH session)
+// can refresh at once instead of at its next poll. Each call has a channel of its own;
+// cancel ends the subscription when that console closes.
+func (s *Server) Subscribe() (nudge <-chan struct{}, cancel func()) { return s.nudges.subscribe() }
 
 // Serve answers requests until ctx is cancelled, then shuts down gracefully, writes the
 // last token uses and removes its heartbeat.
@@ -256,9 +257,4 @@ func (s *Server) flushUses(ctx context.Context) {
 }
 
 // published nudges the console; it never blocks a request.
-func (s *Server) published() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
-}
+func (s *Server) published() { s.nudges.publish() }

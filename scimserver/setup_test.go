@@ -185,11 +185,12 @@ func TestSetupHappyPath(t *testing.T) {
 	if err := se.db.SetSCIMEnabled(context.Background(), false, "test"); err != nil {
 		t.Fatal(err)
 	}
-	// Drain the nudges so far, to see complete's.
-	select {
-	case <-se.srv.Notify():
-	default:
-	}
+	// Two consoles follow the server (the local one and an SSH session, say): complete's
+	// nudge must reach both. Subscribed now, they see no earlier nudge.
+	nudge, unsubscribe := se.srv.Subscribe()
+	defer unsubscribe()
+	other, unsubscribeOther := se.srv.Subscribe()
+	defer unsubscribeOther()
 
 	c, err := NewSetupClient(se.base, "")
 	if err != nil {
@@ -218,10 +219,12 @@ func TestSetupHappyPath(t *testing.T) {
 	if done.Status != db.StatusReady || done.UserName != "alice" {
 		t.Fatalf("complete = %+v", done)
 	}
-	select {
-	case <-se.srv.Notify():
-	case <-time.After(time.Second):
-		t.Error("complete did not nudge the console")
+	for _, ch := range []<-chan struct{}{nudge, other} {
+		select {
+		case <-ch:
+		case <-time.After(time.Second):
+			t.Error("complete did not nudge every console")
+		}
 	}
 	du, _ := se.db.UserByID(ctx, u.id)
 	if du.Status() != db.StatusReady {

@@ -23,6 +23,7 @@ import (
 	"scimdesk/internal/httpserve"
 	"scimdesk/metrics"
 	"scimdesk/scimserver"
+	"scimdesk/sshconsole"
 )
 
 // Config is what the service runs.
@@ -43,6 +44,9 @@ type Config struct {
 	// MetricsAddr, when set, serves Prometheus metrics at /metrics on a listener of its
 	// own (keep it on loopback or firewalled: it is not authenticated).
 	MetricsAddr string
+	// SSH, when set, serves the console over SSH beside the SCIM server. Its host key
+	// defaults to sshconsole.HostKeyPath of the database, and its Logger to the service's.
+	SSH *sshconsole.Config
 }
 
 // Unit is one part of the running service: a listener or a schedule. Run serves until ctx
@@ -64,6 +68,7 @@ type Service struct {
 	listened bool
 	metrics  *metrics.Metrics
 	metricsE *metrics.Endpoint
+	ssh      *sshconsole.Server
 }
 
 // New checks cfg and builds the service; nothing listens yet (see Listen).
@@ -104,6 +109,20 @@ func New(cfg Config) (*Service, error) {
 		sc.Observer = s.metrics
 	}
 	s.scim = scimserver.New(cfg.DB, sc)
+	if cfg.SSH != nil {
+		c := *cfg.SSH
+		if c.HostKeyPath == "" {
+			c.HostKeyPath = sshconsole.HostKeyPath(cfg.DB.Path())
+		}
+		if c.Logger == nil {
+			c.Logger = cfg.Logger
+		}
+		ssh, err := sshconsole.New(c)
+		if err != nil {
+			return nil, err
+		}
+		s.ssh = ssh
+	}
 	return s, nil
 }
 
@@ -131,7 +150,21 @@ func (s *Service) Listen() error {
 		}
 		s.metricsE = ep
 	}
+	if s.ssh != nil {
+		if err := s.ssh.Listen(); err != nil {
+			if s.acmeLn != nil {
+				s.acmeLn.Close()
+				s.acmeLn = nil
+			}
+			if s.metricsE != nil {
+				s.metricsE.Close()
+				s.metricsE = nil
+			}
+			return err
+		}
+	}
 	if err := s.scim.Listen(); err != nil {
+		s.ssh.Close()
 		if s.acmeLn != nil {
 			s.acmeLn.Close()
 			s.acmeLn = nil
@@ -152,6 +185,9 @@ func (s *Service) Add(u Unit) { s.units = append(s.units, u) }
 
 // SCIM is the SCIM server, for the console that shows its URL and follows its events.
 func (s *Service) SCIM() *scimserver.Server { return s.scim }
+
+// SSH is the SSH console service, nil without one.
+func (s *Service) SSH() *sshconsole.Server { return s.ssh }
 
 // MetricsAddr is where /metrics is served ("" without it), with the real port.
 func (s *Service) MetricsAddr() string {
@@ -191,6 +227,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.metricsE != nil {
 		g.Go(func() error { return s.metricsE.Serve(gctx) })
 	}
+	if s.ssh != nil {
+		g.Go(func() error { return s.ssh.Serve(gctx) })
+	}
 	if b := s.cfg.Backups; b != nil {
 		// A failed backup is logged and retried; it never stops the server.
 		g.Go(func() error { b.Run(gctx, s.cfg.DB, s.log); return nil })
@@ -218,6 +257,10 @@ func (s *Service) announce(ctx context.Context) {
 	}
 	if a := s.MetricsAddr(); a != "" {
 		attrs = append(attrs, "metrics", "http://"+a+"/metrics")
+	}
+	if s.ssh != nil {
+		// The fingerprint is what an admin compares with what ssh shows on first connect.
+		attrs = append(attrs, "ssh", s.ssh.Addr(), "ssh_host_key", s.ssh.Fingerprint())
 	}
 	s.log.Info("scimdesk serving", attrs...)
 	if c := s.scim.URLCaveat(); c != "" {

@@ -132,7 +132,7 @@ func (a *app) key(k tea.KeyPressMsg) tea.Cmd {
 // per tab ("3  Users") instead of "1-5", so that each line runs one thing.
 func (a *app) menuGlobal() []key.Binding {
 	var out []key.Binding
-	for _, b := range a.d.keys.global(a.d.server != nil) {
+	for _, b := range a.d.keys.global(a.d.server != nil, a.d.remote) {
 		if b.Help().Key != a.d.keys.Jump.Help().Key {
 			out = append(out, b)
 			continue
@@ -148,7 +148,7 @@ func (a *app) menuGlobal() []key.Binding {
 // askQuit quits at once, unless the SCIM server runs in this process: then quitting
 // stops it, and the identity providers get "connection refused", so it asks first.
 func (a *app) askQuit() tea.Cmd {
-	if a.d.server == nil {
+	if a.d.server == nil || a.d.remote { // over SSH only this session ends
 		return tea.Quit
 	}
 	a.clearTransient()

@@ -106,7 +106,7 @@ func idpOf(agent string) string {
 	switch {
 	case agent == "":
 		return "—"
-	case strings.HasPrefix(agent, "admin:"):
+	case isAdminActor(agent):
 		return "admin"
 	case strings.Contains(a, "okta"):
 		return "Okta"
@@ -116,6 +116,19 @@ func idpOf(agent string) string {
 	name, _, _ := strings.Cut(agent, " ")
 	name, _, _ = strings.Cut(name, "/")
 	return name
+}
+
+// adminActors begin the agent of an admin action: a console in a terminal, one over SSH,
+// an admin command, or (in events recorded before they were told apart) any admin.
+var adminActors = []string{"local:", "ssh:", "cli:", "admin:"}
+
+func isAdminActor(agent string) bool {
+	for _, p := range adminActors {
+		if strings.HasPrefix(agent, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // explain turns an error into a status line that says what failed and what to do.

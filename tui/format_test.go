@@ -20,6 +20,9 @@ func TestIdpOf(t *testing.T) {
 		"Microsoft.Identity-Provisioning/1.0": "Entra",
 		"Azure AD SCIM Provisioning":          "Entra",
 		"admin:alice":                         "admin",
+		"local:alice":                         "admin",
+		"cli:alice":                           "admin",
+		"ssh:alice@laptop SHA256:AAAA":        "admin",
 		"curl/8.5.0":                          "curl",
 		"":                                    "—",
 	} {

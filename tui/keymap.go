@@ -94,10 +94,14 @@ func (k *keyMap) nav() []key.Binding {
 }
 
 // global is the column of keys that work on every tab; with the SCIM server in this
-// process, q asks first (quitting stops the server) and ctrl+c does not.
-func (k *keyMap) global(serverHere bool) []key.Binding {
+// process, q asks first (quitting stops the server) and ctrl+c does not. Over SSH (remote)
+// q ends the session only, and the help says the server keeps serving.
+func (k *keyMap) global(serverHere, remote bool) []key.Binding {
 	quit := k.Quit
-	if serverHere {
+	switch {
+	case remote:
+		quit.SetHelp("q", "end this SSH session (the server keeps serving)")
+	case serverHere:
 		quit.SetHelp("q", "quit (asks first)")
 	}
 	return []key.Binding{k.Jump, k.NextTab, k.PrevTab, k.Help, quit, k.ForceQuit}

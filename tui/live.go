@@ -35,8 +35,8 @@ func newFeed(d *deps) *feed { return &feed{d: d} }
 func (f *feed) init() tea.Cmd {
 	f.inFlight = true
 	cmds := []tea.Cmd{poll(f.d, 0, true), tick()}
-	if f.d.server != nil {
-		cmds = append(cmds, waitNotify(f.d.ctx, f.d.server.Notify()))
+	if f.d.nudge != nil {
+		cmds = append(cmds, waitNotify(f.d.ctx, f.d.nudge))
 	}
 	return tea.Batch(cmds...)
 }
@@ -47,7 +47,7 @@ func (f *feed) update(msg tea.Msg) tea.Cmd {
 	case tickMsg:
 		return tea.Batch(tick(), f.pollNow())
 	case notifyMsg:
-		return tea.Batch(waitNotify(f.d.ctx, f.d.server.Notify()), f.pollNow())
+		return tea.Batch(waitNotify(f.d.ctx, f.d.nudge), f.pollNow())
 	case scimSetMsg:
 		if msg.Err == nil {
 			f.scimOn, f.known = msg.On, true

@@ -144,6 +144,9 @@ func (p *provisioning) View() string {
 	} else {
 		add("Server", st.Fail.Render("✗ "+srv.summary))
 	}
+	if line := sshLine(p.d); line != "" {
+		add("SSH", line)
+	}
 	if strings.HasPrefix(url, "http://") {
 		add("", st.Warn.Render("▲ Okta needs HTTPS: --acme-domain, --tls-cert/--tls-key, or a proxy + --public-url"))
 	}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"scimdesk/db"
+	"scimdesk/termsafe"
 )
 
 // Server is what the console needs of an in-process SCIM server.
@@ -23,8 +25,9 @@ type Server interface {
 	Addr() string
 	// TLS reports whether the server speaks HTTPS itself.
 	TLS() bool
-	// Notify is nudged, without blocking, after every event the server records.
-	Notify() <-chan struct{}
+	// Subscribe returns a channel nudged, without blocking the server, after every event
+	// it records; cancel ends the subscription. Every console subscribes for itself.
+	Subscribe() (nudge <-chan struct{}, cancel func())
 }
 
 // Options configure the console.
@@ -34,8 +37,20 @@ type Options struct {
 	ServerErr   error  // why the in-process server is not running
 	AttachedPID int    // the pid of the scimdesk serve that serves this database, if any
 	LogPath     string // where the server logs go (shown, so the admin can find them)
-	// Actor names the admin in the audit log; empty means "admin:" and the OS user name.
+	// Actor names the admin in the audit log; empty means "local:" and the OS user name.
 	Actor string
+	// Remote is set for a console served over SSH by the running server: q ends that
+	// session only, without asking, since the server keeps serving.
+	Remote bool
+	// SSH is the SSH console service of the server, shown on tab 1 so that admins can
+	// check the host key on first connect; zero when the console is not served over SSH.
+	SSH SSHInfo
+}
+
+// SSHInfo is what tab 1 says of the console's SSH service.
+type SSHInfo struct {
+	Addr        string // where it listens
+	Fingerprint string // the host key's SHA256 fingerprint, as ssh prints it
 }
 
 // Run shows the console until the admin quits or ctx ends.
@@ -45,35 +60,83 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the Cmds still waiting (the server's nudges) when the console stops
-	p := tea.NewProgram(newApp(newDeps(ctx, o)), tea.WithContext(ctx))
-	_, err := p.Run()
+	m, err := NewModel(ctx, o)
+	if err != nil {
+		return err
+	}
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // stopped by a signal through ctx: a normal end
 	}
 	return err
 }
 
-// newDeps gathers what the tabs are built with.
+// NewModel builds one console over the database and the server: the local terminal's
+// (see Run), or one per SSH session, each with its own size, colours, keys and state over
+// the same service. ctx is the console's life: its reads run under it and its subscription
+// to the server's nudges ends with it, so the caller must end ctx when the console stops.
+func NewModel(ctx context.Context, o Options) (tea.Model, error) {
+	if o.DB == nil {
+		return nil, errors.New("tui: no database")
+	}
+	return newApp(newDeps(ctx, o)), nil
+}
+
+// newDeps gathers what the tabs are built with, and subscribes to the server's nudges
+// until ctx ends.
 func newDeps(ctx context.Context, o Options) *deps {
 	d := &deps{
 		ctx: ctx, server: o.Server, serverErr: o.ServerErr, attachedPID: o.AttachedPID,
-		logPath: o.LogPath, actor: o.Actor, pid: os.Getpid(), tmux: os.Getenv("TMUX"),
+		logPath: o.LogPath, actor: o.Actor, remote: o.Remote, ssh: o.SSH, pid: os.Getpid(),
 		styles: newStyles(true), keys: newKeyMap(), now: time.Now,
 	}
 	if o.DB != nil {
 		d.store, d.dbPath = o.DB, o.DB.Path()
 	}
 	if d.actor == "" {
-		d.actor = defaultActor()
+		d.actor = LocalActor()
+	}
+	if !d.remote {
+		// Over SSH this process's $TMUX says nothing of the admin's terminal: the
+		// clipboard cannot be confirmed there, and the console says so.
+		d.tmux = os.Getenv("TMUX")
+	}
+	if d.remote {
+		// The server keeps serving whatever this session does: say so where q is named.
+		d.keys.Quit.SetHelp("q", "end session")
+		d.keys.ForceQuit.SetHelp("ctrl+c", "end this SSH session at once")
+	}
+	if d.server != nil {
+		nudge, unsubscribe := d.server.Subscribe()
+		d.nudge = nudge
+		context.AfterFunc(ctx, unsubscribe)
 	}
 	return d
 }
 
-// defaultActor is "admin:" and the OS user, as the CLI commands record it.
-func defaultActor() string {
-	name := os.Getenv("USER")
-	if name == "" {
-		name = strconv.Itoa(os.Getuid())
+// LocalActor names the admin of a console in a local terminal in the audit log: "local:"
+// and the OS user ($USER, cleaned of control characters and bounded, else the uid).
+func LocalActor() string { return "local:" + OSUser() }
+
+// OSUser is the name of the user running this process, as the audit log records it:
+// $USER cleaned of control characters and cut at 32 characters, else the uid.
+func OSUser() string {
+	name := []rune(termsafe.Clean(strings.ToValidUTF8(os.Getenv("USER"), "�")))
+	if len(name) > 32 {
+		name = append(name[:31], '…')
 	}
-	return "admin:" + name
+	if len(name) == 0 {
+		return strconv.Itoa(os.Getuid())
+	}
+	return string(name)
+}
+
+// sshLine is tab 1's line on the SSH console service: where it listens and the host key's
+// fingerprint, which admins compare with what ssh shows on first connect; "" without one.
+func sshLine(d *deps) string {
+	if d.ssh.Fingerprint == "" {
+		return ""
+	}
+	return "console on " + d.ssh.Addr + " · host key " + d.ssh.Fingerprint
 }

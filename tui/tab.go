@@ -59,7 +59,10 @@ type deps struct {
 	actor       string // who the audit log names for admin actions
 	tmux        string // $TMUX of the admin's terminal; "" outside tmux (or not known: over SSH)
 	noColour    bool   // the terminal shows no colour (NO_COLOR): placeholders get brackets
-	pid         int    // this process, to tell our own heartbeat from another server's
+	remote      bool   // served over SSH: q ends this session, not the server
+	ssh         SSHInfo
+	nudge       <-chan struct{} // the server's nudges to this console; nil without one
+	pid         int             // this process, to tell our own heartbeat from another server's
 	styles      *styles
 	keys        *keyMap
 	now         func() time.Time

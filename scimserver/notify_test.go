@@ -1,0 +1,39 @@
+package scimserver
+
+import "testing"
+
+// Every console gets its own nudge; one that stopped following gets none, and a console
+// that has not read its nudge yet never holds up a publish (the request that caused it).
+func TestNudgesBroadcast(t *testing.T) {
+	var n nudges
+	a, cancelA := n.subscribe()
+	b, cancelB := n.subscribe()
+	gone, cancelGone := n.subscribe()
+	cancelGone()
+	cancelGone() // twice is harmless
+	defer cancelA()
+	defer cancelB()
+
+	for range 3 { // b never reads: the later publishes must not block
+		n.publish()
+	}
+	for name, ch := range map[string]<-chan struct{}{"a": a, "b": b} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("subscriber %s got no nudge", name)
+		}
+	}
+	select {
+	case <-gone:
+		t.Error("an unsubscribed console was nudged")
+	default:
+	}
+	if got := n.subscribers(); got != 2 {
+		t.Errorf("subscribers = %d, want 2", got)
+	}
+	cancelA()
+	if got := n.subscribers(); got != 1 {
+		t.Errorf("after cancel, subscribers = %d, want 1", got)
+	}
+}
