@@ -434,5 +434,10 @@ func eventDetail(st *styles, e db.Event, width int) (string, []string) {
 		{"Token", firstNonEmpty(e.TokenID, "—")},
 		{"Event", "#" + strconv.FormatInt(e.ID, 10) + " (" + e.Kind + ")"},
 	}
+	if isAdminActor(e.Agent) {
+		// An admin action: the agent is who acted and where (an SSH key, a local user).
+		pairs[5] = [2]string{"Client", adminWhere(e.Agent)}
+		pairs[6] = [2]string{"Admin", e.Agent}
+	}
 	return title, fields(st, pairs, width, 8) // a failure's summary says what to do: room for it
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -82,5 +83,27 @@ func TestActivityEmptySaysSo(t *testing.T) {
 	v := plain(dr.waitText("Audit log", "TIME", "no events yet", "every refused token"))
 	if lines := strings.Split(v, "\n"); !strings.Contains(lines[2], "no events yet") {
 		t.Errorf("no line under the titles says the log is empty:\n%s", v)
+	}
+}
+
+// An admin action's detail names the admin and where they acted, not a "user agent".
+func TestAdminEventDetailNamesTheAdmin(t *testing.T) {
+	st := newStyles(false)
+	for _, c := range []struct{ agent, where string }{
+		{"ssh:alice@laptop SHA256:iaDBheu+wREnlcDQngEPsciyhwZnjY4fuH7gu7bp4OU", "admin, console over SSH"},
+		{"local:bob", "admin, console in a local terminal"},
+		{"cli:root", "admin, command line"},
+	} {
+		_, lines := eventDetail(st, db.Event{ID: 1, Kind: "scim.enable", Agent: c.agent}, 100)
+		page := plain(strings.Join(lines, "\n"))
+		admin := regexp.MustCompile(`(?m)^Admin +` + regexp.QuoteMeta(c.agent) + `$`)
+		client := regexp.MustCompile(`(?m)^Client +` + regexp.QuoteMeta(c.where) + `$`)
+		if !admin.MatchString(page) || !client.MatchString(page) || strings.Contains(page, "User agent") {
+			t.Errorf("%s:\n%s", c.agent, page)
+		}
+	}
+	_, lines := eventDetail(st, db.Event{ID: 2, Kind: "user.create", Agent: "Okta SCIM Client 1.0.0"}, 100)
+	if page := plain(strings.Join(lines, "\n")); !regexp.MustCompile(`(?m)^User agent +Okta SCIM Client 1\.0\.0$`).MatchString(page) || strings.Contains(page, "Admin ") {
+		t.Errorf("an identity provider's event:\n%s", page)
 	}
 }

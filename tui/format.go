@@ -118,6 +118,19 @@ func idpOf(agent string) string {
 	return name
 }
 
+// adminWhere says where an admin action was taken, from its actor's prefix.
+func adminWhere(agent string) string {
+	switch {
+	case strings.HasPrefix(agent, "ssh:"):
+		return "admin, console over SSH"
+	case strings.HasPrefix(agent, "local:"):
+		return "admin, console in a local terminal"
+	case strings.HasPrefix(agent, "cli:"):
+		return "admin, command line"
+	}
+	return "admin"
+}
+
 // adminActors begin the agent of an admin action: a console in a terminal, one over SSH,
 // an admin command, or (in events recorded before they were told apart) any admin.
 var adminActors = []string{"local:", "ssh:", "cli:", "admin:"}

@@ -144,14 +144,15 @@ func (p *provisioning) View() string {
 	} else {
 		add("Server", st.Fail.Render("✗ "+srv.summary))
 	}
-	if line := sshLine(p.d); line != "" {
-		add("SSH", line)
-	}
 	if strings.HasPrefix(url, "http://") {
 		add("", st.Warn.Render("▲ Okta needs HTTPS: --acme-domain, --tls-cert/--tls-key, or a proxy + --public-url"))
 	}
 	if c := urlCaveat(p.d, p.heartbeat, p.beatOK); c != "" {
 		add("", st.Warn.Render("▲ "+c))
+	}
+	// After the URL's warnings, which are about the SCIM server above.
+	if line := sshLine(p.d); line != "" {
+		add("SSH", line)
 	}
 	add("Requests", p.requests())
 	add("Tokens", p.tokens())
