@@ -136,6 +136,17 @@ func TestSSHConsoleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.store.Close() })
+	// The heartbeat (written as the server starts serving) names the SSH console too, for
+	// consoles attached to this server.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		h, err := e.store.ReadHeartbeat(context.Background())
+		if err == nil && h.SSHAddr == sshAddr && h.SSHHostKey == hostFP {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("heartbeat SSH %q %q (%v), want %q %q", h.SSHAddr, h.SSHHostKey, err, sshAddr, hostFP)
+		}
+	}
 
 	// The host key beside the database, 0600, is the one the start line names; ssh checks
 	// it strictly against a known_hosts made from it.

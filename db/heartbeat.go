@@ -22,6 +22,9 @@ type Heartbeat struct {
 	// Log is where the server logs: a file path, LogStderr or LogJournal; "" if a server
 	// of an earlier version wrote the heartbeat.
 	Log string
+	// SSHAddr and SSHHostKey are the server's SSH console (its address and host key
+	// fingerprint); "" without one.
+	SSHAddr, SSHHostKey string
 }
 
 // Where a server logs when not to a file.
@@ -44,8 +47,9 @@ func (h Heartbeat) Live(now time.Time) bool {
 func (d *DB) WriteHeartbeat(ctx context.Context, h Heartbeat) error {
 	return d.Write(ctx, func(tx *Tx) error {
 		_, err := tx.q.ExecContext(ctx, `INSERT OR REPLACE INTO heartbeat (id, pid, addr, tls, public_url, started_at, beat_at,
-			requests, last_request_at, last_agent, log) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			h.PID, h.Addr, h.TLS, h.PublicURL, ms(h.Started), ms(h.Beat), h.Requests, toNullMS(h.LastRequest), h.LastUserAgent, h.Log)
+			requests, last_request_at, last_agent, log, ssh_addr, ssh_host_key) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h.PID, h.Addr, h.TLS, h.PublicURL, ms(h.Started), ms(h.Beat), h.Requests, toNullMS(h.LastRequest), h.LastUserAgent, h.Log,
+			h.SSHAddr, h.SSHHostKey)
 		return mapErr(err)
 	})
 }
@@ -64,8 +68,9 @@ func (d *DB) ReadHeartbeat(ctx context.Context) (Heartbeat, error) {
 	var h Heartbeat
 	var started, beat int64
 	var last sql.NullInt64
-	err := d.rc.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, started_at, beat_at, requests, last_request_at, last_agent, log
-		FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr, &h.TLS, &h.PublicURL, &started, &beat, &h.Requests, &last, &h.LastUserAgent, &h.Log)
+	err := d.rc.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, started_at, beat_at, requests, last_request_at, last_agent, log,
+		ssh_addr, ssh_host_key FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr, &h.TLS, &h.PublicURL, &started, &beat, &h.Requests, &last,
+		&h.LastUserAgent, &h.Log, &h.SSHAddr, &h.SSHHostKey)
 	h.Started, h.Beat, h.LastRequest = fromMS(started), fromMS(beat), nullMS(last)
 	return h, mapErr(err)
 }

@@ -73,6 +73,8 @@ type Server struct {
 	lastAt   time.Time
 	lastUA   string
 	uses     map[string]db.TokenUse // token last-use, flushed with the heartbeat
+	// The SSH console beside this server, for the heartbeat (SetSSH).
+	sshAddr, sshHostKey string
 
 	refused      refusedLog // refused SCIM requests
 	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
@@ -92,6 +94,14 @@ func New(store *db.DB, cfg Config) *Server {
 		cfg.HeartbeatEvery = 2 * time.Second
 	}
 	return &Server{db: store, cfg: cfg, log: withRequestIDs(cfg.Logger), pid: os.Getpid(), uses: map[string]db.TokenUse{}}
+}
+
+// SetSSH records the SSH console that serves beside this server (its address and host
+// key fingerprint), written into the heartbeat so that an attached console can show it.
+func (s *Server) SetSSH(addr, hostKey string) {
+	s.mu.Lock()
+	s.sshAddr, s.sshHostKey = addr, hostKey
+	s.mu.Unlock()
 }
 
 // Listen binds the address now, so that a port in use fails here, at once, with a clear
@@ -236,7 +246,8 @@ func (s *Server) beat(ctx context.Context) {
 	s.tokenWarn.check(ctx, s, time.Now())
 	s.mu.Lock()
 	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
-		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA, Log: s.cfg.Log}
+		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA, Log: s.cfg.Log,
+		SSHAddr: s.sshAddr, SSHHostKey: s.sshHostKey}
 	s.mu.Unlock()
 	if err := s.db.WriteHeartbeat(ctx, h); err != nil && ctx.Err() == nil {
 		s.log.Warn("write heartbeat", "err", err)

@@ -163,6 +163,9 @@ func (s *Service) Listen() error {
 			return err
 		}
 	}
+	if s.ssh != nil {
+		s.scim.SetSSH(s.ssh.Addr(), s.ssh.Fingerprint())
+	}
 	if err := s.scim.Listen(); err != nil {
 		s.ssh.Close()
 		if s.acmeLn != nil {

@@ -151,7 +151,7 @@ func (p *provisioning) View() string {
 		add("", st.Warn.Render("▲ "+c))
 	}
 	// After the URL's warnings, which are about the SCIM server above.
-	if line := sshLine(p.d); line != "" {
+	if line := sshLine(p.d, p.heartbeat, p.beatOK); line != "" {
 		add("SSH", line)
 	}
 	add("Requests", p.requests())

@@ -134,9 +134,14 @@ func OSUser() string {
 
 // sshLine is tab 1's line on the SSH console service: where it listens and the host key's
 // fingerprint, which admins compare with what ssh shows on first connect; "" without one.
-func sshLine(d *deps) string {
-	if d.ssh.Fingerprint == "" {
+func sshLine(d *deps, h db.Heartbeat, beatOK bool) string {
+	addr, fp := d.ssh.Addr, d.ssh.Fingerprint
+	if fp == "" && d.server == nil && beatOK && h.PID != d.pid && d.now().Sub(h.Beat) < staleAfter {
+		// Attached to a server in another process: its heartbeat names its SSH console.
+		addr, fp = h.SSHAddr, h.SSHHostKey
+	}
+	if fp == "" {
 		return ""
 	}
-	return "console on " + d.ssh.Addr + " · host key " + d.ssh.Fingerprint
+	return "console on " + addr + " · host key " + fp
 }

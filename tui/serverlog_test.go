@@ -34,3 +34,17 @@ func TestFlowAttachedConsoleNamesTheServersLog(t *testing.T) {
 		})
 	}
 }
+
+// An attached console shows the SSH console of the server it is attached to (address and
+// host key fingerprint, from the heartbeat), as that server's own consoles do.
+func TestFlowAttachedConsoleShowsTheServersSSH(t *testing.T) {
+	d := testDB(t)
+	now := time.Now()
+	const fp = "SHA256:lr4X8ZXb6q1C9/zJ3FCEfn8onB+ckz0eZ2EBEUFGCMI"
+	if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{PID: 4242, Addr: "127.0.0.1:8080", Started: now, Beat: now,
+		SSHAddr: "[::]:2222", SSHHostKey: fp}); err != nil {
+		t.Fatal(err)
+	}
+	s := startTerm(t, newApp(testDeps(t, d, Options{AttachedPID: 4242})), 120, 30)
+	s.waitScreen("attached to the server running in pid 4242", "SSH       console on [::]:2222 · host key "+fp)
+}
