@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 )
 
 func patchBody(ops ...string) string {
@@ -32,15 +31,13 @@ func TestPatchManyOpsOverCap(t *testing.T) {
 		}
 		ops = append(ops, `{"op":"add","path":"emails","value":[`+strings.Join(vals, ",")+`]}`)
 	}
-	body := patchBody(ops...)
-	start := time.Now()
-	r = e.do("PATCH", "/Users/${u}", body)
-	took := time.Since(start)
+	// The refusal must be the per-step cap's ("more than 100 values"): checked only on the
+	// whole result, the request would run 20,000 adds inside the writer and be refused by
+	// its write budget or the size limit instead, with another answer. (No wall-clock
+	// check: timings belong in benchmarks.)
+	r = e.do("PATCH", "/Users/${u}", patchBody(ops...))
 	if r.status != 400 || r.json["scimType"] != errInvalidValue || !strings.Contains(fmt.Sprint(r.json["detail"]), "more than 100") {
 		t.Fatalf("status %d, want 400 invalidValue over the cap: %s", r.status, truncate(string(r.raw), 300))
-	}
-	if took > 2*time.Second {
-		t.Errorf("refusing took %v", took)
 	}
 	r = e.do("GET", "/Users/${u}", "")
 	r.expect(t, "after", map[string]any{"meta.version": `W/"1"`, "emails.0.value": "cap@example.com", "emails.1": "<absent>"})

@@ -54,7 +54,7 @@ func TestFlowCopyInTmuxIsHonest(t *testing.T) {
 	if strings.Contains(scr, "Copied") || strings.Contains(scr, "Sent the SCIM URL") {
 		t.Errorf("the console claims a copy that tmux dropped:\n%s", scr)
 	}
-	if !strings.Contains(s.raw.String(), osc52) {
+	if !s.sawRaw(osc52) {
 		t.Error("c did not send the URL with OSC 52")
 	}
 

@@ -73,6 +73,20 @@ func (s *term) waitScreen(texts ...string) string {
 	}
 }
 
+// sawRaw reports whether the program wrote seq (an escape sequence such as OSC 52), waiting
+// for it as waitScreen does: the program may write it after the frame that announces it.
+func (s *term) sawRaw(seq string) bool {
+	for deadline := time.Now().Add(8 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		s.screen()
+		if strings.Contains(s.raw.String(), seq) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 func (s *term) keys(keys ...string) {
 	for _, k := range keys {
 		s.tm.Send(keyMsg(k))
@@ -100,7 +114,7 @@ func TestFlowCreateTokenSeeItOnce(t *testing.T) {
 	s.keys("c")
 	s.waitScreen("Sent the secret to your terminal's clipboard")
 	osc52 := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(secret))
-	if !strings.Contains(s.raw.String(), osc52) {
+	if !s.sawRaw(osc52) {
 		t.Error("c did not send the secret to the clipboard with OSC 52")
 	}
 	s.keys("esc")
@@ -198,7 +212,7 @@ func TestFlowRotateExpiringToken(t *testing.T) {
 	}
 	s.keys("c")
 	s.waitScreen("Sent the secret to your terminal's clipboard")
-	if !strings.Contains(s.raw.String(), "\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(secret))) {
+	if !s.sawRaw("\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(secret))) {
 		t.Error("c did not send the new secret to the clipboard with OSC 52")
 	}
 	s.keys("esc")

@@ -42,7 +42,7 @@ func TestFlowNewTokenScreenShowsSCIMURL(t *testing.T) {
 	osc52 := func(v string) string { return "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(v)) }
 	s.keys("u")
 	scr = s.waitScreen("Sent the SCIM URL to your terminal's clipboard")
-	if !strings.Contains(s.raw.String(), osc52(srv.SCIMURL())) {
+	if !s.sawRaw(osc52(srv.SCIMURL())) {
 		t.Error("u did not send the SCIM URL with OSC 52")
 	}
 	if !strings.Contains(scr, secret) {
@@ -50,7 +50,7 @@ func TestFlowNewTokenScreenShowsSCIMURL(t *testing.T) {
 	}
 	s.keys("c")
 	s.waitScreen("Sent the secret to your terminal's clipboard")
-	if !strings.Contains(s.raw.String(), osc52(secret)) {
+	if !s.sawRaw(osc52(secret)) {
 		t.Error("c did not send the secret with OSC 52")
 	}
 	s.keys("esc")
