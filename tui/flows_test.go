@@ -212,7 +212,7 @@ func TestFlowRotateExpiringToken(t *testing.T) {
 	}
 	s.keys("c")
 	s.waitScreen("Sent the secret to your terminal's clipboard")
-	if !s.sawRaw("\x1b]52;c;"+base64.StdEncoding.EncodeToString([]byte(secret))) {
+	if !s.sawRaw("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(secret))) {
 		t.Error("c did not send the new secret to the clipboard with OSC 52")
 	}
 	s.keys("esc")
