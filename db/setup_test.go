@@ -282,8 +282,11 @@ func TestSetupCodeExhaustedAndDeactivated(t *testing.T) {
 		}
 	}
 	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "rob@example.com", code, PurposeSetup, now); return err }(), ErrCodeExhausted)
-	// Even the right code is refused now: the code is dead.
+	// Even the right code is refused now: the code is dead, and the console says so.
 	codeErr(t, func() error { _, err := d.CheckSetupCode(ctx, "bob@example.com", code, PurposeSetup, now); return err }(), ErrCodeExhausted)
+	if c, err := d.SetupCodeOf(ctx, bob.ID); err != nil || c.AttemptsLeft != 0 || c.Usable(now) {
+		t.Fatalf("an exhausted code: %+v, %v; want no attempts left and not usable", c, err)
+	}
 
 	// Deactivated after the code was issued: refused, but only to the code's holder.
 	_, code, err = d.IssueSetupCode(ctx, bob.ID, PurposeSetup, "admin:test")
