@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,40 @@ func TestTokenLifeEdges(t *testing.T) {
 	}
 	if _, _, err := d.RotateToken(ctx, tok.ID, MaxRotateOverlap, "cli:test"); err != nil {
 		t.Errorf("an overlap of exactly the maximum: %v", err)
+	}
+}
+
+// The writer's histograms count a batch in the first bucket whose bound it does not
+// exceed (Prometheus' "le"): a batch of exactly one write, or one that held the writer
+// exactly a bound, is in that bound's bucket. /metrics reads them as they are.
+func TestWriterHistogramBuckets(t *testing.T) {
+	d := openTestDB(t)
+	before := d.WriterStats()
+	last := len(HoldBounds) - 1
+	d.noteBatch(HoldBounds[0], 1)                 // both at the first bound
+	d.noteBatch(HoldBounds[0]+1, 2)               // just over the first hold bound; the second size bound
+	d.noteBatch(HoldBounds[last]+1, maxBatch+1)   // over every bound
+	d.noteBatch(HoldBounds[last], BatchBounds[2]) // a longest hold that does not grow the maximum below
+	after := d.WriterStats()
+	diff := func(a, b []int64) []int64 {
+		out := make([]int64, len(a))
+		for i := range a {
+			out[i] = b[i] - a[i]
+		}
+		return out
+	}
+	hold, size := diff(before.HoldCounts, after.HoldCounts), diff(before.BatchCounts, after.BatchCounts)
+	wantHold := make([]int64, len(HoldBounds)+1)
+	wantHold[0], wantHold[1], wantHold[last], wantHold[last+1] = 1, 1, 1, 1
+	wantSize := make([]int64, len(BatchBounds)+1)
+	wantSize[0], wantSize[1], wantSize[2], wantSize[len(BatchBounds)] = 1, 1, 1, 1
+	if fmt.Sprint(hold) != fmt.Sprint(wantHold) || fmt.Sprint(size) != fmt.Sprint(wantSize) {
+		t.Errorf("hold buckets %v, want %v; size buckets %v, want %v", hold, wantHold, size, wantSize)
+	}
+	if after.LongestHold != HoldBounds[last]+1 {
+		t.Errorf("longest hold %v, want %v", after.LongestHold, HoldBounds[last]+1)
+	}
+	if after.Batches-before.Batches != 4 || after.Writes-before.Writes != int64(1+2+maxBatch+1+BatchBounds[2]) {
+		t.Errorf("batches +%d, writes +%d", after.Batches-before.Batches, after.Writes-before.Writes)
 	}
 }
