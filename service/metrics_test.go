@@ -1,18 +1,24 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"scimdesk/backup"
 	"scimdesk/scimserver"
+	"scimdesk/sshconsole"
 )
 
 // TestServiceRunsItsParts: with MetricsAddr and a backup schedule, the service serves
@@ -129,4 +135,48 @@ func TestMetricsPortInUse(t *testing.T) {
 		t.Fatalf("the SCIM port stayed bound after the failed Listen: %v", err)
 	}
 	ln.Close()
+}
+
+// TestSCIMPortInUseUnbindsTheOthers: the SCIM port is bound last; when it is taken, the
+// listeners bound before it (metrics, the SSH console) are closed again, so a restart
+// with another --addr does not find its own ports taken.
+func TestSCIMPortInUseUnbindsTheOthers(t *testing.T) {
+	freeAddr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	d, _ := openDB(t, tempDB(t))
+	metricsAddr, sshAddr := freeAddr(), freeAddr()
+	keys := filepath.Join(t.TempDir(), "admins.pub")
+	if err := os.WriteFile(keys, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{DB: d, SCIM: scimserver.Config{Addr: busy.Addr().String()}, MetricsAddr: metricsAddr,
+		SSH: &sshconsole.Config{Addr: sshAddr, AuthorizedKeys: keys,
+			Console: func(context.Context, sshconsole.Session) (tea.Model, error) {
+				return nil, errors.New("no session in this test")
+			}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Listen(); err == nil || !strings.Contains(err.Error(), "--addr") {
+		t.Fatalf("Listen with the SCIM port taken: %v, want an error naming --addr", err)
+	}
+	for name, addr := range map[string]string{"metrics": metricsAddr, "SSH": sshAddr} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("the %s port stayed bound after the failed Listen: %v", name, err)
+			continue
+		}
+		ln.Close()
+	}
 }

@@ -132,6 +132,16 @@ func (s *Service) Listen() error {
 	if s.listened {
 		return nil
 	}
+	if err := s.listen(); err != nil {
+		s.unlisten()
+		return err
+	}
+	s.listened = true
+	return nil
+}
+
+// listen binds the listeners one by one, stopping at the first that fails.
+func (s *Service) listen() error {
 	if s.acme != nil && s.cfg.ACME.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.ACME.HTTPAddr)
 		if err != nil {
@@ -142,44 +152,31 @@ func (s *Service) Listen() error {
 	if s.metrics != nil {
 		ep, err := s.metrics.Listen(s.cfg.MetricsAddr)
 		if err != nil {
-			if s.acmeLn != nil {
-				s.acmeLn.Close()
-				s.acmeLn = nil
-			}
 			return err
 		}
 		s.metricsE = ep
 	}
 	if s.ssh != nil {
 		if err := s.ssh.Listen(); err != nil {
-			if s.acmeLn != nil {
-				s.acmeLn.Close()
-				s.acmeLn = nil
-			}
-			if s.metricsE != nil {
-				s.metricsE.Close()
-				s.metricsE = nil
-			}
 			return err
 		}
-	}
-	if s.ssh != nil {
 		s.scim.SetSSH(s.ssh.Addr(), s.ssh.Fingerprint())
 	}
-	if err := s.scim.Listen(); err != nil {
-		s.ssh.Close()
-		if s.acmeLn != nil {
-			s.acmeLn.Close()
-			s.acmeLn = nil
-		}
-		if s.metricsE != nil {
-			s.metricsE.Close()
-			s.metricsE = nil
-		}
-		return err
+	return s.scim.Listen()
+}
+
+// unlisten closes whatever listen bound before it failed (the SCIM server's Listen leaves
+// nothing bound when it fails).
+func (s *Service) unlisten() {
+	s.ssh.Close() // nil-safe, and a no-op when it never listened
+	if s.acmeLn != nil {
+		s.acmeLn.Close()
+		s.acmeLn = nil
 	}
-	s.listened = true
-	return nil
+	if s.metricsE != nil {
+		s.metricsE.Close()
+		s.metricsE = nil
+	}
 }
 
 // Add puts another unit (a metrics listener, a backup schedule) into the service; call it
