@@ -11,6 +11,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+
+	"scimdesk/db"
 )
 
 func TestAppRoutesKeysToTheShownTabOnly(t *testing.T) {
@@ -290,6 +292,22 @@ func checkFits(t *testing.T, view string, w, h int) {
 	for n, l := range lines {
 		if lw := ansi.StringWidth(l); lw > w {
 			t.Errorf("line %d is %d wide: %q", n, lw, ansi.Strip(l))
+		}
+	}
+}
+
+// Over SSH, "in this process" would mean nothing to the admin: tab 1 says the server is
+// the one the SSH console belongs to, and a local console still says "in this process".
+func TestServerLineOverSSH(t *testing.T) {
+	d := testDB(t)
+	srv := startServer(t, d)
+	for _, c := range []struct {
+		remote bool
+		want   string
+	}{{true, "in the service you reached over SSH"}, {false, "in this process"}} {
+		dp := testDeps(t, d, Options{Server: srv, Remote: c.remote})
+		if got := serverState(dp, db.Heartbeat{}, false, time.Now()).summary; !strings.HasSuffix(got, c.want) {
+			t.Errorf("remote %v: %q, want it to end %q", c.remote, got, c.want)
 		}
 	}
 }

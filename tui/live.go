@@ -144,6 +144,8 @@ func serverState(d *deps, h db.Heartbeat, beatOK bool, now time.Time) server {
 	}
 	fresh := beatOK && h.PID != d.pid && now.Sub(h.Beat) < staleAfter
 	switch {
+	case d.server != nil && d.remote:
+		return server{up: true, summary: fmt.Sprintf("listening on %s (%s), in the service you reached over SSH", d.server.Addr(), tlsWord(d.server.TLS()))}
 	case d.server != nil:
 		return server{up: true, summary: fmt.Sprintf("listening on %s (%s), in this process", d.server.Addr(), tlsWord(d.server.TLS()))}
 	case fresh:
