@@ -36,7 +36,7 @@ func newSetupEnv(t *testing.T) *setupEnv {
 	t.Helper()
 	se := &setupEnv{testEnv: newEnv(t), now: time.Now()}
 	se.api = &setupAPI{s: se.srv, now: func() time.Time { return se.now }, minKDF: cheapKDF, refused: &se.srv.setupRefused,
-		limit: newRateLimiter(10000, time.Minute, 10000), global: newRateLimiter(10000, time.Minute, 10000)}
+		limit: newRateLimiter(10000, time.Minute, 10000), global: newRateLimiter(10000, time.Minute, 10000), idp: newIDP()}
 	ts := httptest.NewServer(se.api)
 	t.Cleanup(ts.Close)
 	se.base = ts.URL
