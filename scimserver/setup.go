@@ -150,6 +150,7 @@ type setupAPI struct {
 	// tokens cannot hide these, and the server's, so that the heartbeat flushes it.
 	refused *refusedLog
 	idp     *idp // verifies sign-ins with the identity provider
+	cfg     configCache
 }
 
 // setupAPI is the handler Handler mounts at /setup/v1/.
@@ -169,6 +170,12 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.s.mu.Unlock()
 	a.refused.flush(r.Context(), a.s)
 
+	if r.URL.Path == "/setup/v1/config" {
+		// Before the rate limit: asking costs nothing but a cached read, and it must not use
+		// up the attempts that the code and sign-in checks are counted in.
+		a.config(w, r, c)
+		return
+	}
 	if !a.admit(w, r, c, now) {
 		return
 	}
@@ -180,14 +187,6 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handle = a.complete
 	case "/setup/v1/signin":
 		handle = a.signIn
-	case "/setup/v1/config":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeSetupError(w, http.StatusMethodNotAllowed, SetupErrorBody{Error: setupErrMethod, Message: "use GET"})
-			return
-		}
-		a.config(w, r, c)
-		return
 	default:
 		writeSetupError(w, http.StatusNotFound, SetupErrorBody{Error: setupErrNotFound, Message: "no such setup endpoint: " + truncate(r.URL.Path, 100)})
 		return

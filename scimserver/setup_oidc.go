@@ -161,8 +161,37 @@ func (c idClaims) login() (string, error) {
 		"the sign-in names no email or username: the app must grant the email scope"}
 }
 
+// configCache holds the sign-in settings for configTTL, so that /setup/v1/config, which
+// is not rate limited, costs the database at most one read per configTTL.
+type configCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	cfg db.OIDCConfig
+}
+
+const configTTL = time.Second
+
+func (cc *configCache) get(ctx context.Context, d *db.DB, now time.Time) (db.OIDCConfig, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if !cc.at.IsZero() && now.Sub(cc.at) < configTTL && now.After(cc.at) {
+		return cc.cfg, nil
+	}
+	cfg, err := d.OIDCConfig(ctx)
+	if err != nil {
+		return cfg, err
+	}
+	cc.cfg, cc.at = cfg, now
+	return cfg, nil
+}
+
 func (a *setupAPI) config(w http.ResponseWriter, r *http.Request, c *call) {
-	cfg, err := a.s.db.OIDCConfig(r.Context())
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeSetupError(w, http.StatusMethodNotAllowed, SetupErrorBody{Error: setupErrMethod, Message: "use GET"})
+		return
+	}
+	cfg, err := a.cfg.get(r.Context(), a.s.db, a.now())
 	if err != nil {
 		a.refuse(w, r, c, "", db.PurposeSetup, err)
 		return
