@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"scimdesk/db"
+	"scimdesk/internal/testidp"
 )
 
 const testAppID = "scimdesk-cli"
@@ -16,14 +19,14 @@ const testAppID = "scimdesk-cli"
 // signInEnv is a setup server whose admin set sign-in with a real provider on 127.0.0.1.
 type signInEnv struct {
 	*setupEnv
-	idp    *testProvider
+	idp    *testidp.Provider
 	client *SetupClient
 }
 
-func newSignInEnv(t *testing.T, users []providerUser) *signInEnv {
+func newSignInEnv(t *testing.T, users []testidp.User) *signInEnv {
 	t.Helper()
 	se := newSetupEnv(t)
-	p := newTestProvider(t, "", users, testAppID, "another-app")
+	p := testidp.Start(t, "", users, testAppID, "another-app")
 	if err := se.db.SetOIDCConfig(context.Background(), db.OIDCConfig{Issuer: p.Issuer, ClientID: testAppID}, "cli:test"); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +39,7 @@ func newSignInEnv(t *testing.T, users []providerUser) *signInEnv {
 
 // deviceSignIn runs the device flow as the setup client does, with the user approving in
 // the browser while the client polls, and returns the ID token.
-func deviceSignIn(t *testing.T, f *DeviceFlow, p *testProvider, userID string) string {
+func deviceSignIn(t *testing.T, f *DeviceFlow, p *testidp.Provider, userID string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -53,7 +56,7 @@ func deviceSignIn(t *testing.T, f *DeviceFlow, p *testProvider, userID string) s
 	}
 	done := make(chan result, 1)
 	go func() { tok, err := f.Wait(ctx, da); done <- result{tok, err} }()
-	p.approve(t, da.UserCode, userID)
+	p.Approve(t, da.UserCode, userID)
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -87,12 +90,12 @@ func wantRefusal(t *testing.T, what string, err error, code string) {
 // sets up their key through begin and complete; then every refusal the issue names.
 func TestSignInDeviceFlow(t *testing.T) {
 	ctx := context.Background()
-	e := newSignInEnv(t, []providerUser{
-		{"ada", "ada@example.com", true},
-		{"bob", "bob@example.com", true},
-		{"gone", "gone@example.com", true},
-		{"stranger", "stranger@example.com", true},
-		{"unverified", "unverified@example.com", false},
+	e := newSignInEnv(t, []testidp.User{
+		{ID: "ada", Email: "ada@example.com", EmailVerified: true},
+		{ID: "bob", Email: "bob@example.com", EmailVerified: true},
+		{ID: "gone", Email: "gone@example.com", EmailVerified: true},
+		{ID: "stranger", Email: "stranger@example.com", EmailVerified: true},
+		{ID: "unverified", Email: "unverified@example.com", EmailVerified: false},
 	})
 	ada := e.provision("ada", "")
 	e.provision("bob", "")
@@ -152,21 +155,21 @@ func TestSignInDeviceFlow(t *testing.T) {
 	wantRefusal(t, "unverified email", err, setupErrUnverified)
 
 	// Refused: a token the same provider issued to another app (another audience).
-	other := e.idp.flow("another-app")
+	other := appFlow(e.idp, "another-app")
 	_, err = e.client.SignIn(ctx, deviceSignIn(t, other, e.idp, "bob"), db.PurposeSetup)
 	wantRefusal(t, "token for another client id", err, setupErrInvalidToken)
 
 	// Refused: an expired token (the server's clock passes the token's exp).
 	late := deviceSignIn(t, flow, e.idp, "bob")
-	e.now = e.now.Add(testIDTokenLifetime + 10*time.Minute)
+	e.now = e.now.Add(testidp.IDTokenLifetime + 10*time.Minute)
 	_, err = e.client.SignIn(ctx, late, db.PurposeSetup)
 	wantRefusal(t, "expired token", err, setupErrInvalidToken)
 	e.now = time.Now()
 
 	// Refused: a token with the right issuer, audience and user, signed by another key (a
 	// second provider claiming to be the first).
-	impostor := newTestProvider(t, e.idp.Issuer, []providerUser{{"bob", "bob@example.com", true}}, testAppID)
-	forged := deviceSignIn(t, impostor.flow(testAppID), impostor, "bob")
+	impostor := testidp.Start(t, e.idp.Issuer, []testidp.User{{ID: "bob", Email: "bob@example.com", EmailVerified: true}}, testAppID)
+	forged := deviceSignIn(t, appFlow(impostor, testAppID), impostor, "bob")
 	_, err = e.client.SignIn(ctx, forged, db.PurposeSetup)
 	wantRefusal(t, "token signed by another key", err, setupErrInvalidToken)
 
@@ -234,4 +237,9 @@ func TestSignInConfigAndInput(t *testing.T) {
 	if r := se.send(se.base, http.MethodPost, "/setup/v1/config", ``); r.status != http.StatusMethodNotAllowed {
 		t.Errorf("POST config: %d", r.status)
 	}
+}
+
+// appFlow is the device flow for the app clientID at the provider's own endpoints.
+func appFlow(p *testidp.Provider, clientID string) *DeviceFlow {
+	return &DeviceFlow{OAuth: oauth2.Config{ClientID: clientID, Scopes: DeviceScopes, Endpoint: p.Endpoint()}}
 }

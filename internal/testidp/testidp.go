@@ -1,4 +1,9 @@
-package scimserver
+// Package testidp is a real OpenID provider for tests, on 127.0.0.1: zitadel's op
+// package, which implements discovery, the JWKS endpoint and the device grant (RFC 8628)
+// and issues and signs ID tokens itself, over zitadel's example in-memory storage (with
+// its own RSA signing key). Only the users and the apps are the test's: public native apps
+// with the device grant, as an admin registers in Okta or Entra ID. Only tests import it.
+package testidp
 
 import (
 	"context"
@@ -13,30 +18,27 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// testProvider is a real OpenID provider on 127.0.0.1: zitadel's op package, which
-// implements discovery, the JWKS endpoint and the device grant and issues and signs ID
-// tokens itself, over zitadel's example in-memory storage (its own RSA signing key). Only
-// the users and the apps are ours: a public native app with the device grant, as an
-// admin registers in Okta or Entra ID.
-type testProvider struct {
+// Provider is a running OpenID provider.
+type Provider struct {
 	Issuer  string
 	URL     string // where it listens; differs from Issuer for an impostor
 	storage *providerStorage
 }
 
-// providerUser is an account at the provider.
-type providerUser struct {
-	id, email     string
-	emailVerified bool
+// User is an account at the provider: its subject, email and whether the email is verified.
+type User struct {
+	ID            string
+	Email         string
+	EmailVerified bool
 }
 
-// testIDTokenLifetime is how long the provider's ID tokens live.
-const testIDTokenLifetime = 10 * time.Minute
+// IDTokenLifetime is how long the provider's ID tokens live.
+const IDTokenLifetime = 10 * time.Minute
 
-// newTestProvider starts a provider with the given users and apps. With issuer "", it is
+// Start starts a provider with the given users and apps. With issuer "", it is
 // the issuer at its own address; otherwise it claims to be issuer, as an impostor with its
 // own key would.
-func newTestProvider(t *testing.T, issuer string, users []providerUser, clientIDs ...string) *testProvider {
+func Start(t testing.TB, issuer string, users []User, clientIDs ...string) *Provider {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	url := "http://" + ts.Listener.Addr().String()
@@ -45,7 +47,7 @@ func newTestProvider(t *testing.T, issuer string, users []providerUser, clientID
 	}
 	us := userStore{}
 	for _, u := range users {
-		us[u.id] = &storage.User{ID: u.id, Username: u.email, Email: u.email, EmailVerified: u.emailVerified, FirstName: "Test", LastName: u.id}
+		us[u.ID] = &storage.User{ID: u.ID, Username: u.Email, Email: u.Email, EmailVerified: u.EmailVerified, FirstName: "Test", LastName: u.ID}
 	}
 	apps, known := map[string]op.Client{}, map[string]*storage.Client{}
 	for _, id := range clientIDs {
@@ -73,23 +75,22 @@ func newTestProvider(t *testing.T, issuer string, users []providerUser, clientID
 	ts.Config.Handler = prov
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testProvider{Issuer: issuer, URL: url, storage: st}
+	return &Provider{Issuer: issuer, URL: url, storage: st}
 }
 
-// approve is the user signing in in their browser and confirming the code shown in the
+// Approve is the user signing in in their browser and confirming the code shown in the
 // terminal: the provider marks the device authorization done for that user.
-func (p *testProvider) approve(t *testing.T, userCode, userID string) {
+func (p *Provider) Approve(t testing.TB, userCode, userID string) {
 	t.Helper()
 	if err := p.storage.CompleteDeviceAuthorization(context.Background(), userCode, userID); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// flow is the device flow against this provider's own endpoints (for an impostor, whose
-// discovery document would be fetched from the issuer it claims).
-func (p *testProvider) flow(clientID string) *DeviceFlow {
-	return &DeviceFlow{OAuth: oauth2.Config{ClientID: clientID, Scopes: DeviceScopes, Endpoint: oauth2.Endpoint{
-		DeviceAuthURL: p.URL + "/device_authorization", TokenURL: p.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}}}
+// Endpoint is the provider's device and token endpoints where it listens: what a client
+// uses to talk to an impostor, whose discovery document would come from the issuer it claims.
+func (p *Provider) Endpoint() oauth2.Endpoint {
+	return oauth2.Endpoint{DeviceAuthURL: p.URL + "/device_authorization", TokenURL: p.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}
 }
 
 // providerStorage is zitadel's example storage with our apps.
@@ -135,7 +136,7 @@ func (a deviceApp) GrantTypes() []zoidc.GrantType {
 }
 func (a deviceApp) LoginURL(string) string               { return "/login" }
 func (a deviceApp) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeBearer }
-func (a deviceApp) IDTokenLifetime() time.Duration       { return testIDTokenLifetime }
+func (a deviceApp) IDTokenLifetime() time.Duration       { return IDTokenLifetime }
 func (a deviceApp) DevMode() bool                        { return false }
 func (a deviceApp) IsScopeAllowed(string) bool           { return false }
 func (a deviceApp) IDTokenUserinfoClaimsAssertion() bool { return true }
