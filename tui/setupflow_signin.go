@@ -185,18 +185,18 @@ func (f *setupFlow) deviceBody(tw int) string {
 	st := f.st
 	if f.sso.da == nil {
 		if f.problem != "" {
-			return sfWrap("Sign in with your company account ("+f.sso.cfg.Issuer+").", tw)
+			return sfWrap("Sign in with your company account ("+clean(f.sso.cfg.Issuer)+").", tw)
 		}
-		return f.spinner.View() + "Contacting your identity provider " + f.sso.cfg.Issuer + "…"
+		return f.spinner.View() + "Contacting your identity provider " + clean(f.sso.cfg.Issuer) + "…"
 	}
 	da := f.sso.da
 	// Plain text, no QR code: the URL can be opened on any device, or copied.
 	out := sfWrap("Sign in with your company account: open this page on any device", tw) + "\n\n" +
-		"  " + st.Key.Render(da.VerificationURI) + "\n\n" +
+		"  " + st.Key.Render(clean(da.VerificationURI)) + "\n\n" +
 		"and enter the code\n\n" +
-		"  " + st.Secret.Render(da.UserCode) + "\n"
+		"  " + st.Secret.Render(clean(da.UserCode)) + "\n"
 	if da.VerificationURIComplete != "" && da.VerificationURIComplete != da.VerificationURI {
-		out += "\n" + st.Dim.Render("Or open this link, which has the code in it:") + "\n  " + da.VerificationURIComplete + "\n"
+		out += "\n" + st.Dim.Render("Or open this link, which has the code in it:") + "\n  " + clean(da.VerificationURIComplete) + "\n"
 	}
 	if !da.Expiry.IsZero() {
 		out += "\n" + st.Dim.Render("The code works until "+da.Expiry.Local().Format("15:04")+".")

@@ -1,7 +1,10 @@
 package tui
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"scimdesk/db"
 	"scimdesk/internal/testidp"
 	"scimdesk/keys"
+	"scimdesk/scimserver"
 )
 
 // untilSignInCode handles messages until the flow shows the provider's user code.
@@ -61,6 +65,69 @@ func TestSetupFlowSignIn(t *testing.T) {
 	d.want(d.until(sfDone), "erin@example.com is ready")
 	parsed, _ := keys.ParseRecoveryKey(rk)
 	if err := keys.VerifyBundle(w.storedBundle(id), id, []byte(flowPass), parsed); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSetupScriptSignIn: without a screen, with neither --email nor --code, setup signs in
+// with the provider (the URL and code on stderr) and the recovery key goes to stdout; then
+// the interactive recover signs in the same way and opens the key with that recovery key.
+func TestSetupScriptSignIn(t *testing.T) {
+	w := newFlowWorld(t)
+	idp := testidp.Start(t, "", []testidp.User{{ID: "sub-finn", Email: "finn@example.com", EmailVerified: true}}, "scimdesk-cli")
+	if err := w.d.SetOIDCConfig(context.Background(), db.OIDCConfig{Issuer: idp.Issuer, ClientID: "scimdesk-cli"}, "cli:test"); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := w.pending("finn")
+
+	// Without sign-in configured the script says what it needs.
+	other := newFlowWorld(t)
+	err := RunSetupScript(context.Background(), ScriptOptions{Server: other.base, PassphraseFile: "-", RecoveryFile: "-",
+		Params: scimserver.MinKDF(), Stdin: strings.NewReader(flowPass), Stdout: io.Discard, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "--email and --code are required") {
+		t.Fatalf("script without sign-in or code: %v", err)
+	}
+
+	pr, pw := io.Pipe()
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- RunSetupScript(context.Background(), ScriptOptions{Server: w.base, PassphraseFile: "-", RecoveryFile: "-",
+			Params: scimserver.MinKDF(), Stdin: strings.NewReader(flowPass), Stdout: &out, Stderr: pw})
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	userCode := ""
+	for userCode == "" && sc.Scan() {
+		if _, after, ok := strings.Cut(sc.Text(), " and enter "); ok {
+			userCode = after
+		}
+	}
+	if userCode == "" {
+		t.Fatalf("no user code on stderr: %v", <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	idp.Approve(t, userCode, "sub-finn")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rkText := strings.TrimSpace(out.String())
+	if u, _ := w.d.UserByID(context.Background(), id); !u.HasKey {
+		t.Fatal("finn is not ready after the scripted sign-in")
+	}
+
+	// Recover by sign-in: the flow gets a recovery code and asks for the recovery key.
+	d := newFlowDriver(t, w.options(db.PurposeRecover, ""))
+	d.untilSignInCode()
+	idp.Approve(t, d.f.sso.da.UserCode, "sub-finn")
+	d.want(d.until(sfRecoveryKey), "Type the recovery key")
+	d.typeText(rkText)
+	d.keys("enter")
+	d.until(sfPassphrase)
+	d.passphrase("a brand new passphrase 93 owls")
+	d.want(d.until(sfDone), "finn@example.com is ready")
+	rk, _ := keys.ParseRecoveryKey(rkText)
+	if err := keys.VerifyBundle(w.storedBundle(id), id, []byte("a brand new passphrase 93 owls"), rk); err != nil {
 		t.Fatal(err)
 	}
 }
