@@ -563,6 +563,14 @@ func TestSetupRateLimit(t *testing.T) {
 	if !errors.As(err, &se2) || !strings.Contains(err.Error(), "wait") {
 		t.Fatalf("client error: %v", err)
 	}
+	// A sign-in shares the budget, before its token is even looked at; asking for the
+	// config does not, so a client over its limit still learns how to sign in.
+	if r := se.post(base, "/setup/v1/signin", `{"idToken":"a.b.c","purpose":"setup"}`); r.status != 429 {
+		t.Errorf("sign-in over the limit: %d %s", r.status, r.raw)
+	}
+	if cfg, err := c.Config(context.Background()); err != nil || cfg.SignIn != nil {
+		t.Errorf("config over the limit: %+v, %v", cfg, err)
+	}
 }
 
 func TestRateLimiter(t *testing.T) {
