@@ -338,6 +338,10 @@ func (f *setupFlow) key(k tea.KeyPressMsg) tea.Cmd {
 			return f.moveFocus(1)
 		case "shift+tab", "up":
 			return f.moveFocus(-1)
+		case "ctrl+o":
+			if f.sso.cfg != nil && f.client != nil {
+				return f.startDevice()
+			}
 		case "enter":
 			// Enter moves on through the empty fields, then signs in.
 			for i := f.focus; i <= sfFieldCode; i++ {
@@ -1007,6 +1011,9 @@ func (f *setupFlow) help() string {
 	switch f.step {
 	case sfSignIn:
 		items = []string{k("enter") + d(" next"), k("tab") + d(" field"), k("ctrl+c") + d(" quit")}
+		if f.sso.cfg != nil && f.client != nil {
+			items = append([]string{k("ctrl+o") + d(" sign in instead")}, items...)
+		}
 	case sfRecoveryKey, sfSaveKey, sfConfirmKey:
 		items = []string{k("enter") + d(" ok"), k("esc") + d(" back"), k("ctrl+c") + d(" quit")}
 	case sfPassphrase:

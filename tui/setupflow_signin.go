@@ -16,7 +16,7 @@ import (
 // shows the provider's URL and a short code as plain text, the user signs in on any
 // device, and the flow trades the ID token for a code (POST /setup/v1/signin). That code
 // then goes through today's begin and complete, as if the admin had handed it over. "c"
-// leaves for the setup-code form at any time.
+// leaves for the setup-code form at any time, and ctrl+o on that form comes back.
 //
 // The config is asked in the background while the form is already shown, and the flow
 // switches only if nothing was typed into the code field by then: a user who came with a

@@ -47,7 +47,9 @@ func TestSetupFlowSignIn(t *testing.T) {
 	d0 := newFlowDriver(t, w.options(db.PurposeSetup, ""))
 	d0.untilSignInCode()
 	d0.keys("c")
-	d0.want(d0.until(sfSignIn), "Type your email and the setup code")
+	d0.want(d0.until(sfSignIn), "Type your email and the setup code", "ctrl+o sign in instead")
+	d0.keys("ctrl+o") // and back to signing in
+	d0.untilSignInCode()
 
 	d := newFlowDriver(t, w.options(db.PurposeSetup, ""))
 	v := d.untilSignInCode()
