@@ -124,7 +124,7 @@ func (p *idp) get(ctx context.Context, cfg db.OIDCConfig, now func() time.Time) 
 	prov, err := oidc.NewProvider(dctx, cfg.Issuer)
 	if err != nil {
 		p.err, p.failedAt = &setupProblem{http.StatusServiceUnavailable, setupErrIdPDown,
-			"the server cannot reach the identity provider " + cfg.Issuer + " right now: try again later, or use a setup code"}, now()
+			"the server cannot use the identity provider " + cfg.Issuer + " right now (its discovery document did not load; the server log says why): try again later, or use a setup code"}, now()
 		return nil, fmt.Errorf("%w (%v)", p.err, err)
 	}
 	p.verifier = prov.VerifierContext(keysCtx, &oidc.Config{ClientID: cfg.ClientID, Now: now})
