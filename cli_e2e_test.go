@@ -128,6 +128,7 @@ func TestAdminCommandsRefuseMissingDatabase(t *testing.T) {
 		{"token", "create", "--description", "x"}, {"token", "list"}, {"token", "revoke", "tok_000000000000"},
 		{"scim", "enable"}, {"scim", "disable"}, {"scim", "status"},
 		{"users", "list"}, {"users", "setup-code", "a@example.com"}, {"users", "recovery-code", "a@example.com"},
+		{"oidc", "set", "--issuer", "https://idp.example.com", "--client-id", "c1"}, {"oidc", "show"}, {"oidc", "clear"},
 	}
 	xdg := filepath.Join(dir, "xdg")
 	paths := []struct {

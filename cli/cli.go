@@ -38,11 +38,12 @@ type CLI struct {
 	Token   tokenCmd   `cmd:"" help:"Create, list and revoke SCIM tokens."`
 	SCIM    scimCmd    `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
 	Users   usersCmd   `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
+	OIDC    oidcCmd    `cmd:"" name:"oidc" help:"Set, show or clear the identity provider pending users sign in with."`
 	Backup  backupCmd  `cmd:"" help:"Write a consistent copy of the database to a file, while a server goes on serving it."`
 	Restore restoreCmd `cmd:"" help:"Replace the database with a backup, after checking it (refused while a server serves the database)."`
-	Setup   setupCmd   `cmd:"" help:"Finish your account: create your master key with the setup code from your admin."`
+	Setup   setupCmd   `cmd:"" help:"Finish your account: sign in with your company account (when your admin set it up) or use the setup code from your admin, then create your master key."`
 	Health  healthCmd  `cmd:"" help:"Check that the server of this database answers (for container health checks and monitors); exit 1 if not."`
-	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key and a recovery code."`
+	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key, after signing in with your company account or with a recovery code."`
 }
 
 // path is the database file the flags name, or the default one.

@@ -18,7 +18,7 @@ type keyFlags struct {
 	Server         string `help:"Your scimdesk server's URL, from your admin (default: the local server, http://127.0.0.1:8080)." default:"http://127.0.0.1:8080" env:"SCIMDESK_SERVER" placeholder:"URL"`
 	CAFile         string `name:"ca-file" help:"PEM certificate of the CA that signed the server's certificate, for a private CA." type:"existingfile" placeholder:"FILE"`
 	Email          string `help:"Your email or user name." placeholder:"EMAIL"`
-	Code           string `help:"The code from your admin." placeholder:"CODE"`
+	Code           string `help:"The code from your admin (without --email and --code, you sign in with your company account if the server offers it)." placeholder:"CODE"`
 	PassphraseFile string `help:"Read the (new) passphrase from this file, - for stdin; one trailing newline is dropped." placeholder:"FILE"`
 }
 

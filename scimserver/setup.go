@@ -149,11 +149,13 @@ type setupAPI struct {
 	// refused is the server's setupRefused: its own log, so that a flood of bad SCIM
 	// tokens cannot hide these, and the server's, so that the heartbeat flushes it.
 	refused *refusedLog
+	idp     *idp // verifies sign-ins with the identity provider
+	cfg     configCache
 }
 
 // setupAPI is the handler Handler mounts at /setup/v1/.
 func (s *Server) setupAPI() http.Handler {
-	return &setupAPI{s: s, now: time.Now, minKDF: MinKDF(), refused: &s.setupRefused,
+	return &setupAPI{s: s, now: time.Now, minKDF: MinKDF(), refused: &s.setupRefused, idp: newIDP(),
 		limit:  newRateLimiter(setupRatePerMinute, time.Minute, setupBurst),
 		global: newRateLimiter(setupGlobalPerMinute, time.Minute, setupGlobalBurst)}
 }
@@ -168,6 +170,12 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.s.mu.Unlock()
 	a.refused.flush(r.Context(), a.s)
 
+	if r.URL.Path == "/setup/v1/config" {
+		// Before the rate limit: asking costs nothing but a cached read, and it must not use
+		// up the attempts that the code and sign-in checks are counted in.
+		a.config(w, r, c)
+		return
+	}
 	if !a.admit(w, r, c, now) {
 		return
 	}
@@ -177,6 +185,8 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handle = a.begin
 	case "/setup/v1/complete":
 		handle = a.complete
+	case "/setup/v1/signin":
+		handle = a.signIn
 	default:
 		writeSetupError(w, http.StatusNotFound, SetupErrorBody{Error: setupErrNotFound, Message: "no such setup endpoint: " + truncate(r.URL.Path, 100)})
 		return
@@ -364,6 +374,11 @@ func (p *setupProblem) Error() string { return p.msg }
 // refuse answers a refused request and records it (throttled) in the audit log. who is
 // the matched userName or the email as typed; the code never goes into the log.
 func (a *setupAPI) refuse(w http.ResponseWriter, r *http.Request, c *call, who, purpose string, err error) {
+	a.refuseAs(w, r, c, setupKind(purpose), who, err)
+}
+
+// refuseAs is refuse with the event's kind given.
+func (a *setupAPI) refuseAs(w http.ResponseWriter, r *http.Request, c *call, kind, who string, err error) {
 	status, body := setupRefusal(err)
 	if status >= 500 {
 		a.s.logErr(r.Context(), "setup request", err, "path", truncate(r.URL.Path, logValueBytes))
@@ -372,10 +387,14 @@ func (a *setupAPI) refuse(w http.ResponseWriter, r *http.Request, c *call, who, 
 	if errors.As(err, &ce) && ce.UserName != "" {
 		who = ce.UserName
 	}
+	var se *db.SignInError
+	if errors.As(err, &se) && se.UserName != "" {
+		who = se.UserName
+	}
 	if _, notEmail := db.NormalizeSetupCode(who); notEmail == nil {
 		who = "" // someone typed their code into the email field: keep it out of the log
 	}
-	a.refused.add(r.Context(), a.s, c.event(setupKind(purpose), truncate(who, 100), status, "refused: "+truncate(body.Message, 200)))
+	a.refused.add(r.Context(), a.s, c.event(kind, truncate(who, 100), status, "refused: "+truncate(body.Message, 200)))
 	if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))
 	}
@@ -387,6 +406,9 @@ func setupRefusal(err error) (int, SetupErrorBody) {
 	var p *setupProblem
 	if errors.As(err, &p) {
 		return p.status, SetupErrorBody{Error: p.code, Message: p.msg}
+	}
+	if status, body, ok := signInRefusal(err); ok {
+		return status, body
 	}
 	var ce *db.CodeError
 	if errors.As(err, &ce) {

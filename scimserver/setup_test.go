@@ -36,7 +36,7 @@ func newSetupEnv(t *testing.T) *setupEnv {
 	t.Helper()
 	se := &setupEnv{testEnv: newEnv(t), now: time.Now()}
 	se.api = &setupAPI{s: se.srv, now: func() time.Time { return se.now }, minKDF: cheapKDF, refused: &se.srv.setupRefused,
-		limit: newRateLimiter(10000, time.Minute, 10000), global: newRateLimiter(10000, time.Minute, 10000)}
+		limit: newRateLimiter(10000, time.Minute, 10000), global: newRateLimiter(10000, time.Minute, 10000), idp: newIDP()}
 	ts := httptest.NewServer(se.api)
 	t.Cleanup(ts.Close)
 	se.base = ts.URL
@@ -562,6 +562,14 @@ func TestSetupRateLimit(t *testing.T) {
 	var se2 *SetupError
 	if !errors.As(err, &se2) || !strings.Contains(err.Error(), "wait") {
 		t.Fatalf("client error: %v", err)
+	}
+	// A sign-in shares the budget, before its token is even looked at; asking for the
+	// config does not, so a client over its limit still learns how to sign in.
+	if r := se.post(base, "/setup/v1/signin", `{"idToken":"a.b.c","purpose":"setup"}`); r.status != 429 {
+		t.Errorf("sign-in over the limit: %d %s", r.status, r.raw)
+	}
+	if cfg, err := c.Config(context.Background()); err != nil || cfg.SignIn != nil {
+		t.Errorf("config over the limit: %+v, %v", cfg, err)
 	}
 }
 

@@ -86,6 +86,9 @@ func poll(d *deps, lastID int64, initial bool) tea.Cmd {
 			m.Err = err
 		}
 		m.SCIMOn = on
+		if m.OIDC, err = d.store.OIDCConfig(ctx); err != nil {
+			m.Err = err
+		}
 		return m
 	}
 }

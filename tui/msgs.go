@@ -24,6 +24,7 @@ type pollMsg struct {
 	Heartbeat   db.Heartbeat
 	HeartbeatOK bool
 	SCIMOn      bool
+	OIDC        db.OIDCConfig // the identity provider pending users sign in with, if set
 	Err         error
 }
 

@@ -24,6 +24,7 @@ type provisioning struct {
 	tokensKnown   bool
 	tokensEver    int        // tokens in the database, whatever their state
 	expiring      []db.Token // tokens to rotate soon (db.ExpiringTokens), soonest first
+	oidc          db.OIDCConfig
 	confirm       confirm
 }
 
@@ -58,6 +59,7 @@ func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
 		if msg.Err == nil {
 			p.scimOn, p.known = msg.SCIMOn, true
 			p.heartbeat, p.beatOK = msg.Heartbeat, msg.HeartbeatOK
+			p.oidc = msg.OIDC
 		}
 	case tokensMsg:
 		if msg.Err == nil {
@@ -154,6 +156,7 @@ func (p *provisioning) View() string {
 	if line := sshLine(p.d, p.heartbeat, p.beatOK); line != "" {
 		add("SSH", line)
 	}
+	add("Sign-in", p.signIn(st))
 	add("Requests", p.requests())
 	add("Tokens", p.tokens())
 	if w := p.tokenRisk(now); w != "" {
@@ -264,4 +267,15 @@ func expiringWarning(st *styles, t db.Token, now time.Time) string {
 		left = "expired"
 	}
 	return st.Warn.Render("▲ token “"+clean(t.Description)+"” ("+t.ID+"): "+left) + st.Dim.Render(": rotate it in tab 2 (r)")
+}
+
+// signIn is how pending users prove who they are: the identity provider's app, or codes only.
+func (p *provisioning) signIn(st *styles) string {
+	if !p.known {
+		return st.Dim.Render("…")
+	}
+	if !p.oidc.Configured() {
+		return st.Dim.Render("setup codes only (scimdesk oidc set --issuer URL --client-id ID)")
+	}
+	return clean(p.oidc.Issuer) + ", client id " + clean(p.oidc.ClientID)
 }

@@ -83,6 +83,7 @@ const (
 	sfConfirmKey                       // setup: type part of it back
 	sfUploading                        // complete in flight
 	sfDone
+	sfDevice // sign-in with the identity provider (setupflow_signin.go)
 )
 
 // Sign-in fields, in order.
@@ -127,6 +128,7 @@ type setupFlow struct {
 	// hints are the fields' placeholders as written, to mark them again when the terminal
 	// turns out to have no colour.
 	hints map[*textinput.Model]string
+	sso   signInState // the device flow, when the server offers sign-in
 }
 
 // Results of the flow's I/O.
@@ -212,7 +214,7 @@ func (f *setupFlow) recovering() bool { return f.opts.Purpose == db.PurposeRecov
 
 // Init asks for the background colour and focuses the first field.
 func (f *setupFlow) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, f.signIn[f.focus].Focus())
+	return tea.Batch(tea.RequestBackgroundColor, f.signIn[f.focus].Focus(), f.askConfig())
 }
 
 // Update handles one message.
@@ -250,6 +252,12 @@ func (f *setupFlow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		var cmd tea.Cmd
 		f.spinner, cmd = f.spinner.Update(msg)
 		return f, cmd
+	case setupConfigMsg:
+		return f, f.configured(msg)
+	case setupDeviceMsg:
+		return f, f.deviceStarted(msg)
+	case setupSignedInMsg:
+		return f, f.signedIn(msg)
 	case setupBeganMsg:
 		return f, f.began(msg)
 	case setupDerivedMsg:
@@ -281,7 +289,7 @@ func (f *setupFlow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (f *setupFlow) busy() bool {
-	return f.step == sfChecking || f.step == sfDeriving || f.step == sfUploading
+	return f.step == sfChecking || f.step == sfDeriving || f.step == sfUploading || f.step == sfDevice
 }
 
 // inputs are every text input, for restyling.
@@ -330,6 +338,10 @@ func (f *setupFlow) key(k tea.KeyPressMsg) tea.Cmd {
 			return f.moveFocus(1)
 		case "shift+tab", "up":
 			return f.moveFocus(-1)
+		case "ctrl+o":
+			if f.sso.cfg != nil && f.client != nil {
+				return f.startDevice()
+			}
 		case "enter":
 			// Enter moves on through the empty fields, then signs in.
 			for i := f.focus; i <= sfFieldCode; i++ {
@@ -408,6 +420,8 @@ func (f *setupFlow) key(k tea.KeyPressMsg) tea.Cmd {
 			return tea.Quit
 		}
 		return nil
+	case sfDevice:
+		return f.deviceKey(s)
 	default: // busy: only ctrl+c
 		return nil
 	}
@@ -697,6 +711,7 @@ func (f *setupFlow) forget() {
 	f.rkIn.SetValue("")
 	f.confIn.SetValue("")
 	f.dropBundle()
+	f.stopDevice()
 }
 
 // sfFieldFor is the sign-in field to fix after an error.
@@ -868,7 +883,7 @@ func (f *setupFlow) progress() string {
 	}
 	var at int
 	switch f.step {
-	case sfSignIn, sfChecking:
+	case sfSignIn, sfChecking, sfDevice:
 		at = 0
 	case sfRecoveryKey:
 		at = 1
@@ -916,6 +931,8 @@ func (f *setupFlow) body(tw int) string {
 		return sfWrap(intro, tw) + "\n\n" + strings.Join(fieldsView, "\n")
 	case sfChecking:
 		return f.spinner.View() + "Checking your code with " + f.serverName() + "…"
+	case sfDevice:
+		return f.deviceBody(tw)
 	case sfRecoveryKey:
 		return sfWrap("Type the recovery key you were shown when you set up your key (7 groups of 5 characters; case, spaces and dashes do not matter).", tw) +
 			"\n\n" + f.rkIn.View()
@@ -994,6 +1011,9 @@ func (f *setupFlow) help() string {
 	switch f.step {
 	case sfSignIn:
 		items = []string{k("enter") + d(" next"), k("tab") + d(" field"), k("ctrl+c") + d(" quit")}
+		if f.sso.cfg != nil && f.client != nil {
+			items = append([]string{k("ctrl+o") + d(" sign in instead")}, items...)
+		}
 	case sfRecoveryKey, sfSaveKey, sfConfirmKey:
 		items = []string{k("enter") + d(" ok"), k("esc") + d(" back"), k("ctrl+c") + d(" quit")}
 	case sfPassphrase:
@@ -1002,6 +1022,8 @@ func (f *setupFlow) help() string {
 		items = []string{k("s") + d(" save to a file"), k("c") + d(" copy"), k("enter") + d(" I have it"), k("ctrl+c") + d(" quit (nothing stored)")}
 	case sfDone:
 		items = []string{k("enter") + d(" exit")}
+	case sfDevice:
+		items = f.deviceHelp()
 	default:
 		items = []string{k("ctrl+c") + d(" quit")}
 	}

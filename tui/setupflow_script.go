@@ -14,6 +14,7 @@ import (
 	"scimdesk/db"
 	"scimdesk/keys"
 	"scimdesk/scimserver"
+	"scimdesk/termsafe"
 )
 
 // The same setup and recovery without a screen, for scripts and tests: every answer comes
@@ -51,7 +52,11 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 		o.Stderr = os.Stderr
 	}
 	recovering := o.Purpose == db.PurposeRecover
+	// With neither email nor code, the user signs in with the identity provider, if the
+	// server offers that; otherwise the errors below say what is missing.
+	signIn := strings.TrimSpace(o.Email) == "" && strings.TrimSpace(o.Code) == ""
 	switch {
+	case signIn:
 	case strings.TrimSpace(o.Email) == "":
 		return errors.New("--email is required when no questions are asked (run it in a terminal for the interactive flow)")
 	case strings.TrimSpace(o.Code) == "":
@@ -63,7 +68,7 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 	case o.PassphraseFile == "-" && o.RecoveryKeyFile == "-":
 		return errors.New("only one of --passphrase-file and --recovery-key-file can be - (stdin)")
 	}
-	if _, err := db.NormalizeSetupCode(o.Code); err != nil {
+	if _, err := db.NormalizeSetupCode(o.Code); err != nil && !signIn {
 		return errors.New("--code: " + codeProblem(err))
 	}
 	// Refuse an existing recovery file now, before anything is asked of the server.
@@ -97,6 +102,11 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 	client, err := scimserver.NewSetupClient(o.Server, o.CAFile)
 	if err != nil {
 		return err
+	}
+	if signIn {
+		if o.Email, o.Code, err = scriptSignIn(ctx, client, o.Purpose, o.Stderr); err != nil {
+			return err
+		}
 	}
 	info, err := client.Begin(ctx, o.Email, o.Code, o.Purpose)
 	if err != nil {
@@ -220,4 +230,38 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// scriptSignIn runs the device flow, telling the user on w where to sign in, and returns
+// the login and code the server gave for the ID token.
+func scriptSignIn(ctx context.Context, client *scimserver.SetupClient, purpose string, w io.Writer) (string, string, error) {
+	cfg, err := client.Config(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if cfg.SignIn == nil {
+		return "", "", errors.New("--email and --code are required: this server offers no sign-in with an identity provider, so you need the code from your admin")
+	}
+	flow, err := scimserver.DiscoverDeviceFlow(ctx, nil, cfg.SignIn.Issuer, cfg.SignIn.ClientID)
+	if err != nil {
+		return "", "", err
+	}
+	da, err := flow.Start(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	fmt.Fprintf(w, "Sign in with your company account: open %s and enter %s\n", termsafe.Clean(da.VerificationURI), termsafe.Clean(da.UserCode))
+	if da.VerificationURIComplete != "" && da.VerificationURIComplete != da.VerificationURI {
+		fmt.Fprintf(w, "(or open %s)\n", termsafe.Clean(da.VerificationURIComplete))
+	}
+	fmt.Fprintln(w, "Waiting for you to sign in…")
+	idToken, err := flow.Wait(ctx, da)
+	if err != nil {
+		return "", "", err
+	}
+	resp, err := client.SignIn(ctx, idToken, purpose)
+	if err != nil {
+		return "", "", err
+	}
+	return resp.Email, resp.Code, nil
 }

@@ -45,6 +45,7 @@ type store interface {
 	ReadHeartbeat(ctx context.Context) (db.Heartbeat, error)
 	IssueSetupCode(ctx context.Context, userID, purpose, actor string) (db.SetupCode, string, error)
 	SetupCodeOf(ctx context.Context, userID string) (db.SetupCode, error)
+	OIDCConfig(ctx context.Context) (db.OIDCConfig, error)
 }
 
 // deps are what every tab is built with, passed to constructors (never through a context).
