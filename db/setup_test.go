@@ -65,10 +65,10 @@ func TestSetupCodeFormat(t *testing.T) {
 	withDigits := body + codeCheck(body)
 	withLetters := "oIoL" + strings.ToLower(withDigits[4:])
 	// A typo: one symbol of the random part changed, the check symbols kept.
-	typo := string(code[0]^1) + code[1:]
-	if code[0] == 'Z' || code[0] == 'Y' {
-		typo = "A" + code[1:]
-	}
+	// (The next symbol of the alphabet: flipping a bit could give a character outside it,
+	// '@' from 'A' or 'U' from 'T', which is a format error, not a typo.)
+	next := codeAlphabet[(strings.IndexByte(codeAlphabet, code[0])+1)%len(codeAlphabet)]
+	typo := string(next) + code[1:]
 	if codeCheck(typo[:codeRandomLen]) == typo[codeRandomLen:] {
 		typo = code[:codeRandomLen-1] + "Z" + code[codeRandomLen:] // 1 in 1024: pick another typo
 	}
