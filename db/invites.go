@@ -363,6 +363,35 @@ func (d *DB) InviteFailed(ctx context.Context, id int64, why string, permanent b
 	})
 }
 
+// DeferInvite counts a failed attempt at invitation id that got no further than the mail
+// server (down, refusing the connection or the login): no code was issued for it. The next
+// attempt is at retryAt; past InviteMaxAge the invitation is given up.
+func (d *DB) DeferInvite(ctx context.Context, id int64, why string, retryAt time.Time) error {
+	why = truncateRunes(why, 300)
+	return d.Write(ctx, func(tx *Tx) error {
+		i, err := scanInvite(tx.tx.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invitations i JOIN users u ON u.seq = i.user_seq WHERE i.id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if !i.Open() {
+			return nil
+		}
+		if tx.now.Sub(i.Created) > InviteMaxAge {
+			return tx.closeInvite(ctx, &i, fmt.Sprintf("%s (not sent within %s)", why, InviteMaxAge))
+		}
+		i.Attempts++
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE invitations SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?`,
+			i.Attempts, ms(retryAt), why, id); err != nil {
+			return mapErr(err)
+		}
+		if i.Attempts > 1 {
+			return nil
+		}
+		return tx.InsertEvent(ctx, Event{Kind: "user.invite", Agent: "mailer", Subject: i.UserName, Outcome: OutcomeFail,
+			Summary: "invitation to " + i.Address + " not sent yet, will retry: " + why})
+	})
+}
+
 func truncateRunes(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
