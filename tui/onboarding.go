@@ -102,7 +102,8 @@ func inviteSummary(inv db.Invitation, found bool, now time.Time) string {
 	case "failed":
 		return "invitation failed: " + clean(inv.LastError)
 	case "retrying":
-		return fmt.Sprintf("invitation not sent yet (%s): %s", plural(inv.Attempts, "attempt", "attempts"), clean(inv.LastError))
+		// The error itself is on the user's page (enter): the line has no room for it.
+		return fmt.Sprintf("invitation not sent yet (%s)", plural(inv.Attempts, "attempt", "attempts"))
 	}
 	return "invitation queued " + clock(now, inv.Created)
 }
@@ -132,7 +133,7 @@ func onboardingLine(st *styles, c db.OnboardingCounts) string {
 	if c.Pending == 0 {
 		return st.Dim.Render("no pending users")
 	}
-	s := plural(c.Pending, "pending", "pending") + ": " +
+	s := plural(c.Pending, "user", "users") + ": " +
 		st.Warn.Render(commas(c.NothingOut)+" with nothing out") + " · " +
 		commas(c.CodesOut) + " codes out · " + commas(c.Expired) + " expired"
 	if c.Queued > 0 {

@@ -193,9 +193,9 @@ func (p *provisioning) View() string {
 		add("", expiringWarning(st, t, now))
 	}
 	if p.onboard.At.IsZero() {
-		add("Onboarding", st.Dim.Render("counting…"))
+		add("Pending", st.Dim.Render("counting…"))
 	} else {
-		add("Onboarding", onboardingLine(st, p.onboard.Counts))
+		add("Pending", onboardingLine(st, p.onboard.Counts))
 	}
 
 	lines = append(lines, "", st.Heading.Render("In Okta")+st.Dim.Render(" (Applications › your app › Provisioning)"))
