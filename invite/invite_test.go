@@ -213,6 +213,9 @@ func TestInvitationSurvivesOutage(t *testing.T) {
 	if _, err := d.CheckSetupCode(ctx, "ada@example.com", code, db.PurposeSetup, time.Now()); err != nil {
 		t.Fatalf("the code mailed after the outage does not redeem: %v", err)
 	}
+	if !strings.Contains(p.text, `"For your users"`) || !strings.Contains(p.html, "For your users") {
+		t.Errorf("without --client-download-url the message does not point at the README's section:\n%s", p.text)
+	}
 	if inv, _ := d.LatestInvite(ctx, ada.ID); inv.State() != "sent" || inv.Attempts != 2 {
 		t.Fatalf("after delivery = %+v, want sent on attempt 2", inv)
 	}

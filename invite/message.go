@@ -16,9 +16,9 @@ import (
 	"unicode"
 )
 
-// DefaultDownloadURL is where an invitation sends users for the scimdesk binary unless
-// --client-download-url says otherwise: the README's section for them.
-const DefaultDownloadURL = "https://github.com/scimdesk/scimdesk#for-your-users"
+// DownloadHint is what an invitation says about getting scimdesk when no
+// --client-download-url is given: the README's section for users says how.
+const DownloadHint = `ask your administrator for the release archive for your system (the scimdesk README, "For your users", says how to check it)`
 
 // Message is one invitation as the user reads it. Code is the only secret in it.
 type Message struct {
@@ -27,7 +27,7 @@ type Message struct {
 	UserName    string // the user's SCIM userName
 	InvitedBy   string // the actor who caused the invitation (db.Invitation.InvitedBy)
 	ServerURL   string // the base URL `scimdesk setup --server` takes
-	DownloadURL string // where to get scimdesk
+	DownloadURL string // where to get scimdesk; "": DownloadHint
 	Code        string // the setup code, formatted XXXXX-XXXXX-XXXXX-XXXXX
 	Expires     time.Time
 	Date        time.Time
@@ -74,6 +74,7 @@ func clean(s string) string {
 
 type view struct {
 	Inviter, UserName, To, Command, Code, Download, Expires string
+	Link                                                    bool // Download is a URL
 }
 
 func (m Message) view() view {
@@ -84,6 +85,7 @@ func (m Message) view() view {
 		Command:  clean(m.Command()),
 		Code:     m.Code,
 		Download: clean(m.DownloadURL),
+		Link:     m.DownloadURL != "",
 		Expires:  m.Expires.UTC().Format("Monday 2 January 2006, 15:04 UTC"),
 	}
 }
@@ -112,7 +114,7 @@ const htmlBody = `<!DOCTYPE html>
 <html><body style="font-family: sans-serif; line-height: 1.4">
 <p>{{.Inviter}} invited you to finish setting up scimdesk, as <b>{{.UserName}}</b>.</p>
 <ol>
-<li><p>Get scimdesk: <a href="{{.Download}}">{{.Download}}</a></p></li>
+<li><p>Get scimdesk: {{if .Link}}<a href="{{.Download}}">{{.Download}}</a>{{else}}{{.Download}}{{end}}</p></li>
 <li><p>In a terminal, run:</p><pre style="font-size: 1.1em">{{.Command}}</pre></li>
 <li><p>When asked, give your email address, {{.To}}, and this setup code:</p>
 <pre style="font-size: 1.3em; letter-spacing: 0.1em"><b>{{.Code}}</b></pre></li>
@@ -139,6 +141,9 @@ func (m Message) Bytes() ([]byte, error) {
 		return nil, fmt.Errorf("recipient %q: %w", m.To, err)
 	}
 	v := m.view()
+	if !v.Link {
+		v.Download = DownloadHint
+	}
 	var text, html bytes.Buffer
 	if err := execText(&text, v); err != nil {
 		return nil, err

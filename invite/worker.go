@@ -23,7 +23,7 @@ type Config struct {
 	// ServerURL is the base URL users give `scimdesk setup --server`: the server's public
 	// URL (scimserver.Server.BaseURL). Called at each send, as it may be known late.
 	ServerURL func() string
-	// DownloadURL is where users get scimdesk (default DefaultDownloadURL).
+	// DownloadURL is where users get scimdesk ("": the message says DownloadHint).
 	DownloadURL string
 	// Logger receives what the worker does: never a password or a code. Nil: discarded.
 	Logger *slog.Logger
@@ -72,9 +72,6 @@ func New(cfg Config) (*Mailer, error) {
 	}
 	if cfg.ServerURL == nil {
 		return nil, errors.New("invite: no server URL")
-	}
-	if cfg.DownloadURL == "" {
-		cfg.DownloadURL = DefaultDownloadURL
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
