@@ -18,7 +18,7 @@ type mailFlags struct {
 	SMTPURL           string `name:"smtp-url" help:"Email invitations through this SMTP server: smtp://user:pass@host:587 (STARTTLS, required beyond loopback) or smtps://user:pass@host:465 (TLS). Prefer the environment variable: a flag shows in ps." env:"SCIMDESK_SMTP_URL" placeholder:"URL"`
 	SMTPFrom          string `name:"smtp-from" help:"The address invitations come from, e.g. scim@example.com or 'IT <it@example.com>'." env:"SCIMDESK_SMTP_FROM" placeholder:"ADDRESS"`
 	Invite            string `help:"auto: email a setup code to each user the identity provider creates (and, once a day at most, re-activates); off: only when an admin asks (scimdesk users invite)." enum:"auto,off" default:"off" env:"SCIMDESK_INVITE"`
-	ClientDownloadURL string `name:"client-download-url" help:"Where users get scimdesk, named in invitations (default: the message points at the README's "For your users")." env:"SCIMDESK_CLIENT_DOWNLOAD_URL" placeholder:"URL"`
+	ClientDownloadURL string `name:"client-download-url" help:"Where users get scimdesk, named in invitations (default: the message points at the README's section For your users)." env:"SCIMDESK_CLIENT_DOWNLOAD_URL" placeholder:"URL"`
 }
 
 // withMail adds to cfg the invitation worker the mail flags ask for.
