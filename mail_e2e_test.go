@@ -107,6 +107,11 @@ func TestInviteWithoutServer(t *testing.T) {
 	if inv, err := store.LatestInvite(ctx, u.ID); err != nil || inv.State() != "queued" {
 		t.Fatalf("invitation = %+v, %v; want queued", inv, err)
 	}
+	o, _ = e.mustRun("", "users", "onboarding")
+	if lines := strings.Split(strings.TrimSpace(o), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "ada@example.com") ||
+		!strings.Contains(lines[1], "none") || !strings.Contains(lines[1], "queued to ada@example.com") {
+		t.Fatalf("users onboarding:\n%s", o)
+	}
 	_, er, err = e.run("", "serve", "--db", e.dbPath, "--addr", "127.0.0.1:0", "--invite", "auto")
 	if err == nil || !strings.Contains(er, "--invite auto needs --smtp-url") {
 		t.Fatalf("serve --invite auto without SMTP: %v\n%s", err, er)
