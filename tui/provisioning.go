@@ -53,7 +53,9 @@ func (p *provisioning) KeyMap() help.KeyMap {
 	copyURL.SetHelp("c", "copy SCIM URL")
 	invite := km.Invite
 	invite.SetHelp("m", "email codes to pending")
-	return keyHelp{short: []key.Binding{toggle, copyURL, invite}}
+	// m is in the full help only: the Pending line says it where it applies, and the
+	// short line keeps room for the keys every admin needs.
+	return keyHelp{short: []key.Binding{toggle, copyURL}, full: [][]key.Binding{{toggle, copyURL, invite}}}
 }
 
 func (p *provisioning) Update(msg tea.Msg) tea.Cmd {

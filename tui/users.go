@@ -81,7 +81,7 @@ func (u *users) KeyMap() help.KeyMap {
 	status.SetHelp("s", "status")
 	clear.SetHelp("esc", "clear filter")
 	return keyHelp{
-		short: []key.Binding{km.Filter, status, km.Open, code, km.Invite},
+		short: []key.Binding{km.Filter, status, km.Open, code},
 		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, code, km.Invite, clear}, km.nav()},
 	}
 }
