@@ -154,7 +154,7 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	opts := tui.Options{DB: d, LogPath: logPath}
+	opts := tui.Options{DB: d, LogPath: logPath, DownloadURL: c.ClientDownloadURL}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)

@@ -17,7 +17,7 @@ import (
 // code out or an expired one; m there emails codes to those with nothing out (after a
 // question); the Users tab then shows the selected user's invitation failing while the
 // mail server is down (attempts, the error) and emailed once it is back, with the code's
-// expiry on the user's page.
+// expiry on the user's page; a code handed over by hand names where to get scimdesk.
 func TestFlowOnboardingState(t *testing.T) {
 	w := newFlowWorld(t)
 	ctx := context.Background()
@@ -32,7 +32,7 @@ func TestFlowOnboardingState(t *testing.T) {
 		w.d.CheckSetupCode(ctx, "mallory@example.com", erinCode, db.PurposeSetup, time.Now())
 	}
 
-	dp := testDeps(t, w.d, Options{Server: w.srv})
+	dp := testDeps(t, w.d, Options{Server: w.srv, DownloadURL: "https://downloads.example.com/scimdesk"})
 	s := startTerm(t, newApp(dp), 160, 40)
 	s.waitScreen("Pending   5 users: 4 with nothing out · 1 codes out · 1 expired · m emails them codes")
 
@@ -83,4 +83,7 @@ func TestFlowOnboardingState(t *testing.T) {
 	// Carol, selected on the Users tab, cannot be emailed: the console says why.
 	s.keys("3", "G", "m")
 	s.waitScreen("carol has no email address: issue a setup code (i) and hand it over instead.")
+	// So the admin does, and the code's screen says where carol gets scimdesk.
+	s.keys("i", "y")
+	s.waitScreen("Setup code for carol", "no scimdesk yet? https://downloads.example.com/scimdesk")
 }

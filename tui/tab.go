@@ -70,4 +70,5 @@ type deps struct {
 	styles      *styles
 	keys        *keyMap
 	now         func() time.Time
+	downloadURL string // where users get scimdesk; "" if not given
 }
