@@ -51,7 +51,7 @@ type Invitation struct {
 	ID        int64
 	UserID    string
 	UserName  string
-	Address   string // the recipient, fixed when queued
+	Address   string // the recipient: the user's address when queued, then at the last attempt
 	Reason    string // InviteProvisioned, InviteReactivated or InviteAdmin
 	InvitedBy string // the actor who caused it ("scim" for the identity provider)
 	Created   time.Time
@@ -287,10 +287,17 @@ func (d *DB) StartInvite(ctx context.Context, id int64, retryAt time.Time) (Invi
 			closed = fmt.Errorf("%w: not sent within %s, given up", ErrInviteClosed, InviteMaxAge)
 			return tx.closeInvite(ctx, &inv, fmt.Sprintf("%s (not sent within %s)", i.LastError, InviteMaxAge))
 		}
+		// The address as the identity provider says now: it may have corrected it since.
+		addr, err := InviteAddress(u)
+		if err != nil {
+			closed = fmt.Errorf("%w: %w", ErrInviteClosed, err)
+			return tx.closeInvite(ctx, &inv, err.Error())
+		}
 		inv.Attempts++
 		inv.NextAt = retryAt
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE invitations SET attempts = ?, next_at = ? WHERE id = ?`,
-			inv.Attempts, ms(retryAt), id); err != nil {
+		inv.Address = addr
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE invitations SET attempts = ?, next_at = ?, address = ? WHERE id = ?`,
+			inv.Attempts, ms(retryAt), addr, id); err != nil {
 			return mapErr(err)
 		}
 		if c, err = tx.storeCode(ctx, u, PurposeSetup, hash, SetupCodeTTL, SetupCodeAttempts); err != nil {
@@ -298,7 +305,7 @@ func (d *DB) StartInvite(ctx context.Context, id int64, retryAt time.Time) (Invi
 		}
 		return tx.InsertEvent(ctx, Event{Kind: "user.setup_code", Agent: "mailer", Subject: u.UserName, Outcome: OutcomeOK,
 			Summary: fmt.Sprintf("setup code issued for %s to be emailed to %s (attempt %d, valid until %s, single use); any earlier code is void",
-				u.UserName, i.Address, inv.Attempts, c.Expires.Format("2006-01-02 15:04 MST"))})
+				u.UserName, addr, inv.Attempts, c.Expires.Format("2006-01-02 15:04 MST"))})
 	})
 	if err != nil {
 		return Invitation{}, SetupCode{}, "", err

@@ -147,3 +147,33 @@ func TestInvitationFailuresAndReactivation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An invitation goes to the address the user has when it is sent: the identity provider
+// may have corrected it since it was queued.
+func TestInvitationFollowsAddressChange(t *testing.T) {
+	ctx := context.Background()
+	d := openTestDB(t)
+	bob := addUser(t, d, "u-bob", "bob", "bob@old.example.com", true)
+	if _, err := d.InviteUser(ctx, bob.ID, "cli:admin"); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Write(ctx, func(tx *Tx) error {
+		u, err := tx.UserByID(ctx, bob.ID)
+		if err != nil {
+			return err
+		}
+		u.Email = "bob@new.example.com"
+		return tx.UpdateUser(ctx, &u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due, _ := d.DueInvitations(ctx, time.Now(), 1)
+	inv, _, _, err := d.StartInvite(ctx, due[0].ID, time.Now().Add(time.Minute))
+	if err != nil || inv.Address != "bob@new.example.com" {
+		t.Fatalf("started invitation goes to %q (%v), want the new address", inv.Address, err)
+	}
+	if got, _ := d.LatestInvite(ctx, bob.ID); got.Address != "bob@new.example.com" {
+		t.Fatalf("stored address %q, want the new one", got.Address)
+	}
+}

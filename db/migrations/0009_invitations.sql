@@ -7,7 +7,7 @@
 CREATE TABLE invitations (
     id              INTEGER PRIMARY KEY,
     user_seq        INTEGER NOT NULL REFERENCES users(seq) ON DELETE CASCADE,
-    address         TEXT NOT NULL,            -- where it goes, fixed when queued
+    address         TEXT NOT NULL,            -- where it goes: set when queued, updated at each attempt
     reason          TEXT NOT NULL,            -- 'provisioned', 'reactivated' or 'admin'
     invited_by      TEXT NOT NULL,            -- the actor who caused it, for the message
     created_at      INTEGER NOT NULL,
