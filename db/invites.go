@@ -257,6 +257,18 @@ func (d *DB) NextInviteDue(ctx context.Context) (time.Time, error) {
 // deactivated), the invitation is given up, saying why, and the error wraps
 // ErrInviteClosed.
 func (d *DB) StartInvite(ctx context.Context, id int64, retryAt time.Time) (Invitation, SetupCode, string, error) {
+	return d.startInvite(ctx, id, retryAt, true)
+}
+
+// StartSignInInvite begins an attempt as StartInvite does, but issues no code: the user
+// finishes setup by signing in with the identity provider (OpenID Connect is set up), so
+// the mail carries no secret at all, and a code the user may hold stays as it is.
+func (d *DB) StartSignInInvite(ctx context.Context, id int64, retryAt time.Time) (Invitation, error) {
+	inv, _, _, err := d.startInvite(ctx, id, retryAt, false)
+	return inv, err
+}
+
+func (d *DB) startInvite(ctx context.Context, id int64, retryAt time.Time, withCode bool) (Invitation, SetupCode, string, error) {
 	code, err := newSetupCode()
 	if err != nil {
 		return Invitation{}, SetupCode{}, "", err
@@ -300,6 +312,9 @@ func (d *DB) StartInvite(ctx context.Context, id int64, retryAt time.Time) (Invi
 			inv.Attempts, ms(retryAt), addr, id); err != nil {
 			return mapErr(err)
 		}
+		if !withCode {
+			return nil
+		}
 		if c, err = tx.storeCode(ctx, u, PurposeSetup, hash, SetupCodeTTL, SetupCodeAttempts); err != nil {
 			return err
 		}
@@ -312,6 +327,9 @@ func (d *DB) StartInvite(ctx context.Context, id int64, retryAt time.Time) (Invi
 	}
 	if closed != nil {
 		return inv, SetupCode{}, "", closed
+	}
+	if !withCode {
+		return inv, SetupCode{}, "", nil
 	}
 	return inv, c, FormatSetupCode(code), nil
 }
@@ -327,20 +345,26 @@ func (tx *Tx) closeInvite(ctx context.Context, inv *Invitation, why string) erro
 		Summary: "invitation to " + inv.Address + " given up: " + why})
 }
 
-// InviteSent records that invitation id went out, carrying a code valid until codeExpires.
+// InviteSent records that invitation id went out, carrying a code valid until codeExpires
+// (zero: a sign-in invitation, with no code).
 func (d *DB) InviteSent(ctx context.Context, id int64, codeExpires time.Time) error {
 	return d.Write(ctx, func(tx *Tx) error {
 		i, err := scanInvite(tx.tx.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invitations i JOIN users u ON u.seq = i.user_seq WHERE i.id = ?`, id))
 		if err != nil {
 			return err
 		}
+		var exp sql.NullInt64
+		what := "to sign in with the identity provider"
+		if !codeExpires.IsZero() {
+			exp = sql.NullInt64{Int64: ms(codeExpires), Valid: true}
+			what = "its code is valid until " + codeExpires.Format("2006-01-02 15:04 MST")
+		}
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE invitations SET sent_at = ?, code_expires_at = ?, last_error = '' WHERE id = ?`,
-			ms(tx.now), ms(codeExpires), id); err != nil {
+			ms(tx.now), exp, id); err != nil {
 			return mapErr(err)
 		}
 		return tx.InsertEvent(ctx, Event{Kind: "user.invite", Agent: "mailer", Subject: i.UserName, Outcome: OutcomeOK,
-			Summary: fmt.Sprintf("invitation emailed to %s (attempt %d); its code is valid until %s",
-				i.Address, i.Attempts, codeExpires.Format("2006-01-02 15:04 MST"))})
+			Summary: fmt.Sprintf("invitation emailed to %s (attempt %d); %s", i.Address, i.Attempts, what)})
 	})
 }
 

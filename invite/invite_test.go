@@ -246,3 +246,39 @@ func TestInvitationRefusedRecipient(t *testing.T) {
 		}
 	}
 }
+
+// With sign-in by the identity provider configured, the invitation says to sign in and
+// carries no code at all; a code the user already holds is left as it is.
+func TestSignInInvitationCarriesNoCode(t *testing.T) {
+	ctx := context.Background()
+	d := openDB(t)
+	ada := addPending(t, d, "ada", "ada@example.com")
+	_, held, err := d.IssueSetupCode(ctx, ada.ID, db.PurposeSetup, "cli:grace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.InviteUser(ctx, ada.ID, "cli:grace"); err != nil {
+		t.Fatal(err)
+	}
+	srv := testsmtp.Start(t, testsmtp.Options{})
+	m, err := invite.New(invite.Config{DB: d, SMTPURL: srv.URL(), From: "scim@example.com",
+		ServerURL: func() string { return serverURL }, SignIn: func(context.Context) (bool, error) { return true, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Transport().TLS = &tls.Config{RootCAs: srv.Roots}
+	if n, err := m.DeliverDue(ctx, time.Now()); n != 1 || err != nil {
+		t.Fatalf("DeliverDue = %d, %v", n, err)
+	}
+	p := parse(t, srv.Next(t, 10*time.Second).Data)
+	if codeShape.MatchString(p.text) || codeShape.MatchString(p.html) || !strings.Contains(p.text, "sign in with your company account") ||
+		!strings.Contains(p.html, "sign in with your company account") || !strings.Contains(p.text, "scimdesk setup --server "+serverURL) {
+		t.Fatalf("the sign-in invitation:\n%s", p.text)
+	}
+	if _, err := d.CheckSetupCode(ctx, "ada@example.com", held, db.PurposeSetup, time.Now()); err != nil {
+		t.Fatalf("the code ada held was voided by a sign-in invitation: %v", err)
+	}
+	if inv, _ := d.LatestInvite(ctx, ada.ID); inv.State() != "sent" || !inv.CodeExpires.IsZero() {
+		t.Fatalf("invitation = %+v, want sent with no code expiry", inv)
+	}
+}

@@ -22,14 +22,14 @@ const DownloadHint = `ask your administrator for the release archive for your sy
 
 // Message is one invitation as the user reads it. Code is the only secret in it.
 type Message struct {
-	From        string // the --smtp-from address, possibly with a display name
-	To          string // the recipient's bare address
-	UserName    string // the user's SCIM userName
-	InvitedBy   string // the actor who caused the invitation (db.Invitation.InvitedBy)
-	ServerURL   string // the base URL `scimdesk setup --server` takes
-	DownloadURL string // where to get scimdesk; "": DownloadHint
-	Code        string // the setup code, formatted XXXXX-XXXXX-XXXXX-XXXXX
-	Expires     time.Time
+	From        string    // the --smtp-from address, possibly with a display name
+	To          string    // the recipient's bare address
+	UserName    string    // the user's SCIM userName
+	InvitedBy   string    // the actor who caused the invitation (db.Invitation.InvitedBy)
+	ServerURL   string    // the base URL `scimdesk setup --server` takes
+	DownloadURL string    // where to get scimdesk; "": DownloadHint
+	Code        string    // the setup code, formatted XXXXX-XXXXX-XXXXX-XXXXX; "": sign in instead
+	Expires     time.Time // of the code
 	Date        time.Time
 }
 
@@ -75,6 +75,7 @@ func clean(s string) string {
 type view struct {
 	Inviter, UserName, To, Command, Code, Download, Expires string
 	Link                                                    bool // Download is a URL
+	SignIn                                                  bool // no code: sign in with the identity provider
 }
 
 func (m Message) view() view {
@@ -86,6 +87,7 @@ func (m Message) view() view {
 		Code:     m.Code,
 		Download: clean(m.DownloadURL),
 		Link:     m.DownloadURL != "",
+		SignIn:   m.Code == "",
 		Expires:  m.Expires.UTC().Format("Monday 2 January 2006, 15:04 UTC"),
 	}
 }
@@ -110,19 +112,41 @@ The code works once, until {{.Expires}}. If it has expired, ask your administrat
 new one. If you did not expect this message, ignore it: nothing happens without the code.
 `
 
+// signInBody is the plain text when users sign in with the identity provider: no code.
+const signInBody = `{{.Inviter}} invited you to finish setting up scimdesk, as {{.UserName}}.
+
+1. Get scimdesk: {{.Download}}
+
+2. In a terminal, run:
+
+       {{.Command}}
+
+3. When asked, sign in with your company account ({{.To}}) in your browser: no code is
+   needed.
+
+You then choose a passphrase and are shown a recovery key. Your key is made on your
+own machine: neither the server nor your identity provider ever sees your passphrase or
+your recovery key.
+
+If you did not expect this message, ignore it: nothing happens without your sign-in.
+`
+
 const htmlBody = `<!DOCTYPE html>
 <html><body style="font-family: sans-serif; line-height: 1.4">
 <p>{{.Inviter}} invited you to finish setting up scimdesk, as <b>{{.UserName}}</b>.</p>
 <ol>
 <li><p>Get scimdesk: {{if .Link}}<a href="{{.Download}}">{{.Download}}</a>{{else}}{{.Download}}{{end}}</p></li>
 <li><p>In a terminal, run:</p><pre style="font-size: 1.1em">{{.Command}}</pre></li>
-<li><p>When asked, give your email address, {{.To}}, and this setup code:</p>
+{{if .SignIn}}<li><p>When asked, sign in with your company account ({{.To}}) in your browser: no code is needed.</p></li>
+{{else}}<li><p>When asked, give your email address, {{.To}}, and this setup code:</p>
 <pre style="font-size: 1.3em; letter-spacing: 0.1em"><b>{{.Code}}</b></pre></li>
-</ol>
+{{end}}</ol>
 <p>You then choose a passphrase and are shown a recovery key. Your key is made on your own
 machine: the server never sees your passphrase or your recovery key.</p>
-<p>The code works once, until {{.Expires}}. If it has expired, ask your administrator for a
+{{if .SignIn}}<p>If you did not expect this message, ignore it: nothing happens without your sign-in.</p>
+{{else}}<p>The code works once, until {{.Expires}}. If it has expired, ask your administrator for a
 new one. If you did not expect this message, ignore it: nothing happens without the code.</p>
+{{end}}
 </body></html>
 `
 
@@ -145,7 +169,11 @@ func (m Message) Bytes() ([]byte, error) {
 		v.Download = DownloadHint
 	}
 	var text, html bytes.Buffer
-	if err := execText(&text, v); err != nil {
+	body := textBody
+	if v.SignIn {
+		body = signInBody
+	}
+	if err := execText(&text, body, v); err != nil {
 		return nil, err
 	}
 	if err := htmlTmpl.Execute(&html, v); err != nil {
@@ -187,10 +215,10 @@ func (m Message) Bytes() ([]byte, error) {
 
 // execText fills the plain-text template in one pass of plain substitution: html/template
 // would escape '&' and '<' in names and URLs, which plain text must show as they are.
-func execText(b *bytes.Buffer, v view) error {
+func execText(b *bytes.Buffer, body string, v view) error {
 	r := strings.NewReplacer("{{.Inviter}}", v.Inviter, "{{.UserName}}", v.UserName, "{{.To}}", v.To,
 		"{{.Command}}", v.Command, "{{.Code}}", v.Code, "{{.Download}}", v.Download, "{{.Expires}}", v.Expires)
-	_, err := r.WriteString(b, textBody)
+	_, err := r.WriteString(b, body)
 	return err
 }
 

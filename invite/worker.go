@@ -29,6 +29,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Poll is how often the outbox is read for due invitations (default 5s).
 	Poll time.Duration
+	// SignIn, if set, reports whether users finish setup by signing in with the identity
+	// provider (OpenID Connect is configured): then invitations say so and carry no code.
+	// An error is a failed attempt, retried.
+	SignIn func(ctx context.Context) (bool, error)
 }
 
 // Backoff of the retries: the first retry after RetryBase, each later one after twice the
@@ -161,7 +165,22 @@ func (m *Mailer) deliver(ctx context.Context, now time.Time, due []db.Invitation
 
 // send issues the code and mails one invitation on the open session.
 func (m *Mailer) send(ctx context.Context, s *session, now time.Time, inv db.Invitation) error {
-	inv, code, secret, err := m.cfg.DB.StartInvite(ctx, inv.ID, now.Add(retryAfter(inv.Attempts+1)))
+	signIn := false
+	if m.cfg.SignIn != nil {
+		var err error
+		if signIn, err = m.cfg.SignIn(ctx); err != nil {
+			return fmt.Errorf("reading the sign-in settings: %w", err)
+		}
+	}
+	var code db.SetupCode
+	var secret string
+	var err error
+	retry := now.Add(retryAfter(inv.Attempts + 1))
+	if signIn {
+		inv, err = m.cfg.DB.StartSignInInvite(ctx, inv.ID, retry)
+	} else {
+		inv, code, secret, err = m.cfg.DB.StartInvite(ctx, inv.ID, retry)
+	}
 	if err != nil {
 		if errors.Is(err, db.ErrInviteClosed) {
 			m.log.Info("invitation not sent", "user", inv.UserName, "reason", err)

@@ -117,7 +117,11 @@ func inviteDetail(inv db.Invitation, found bool, now time.Time) [2]string {
 	to := " to " + clean(inv.Address)
 	switch inv.State() {
 	case "sent":
-		return [2]string{label, fmt.Sprintf("emailed%s %s (attempt %d); its code expires %s", to, stamp(inv.Sent), inv.Attempts, stamp(inv.CodeExpires))}
+		what := "its code expires " + stamp(inv.CodeExpires)
+		if inv.CodeExpires.IsZero() {
+			what = "no code: they sign in with the identity provider"
+		}
+		return [2]string{label, fmt.Sprintf("emailed%s %s (attempt %d); %s", to, stamp(inv.Sent), inv.Attempts, what)}
 	case "failed":
 		return [2]string{label, fmt.Sprintf("given up%s %s after %s: %s", to, stamp(inv.Failed),
 			plural(inv.Attempts, "attempt", "attempts"), clean(inv.LastError))}
