@@ -27,7 +27,7 @@ import (
 
 const serverURL = "https://scim.example.com"
 
-func openDB(t *testing.T) *db.DB {
+func openDB(t testing.TB) *db.DB {
 	t.Helper()
 	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "invite.db"))
 	if err != nil {
@@ -37,7 +37,7 @@ func openDB(t *testing.T) *db.DB {
 	return d
 }
 
-func addPending(t *testing.T, d *db.DB, userName, email string) db.User {
+func addPending(t testing.TB, d *db.DB, userName, email string) db.User {
 	t.Helper()
 	u := db.User{ID: "u-" + userName, UserName: userName, Email: email, Active: true, Doc: []byte(`{}`)}
 	if err := d.Write(context.Background(), func(tx *db.Tx) error { return tx.InsertUser(context.Background(), &u) }); err != nil {
@@ -46,7 +46,7 @@ func addPending(t *testing.T, d *db.DB, userName, email string) db.User {
 	return u
 }
 
-func newMailer(t *testing.T, d *db.DB, smtpURL string, roots *testsmtp.Server) *invite.Mailer {
+func newMailer(t testing.TB, d *db.DB, smtpURL string, roots *testsmtp.Server) *invite.Mailer {
 	t.Helper()
 	m, err := invite.New(invite.Config{DB: d, SMTPURL: smtpURL, From: "scimdesk <scim@example.com>",
 		ServerURL: func() string { return serverURL }, DownloadURL: "https://downloads.example.com/scimdesk"})
