@@ -282,3 +282,32 @@ func TestSignInInvitationCarriesNoCode(t *testing.T) {
 		t.Fatalf("invitation = %+v, want sent with no code expiry", inv)
 	}
 }
+
+// When the sign-in settings cannot be read, the attempt is counted and retried later,
+// like a mail server outage, and no code is issued meanwhile.
+func TestSignInSettingsUnreadableIsRetried(t *testing.T) {
+	ctx := context.Background()
+	d := openDB(t)
+	ada := addPending(t, d, "ada", "ada@example.com")
+	if _, err := d.InviteUser(ctx, ada.ID, "cli:grace"); err != nil {
+		t.Fatal(err)
+	}
+	srv := testsmtp.Start(t, testsmtp.Options{})
+	m, err := invite.New(invite.Config{DB: d, SMTPURL: srv.URL(), From: "scim@example.com", ServerURL: func() string { return serverURL },
+		SignIn: func(context.Context) (bool, error) { return false, errors.New("settings unreadable") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Transport().TLS = &tls.Config{RootCAs: srv.Roots}
+	now := time.Now()
+	if n, err := m.DeliverDue(ctx, now); n != 0 || err == nil {
+		t.Fatalf("DeliverDue = %d, %v; want the error", n, err)
+	}
+	inv, _ := d.LatestInvite(ctx, ada.ID)
+	if inv.State() != "retrying" || inv.Attempts != 1 || !strings.Contains(inv.LastError, "settings unreadable") || !inv.NextAt.After(now) {
+		t.Fatalf("invitation = %+v, want retrying later with the error", inv)
+	}
+	if _, err := d.SetupCodeOf(ctx, ada.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("a code was issued: %v", err)
+	}
+}

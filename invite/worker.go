@@ -165,17 +165,21 @@ func (m *Mailer) deliver(ctx context.Context, now time.Time, due []db.Invitation
 
 // send issues the code and mails one invitation on the open session.
 func (m *Mailer) send(ctx context.Context, s *session, now time.Time, inv db.Invitation) error {
+	retry := now.Add(retryAfter(inv.Attempts + 1))
 	signIn := false
 	if m.cfg.SignIn != nil {
 		var err error
 		if signIn, err = m.cfg.SignIn(ctx); err != nil {
-			return fmt.Errorf("reading the sign-in settings: %w", err)
+			err = fmt.Errorf("reading the sign-in settings: %w", err)
+			if derr := m.cfg.DB.DeferInvite(ctx, inv.ID, err.Error(), retry); derr != nil {
+				return derr
+			}
+			return err
 		}
 	}
 	var code db.SetupCode
 	var secret string
 	var err error
-	retry := now.Add(retryAfter(inv.Attempts + 1))
 	if signIn {
 		inv, err = m.cfg.DB.StartSignInInvite(ctx, inv.ID, retry)
 	} else {
