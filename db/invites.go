@@ -240,13 +240,6 @@ func (d *DB) DueInvitations(ctx context.Context, now time.Time, limit int) ([]In
 	return out, mapErr(rows.Err())
 }
 
-// NextInviteDue is when the earliest open invitation is due; zero if none is open.
-func (d *DB) NextInviteDue(ctx context.Context) (time.Time, error) {
-	var next sql.NullInt64
-	err := d.r.QueryRowContext(ctx, `SELECT min(next_at) FROM invitations WHERE sent_at IS NULL AND failed_at IS NULL`).Scan(&next)
-	return nullMS(next), mapErr(err)
-}
-
 // StartInvite begins an attempt to send invitation id: it counts the attempt, sets the
 // next one for retryAt (so that a crash mid-send retries then, not at once), and issues
 // a fresh setup code for its user, replacing any earlier one. It returns the invitation,
