@@ -33,6 +33,8 @@ type serverFlags struct {
 	ACMEDirectory string   `name:"acme-directory" help:"ACME directory URL of the CA (default: Let's Encrypt production), e.g. an internal step-ca." placeholder:"URL" env:"SCIMDESK_ACME_DIRECTORY"`
 	ACMECARoot    string   `name:"acme-ca-root" help:"PEM file of CA certificates to trust when talking to the ACME server (a private CA's directory)." type:"existingfile" placeholder:"FILE"`
 	ACMEHTTPAddr  string   `name:"acme-http-addr" help:"Also answer ACME HTTP-01 challenges here, e.g. :80 (other requests are redirected to HTTPS); without it, TLS-ALPN-01 on the TLS port." placeholder:"ADDR"`
+
+	mailFlags
 }
 
 // config is the service's configuration from the flags; the caller adds the database.
@@ -43,14 +45,14 @@ func (f *serverFlags) config(log *slog.Logger) (service.Config, error) {
 	if f.MaxConns < 1 {
 		return service.Config{}, fmt.Errorf("--max-conns %d: give at least 1", f.MaxConns)
 	}
-	return service.Config{
+	return withMail(service.Config{
 		Logger: log,
 		SCIM: scimserver.Config{Addr: f.Addr, PublicURL: strings.TrimRight(f.PublicURL, "/"), TLSCert: f.TLSCert, TLSKey: f.TLSKey,
 			MaxConns: f.MaxConns},
 		MetricsAddr: f.MetricsAddr,
 		ACME: service.ACME{Domains: f.ACMEDomain, Email: f.ACMEEmail, DirectoryURL: f.ACMEDirectory, CARoot: f.ACMECARoot,
 			HTTPAddr: f.ACMEHTTPAddr},
-	}, nil
+	}, f.mailFlags)
 }
 
 type serveCmd struct {
@@ -104,7 +106,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	if logPath == "" {
 		logPath = "stderr of scimdesk serve"
 	}
-	if cfg.SSH, err = c.sshConfig(d, &svc, logPath); err != nil {
+	if cfg.SSH, err = c.sshConfig(d, &svc, logPath, c.ClientDownloadURL); err != nil {
 		return err
 	}
 	svc, err = service.New(cfg)
@@ -152,7 +154,7 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	opts := tui.Options{DB: d, LogPath: logPath}
+	opts := tui.Options{DB: d, LogPath: logPath, DownloadURL: c.ClientDownloadURL}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)

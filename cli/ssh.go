@@ -24,7 +24,7 @@ type sshFlags struct {
 // sshConfig is the SSH console's configuration, nil without --ssh-addr. Each session's
 // console is built over the service that svc will point to once made (sessions only start
 // after it runs).
-func (f *sshFlags) sshConfig(d *db.DB, svc **service.Service, logPath string) (*sshconsole.Config, error) {
+func (f *sshFlags) sshConfig(d *db.DB, svc **service.Service, logPath, downloadURL string) (*sshconsole.Config, error) {
 	if f.SSHAddr == "" {
 		if f.SSHAuthorizedKeys != "" {
 			return nil, fmt.Errorf("--ssh-authorized-keys without --ssh-addr: say where to serve the console over SSH, e.g. --ssh-addr :2222")
@@ -43,7 +43,7 @@ func (f *sshFlags) sshConfig(d *db.DB, svc **service.Service, logPath string) (*
 		Console: func(ctx context.Context, s sshconsole.Session) (tea.Model, error) {
 			ssh := (*svc).SSH()
 			return tui.NewModel(ctx, tui.Options{
-				DB: d, Server: (*svc).SCIM(), LogPath: logPath, Actor: s.Actor, Remote: true,
+				DB: d, Server: (*svc).SCIM(), LogPath: logPath, Actor: s.Actor, Remote: true, DownloadURL: downloadURL,
 				SSH: tui.SSHInfo{Addr: ssh.Addr(), Fingerprint: ssh.Fingerprint()},
 			})
 		},

@@ -17,9 +17,11 @@ import (
 )
 
 type usersCmd struct {
-	List         usersListCmd `cmd:"" help:"List users, one a line, with their status."`
-	SetupCode    usersCodeCmd `cmd:"" name:"setup-code" help:"Issue a setup code for a pending user: printed once, alone on the first line, then the command to hand over."`
-	RecoveryCode usersCodeCmd `cmd:"" name:"recovery-code" help:"Issue a recovery code for a ready user who forgot their passphrase."`
+	List         usersListCmd       `cmd:"" help:"List users, one a line, with their status."`
+	SetupCode    usersCodeCmd       `cmd:"" name:"setup-code" help:"Issue a setup code for a pending user: printed once, alone on the first line, then the command to hand over."`
+	RecoveryCode usersCodeCmd       `cmd:"" name:"recovery-code" help:"Issue a recovery code for a ready user who forgot their passphrase."`
+	Invite       usersInviteCmd     `cmd:"" help:"Email a pending user (or --all-pending) a setup code: queued now, sent by the server running with --smtp-url."`
+	Onboarding   usersOnboardingCmd `cmd:"" help:"List the pending users with the setup code and the emailed invitation each has out (state, attempts, last delivery error)."`
 }
 
 type usersListCmd struct {

@@ -237,17 +237,8 @@ func (d *DB) issueSetupCode(ctx context.Context, userID, purpose, actor string, 
 		if err := canIssue(u, purpose); err != nil {
 			return err
 		}
-		c = SetupCode{UserID: u.ID, UserName: u.UserName, Purpose: purpose, Created: tx.now,
-			Expires: tx.now.Add(ttl), AttemptsLeft: attempts}
-		// An upsert on the user, not INSERT OR REPLACE: REPLACE would also delete another
-		// user's row whose hash collided, instead of failing.
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO setup_codes (user_seq, purpose, code_hash, created_at, expires_at, attempts_left, used_at)
-			VALUES (?, ?, ?, ?, ?, ?, NULL)
-			ON CONFLICT (user_seq) DO UPDATE SET purpose = excluded.purpose, code_hash = excluded.code_hash,
-				created_at = excluded.created_at, expires_at = excluded.expires_at,
-				attempts_left = excluded.attempts_left, used_at = NULL`,
-			u.Seq, purpose, hash, ms(c.Created), ms(c.Expires), attempts); err != nil {
-			return mapErr(err)
+		if c, err = tx.storeCode(ctx, u, purpose, hash, ttl, attempts); err != nil {
+			return err
 		}
 		kind, what := "user.setup_code", "setup code"
 		if purpose == PurposeRecover {
@@ -261,6 +252,21 @@ func (d *DB) issueSetupCode(ctx context.Context, userID, purpose, actor string, 
 		return SetupCode{}, "", err
 	}
 	return c, FormatSetupCode(code), nil
+}
+
+// storeCode stores the code with keyed hash for u, replacing the one u held.
+func (tx *Tx) storeCode(ctx context.Context, u User, purpose string, hash []byte, ttl time.Duration, attempts int) (SetupCode, error) {
+	c := SetupCode{UserID: u.ID, UserName: u.UserName, Purpose: purpose, Created: tx.now,
+		Expires: tx.now.Add(ttl), AttemptsLeft: attempts}
+	// An upsert on the user, not INSERT OR REPLACE: REPLACE would also delete another
+	// user's row whose hash collided, instead of failing.
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO setup_codes (user_seq, purpose, code_hash, created_at, expires_at, attempts_left, used_at)
+		VALUES (?, ?, ?, ?, ?, ?, NULL)
+		ON CONFLICT (user_seq) DO UPDATE SET purpose = excluded.purpose, code_hash = excluded.code_hash,
+			created_at = excluded.created_at, expires_at = excluded.expires_at,
+			attempts_left = excluded.attempts_left, used_at = NULL`,
+		u.Seq, purpose, hash, ms(c.Created), ms(c.Expires), attempts)
+	return c, mapErr(err)
 }
 
 // canIssue says whether u may get a code of purpose, in words the admin can act on.

@@ -53,6 +53,12 @@ type Config struct {
 	// Log says where Logger writes (a file path, db.LogStderr or db.LogJournal), for the
 	// heartbeat: a console attached from another process names it.
 	Log string
+	// InviteAuto queues an emailed invitation (db.Tx.EnqueueInvite) for every user created
+	// and every pending user re-activated, in the same transaction (--invite auto).
+	InviteAuto bool
+	// Invited, if set, is called after a commit that queued an invitation: the mail
+	// worker's Kick, so that it sends now rather than at its next poll.
+	Invited func()
 }
 
 // Server is the SCIM server over one database.

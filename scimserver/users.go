@@ -187,6 +187,7 @@ func successStatus(kind string) int {
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 	subject, summary := "", ""
+	queued := false
 	var u db.User
 	var proj projection
 	pre := func() *Error {
@@ -210,13 +211,18 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 		if e := tx.InsertUser(r.Context(), &u); e != nil {
 			return userErr(e, u.ID)
 		}
-		summary = "created user " + truncate(u.UserName, 100)
+		var e error
+		if queued, e = s.queueInvite(r.Context(), tx, u, db.InviteProvisioned); e != nil {
+			return storeErr(e)
+		}
+		summary = "created user " + truncate(u.UserName, 100) + inviteNote(queued)
 		return nil
 	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	s.invited(queued)
 	s.writeUser(w, r, http.StatusCreated, &u, proj)
 }
 
@@ -270,6 +276,7 @@ func notModified(r *http.Request, version int64) bool {
 
 func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
+	queued := false
 	var u, next db.User
 	var proj projection
 	pre := func() *Error {
@@ -306,12 +313,20 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id
 			return userErr(e, id)
 		}
 		summary = "replaced user " + truncate(u.UserName, 100) + activeChange(wasActive, u.Active)
+		if !wasActive && u.Active {
+			var e error
+			if queued, e = s.queueInvite(r.Context(), tx, u, db.InviteReactivated); e != nil {
+				return storeErr(e)
+			}
+			summary += inviteNote(queued)
+		}
 		return nil
 	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	s.invited(queued)
 	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 
@@ -327,6 +342,7 @@ func activeChange(was, is bool) string {
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id string) {
 	subject, summary := id, ""
+	queued := false
 	var u db.User
 	var steps []step
 	var proj projection
@@ -389,12 +405,20 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 		if wasActive != u.Active {
 			summary = map[bool]string{false: "deactivated user ", true: "reactivated user "}[u.Active] + truncate(u.UserName, 100)
 		}
+		if !wasActive && u.Active {
+			var e error
+			if queued, e = s.queueInvite(r.Context(), tx, u, db.InviteReactivated); e != nil {
+				return storeErr(e)
+			}
+			summary += inviteNote(queued)
+		}
 		return nil
 	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	s.invited(queued)
 	s.writeUser(w, r, http.StatusOK, &u, proj)
 }
 

@@ -21,6 +21,7 @@ import (
 	"scimdesk/backup"
 	"scimdesk/db"
 	"scimdesk/internal/httpserve"
+	"scimdesk/invite"
 	"scimdesk/metrics"
 	"scimdesk/scimserver"
 	"scimdesk/sshconsole"
@@ -47,6 +48,11 @@ type Config struct {
 	// SSH, when set, serves the console over SSH beside the SCIM server. Its host key
 	// defaults to sshconsole.HostKeyPath of the database, and its Logger to the service's.
 	SSH *sshconsole.Config
+	// Mail, when set, runs the invitation worker (package invite) beside the SCIM server:
+	// its DB and ServerURL (the SCIM server's public base URL) are the service's to fill,
+	// its Logger defaults to the service's, and the SCIM server kicks it after a commit
+	// that queued an invitation.
+	Mail *invite.Config
 }
 
 // Unit is one part of the running service: a listener or a schedule. Run serves until ctx
@@ -69,6 +75,7 @@ type Service struct {
 	metrics  *metrics.Metrics
 	metricsE *metrics.Endpoint
 	ssh      *sshconsole.Server
+	mailer   *invite.Mailer
 }
 
 // New checks cfg and builds the service; nothing listens yet (see Listen).
@@ -107,6 +114,28 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MetricsAddr != "" {
 		s.metrics = metrics.New(cfg.DB, metrics.Options{})
 		sc.Observer = s.metrics
+	}
+	if cfg.Mail != nil {
+		mc := *cfg.Mail
+		mc.DB = cfg.DB
+		if mc.Logger == nil {
+			mc.Logger = cfg.Logger
+		}
+		mc.ServerURL = func() string { return s.scim.BaseURL() }
+		if mc.SignIn == nil {
+			// Once an admin sets up sign-in (oidc set), invitations say to sign in
+			// instead of carrying a code: read at each send, so no restart is needed.
+			mc.SignIn = func(ctx context.Context) (bool, error) {
+				c, err := cfg.DB.OIDCConfig(ctx)
+				return c.Configured(), err
+			}
+		}
+		m, err := invite.New(mc)
+		if err != nil {
+			return nil, err
+		}
+		s.mailer = m
+		sc.Invited = m.Kick
 	}
 	s.scim = scimserver.New(cfg.DB, sc)
 	if cfg.SSH != nil {
@@ -186,6 +215,9 @@ func (s *Service) Add(u Unit) { s.units = append(s.units, u) }
 // SCIM is the SCIM server, for the console that shows its URL and follows its events.
 func (s *Service) SCIM() *scimserver.Server { return s.scim }
 
+// Mailer is the invitation worker, nil without --smtp-url.
+func (s *Service) Mailer() *invite.Mailer { return s.mailer }
+
 // SSH is the SSH console service, nil without one.
 func (s *Service) SSH() *sshconsole.Server { return s.ssh }
 
@@ -229,6 +261,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.ssh != nil {
 		g.Go(func() error { return s.ssh.Serve(gctx) })
+	}
+	if s.mailer != nil {
+		g.Go(func() error { return s.mailer.Run(gctx) })
 	}
 	if b := s.cfg.Backups; b != nil {
 		// A failed backup is logged and retried; it never stops the server.

@@ -17,7 +17,7 @@ type keyMap struct {
 	Failures                                            key.Binding // activity: failures only
 
 	// Actions.
-	ToggleSCIM, NewToken, Revoke, Rotate, ShowAll, SetupCode key.Binding
+	ToggleSCIM, NewToken, Revoke, Rotate, ShowAll, SetupCode, Invite key.Binding
 
 	// Forms and questions.
 	NextField, Left, Right, Submit, Yes, No key.Binding
@@ -55,6 +55,7 @@ func newKeyMap() *keyMap {
 		Rotate:     b([]string{"r"}, "r", "rotate"),
 		ShowAll:    b([]string{"a"}, "a", "show all"),
 		SetupCode:  b([]string{"i"}, "i", "issue setup code"),
+		Invite:     b([]string{"m"}, "m", "email setup code"),
 
 		NextField: b([]string{"tab", "shift+tab", "down", "up"}, "tab", "next field"),
 		Left:      b([]string{"left", "h"}, "←/→", "lifetime"),

@@ -26,6 +26,8 @@ type provisioning struct {
 	expiring      []db.Token // tokens to rotate soon (db.ExpiringTokens), soonest first
 	oidc          db.OIDCConfig
 	confirm       confirm
+	onboard       onboardingMsg // where the pending users stand, as last counted
+	onboardAsked  bool          // a count is on its way
 }
 
 func newProvisioning(d *deps) *provisioning {
@@ -50,7 +52,11 @@ func (p *provisioning) KeyMap() help.KeyMap {
 	}
 	copyURL := km.Copy
 	copyURL.SetHelp("c", "copy SCIM URL")
-	return keyHelp{short: []key.Binding{toggle, copyURL}}
+	invite := km.Invite
+	invite.SetHelp("m", "email codes to pending")
+	// m is in the full help only: the Pending line says it where it applies, and the
+	// short line keeps room for the keys every admin needs.
+	return keyHelp{short: []key.Binding{toggle, copyURL}, full: [][]key.Binding{{toggle, copyURL, invite}}}
 }
 
 func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
@@ -60,7 +66,21 @@ func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
 			p.scimOn, p.known = msg.SCIMOn, true
 			p.heartbeat, p.beatOK = msg.Heartbeat, msg.HeartbeatOK
 			p.oidc = msg.OIDC
+			stale := p.onboard.At.IsZero() || touchesUsers(msg.Events) || p.d.now().Sub(p.onboard.At) > onboardingEvery
+			if stale && !p.onboardAsked {
+				p.onboardAsked = true
+				return loadOnboarding(p.d)
+			}
 		}
+	case onboardingMsg:
+		p.onboardAsked = false
+		if msg.Err != nil {
+			return reportErr("Counting the pending users", msg.Err)
+		}
+		p.onboard = msg
+	case invitedAllMsg:
+		p.onboard.At = time.Time{} // count again at the next poll
+		return reportInvitedAll(msg)
 	case tokensMsg:
 		if msg.Err == nil {
 			p.usable, p.tokensKnown, p.tokensEver = 0, true, len(msg.Tokens)
@@ -103,6 +123,18 @@ func (p *provisioning) key(k tea.KeyPressMsg) tea.Cmd {
 		p.confirm.ask("Disable SCIM provisioning?",
 			"Okta and Entra ID get 403 on every SCIM request until you enable it again. Users, groups and tokens stay as they are.",
 			setSCIM(p.d, false))
+	case key.Matches(k, km.Invite):
+		c := p.onboard.Counts
+		switch {
+		case p.onboard.At.IsZero():
+			return report(levelInfo, "Still counting the pending users; try again in a second.")
+		case c.NothingOut == 0:
+			return report(levelInfo, "Every pending user has a setup code or an invitation out: nothing to send.")
+		}
+		p.confirm.ask("Email setup codes to "+plural(c.NothingOut, "pending user", "pending users")+" with nothing out?",
+			"Each gets the command to run and a new setup code, valid 24 hours, single use. Users with a code or an invitation out are left alone; "+
+				"users without an email address are skipped. The server sends them if it runs with --smtp-url; until then they wait in the queue.",
+			inviteAll(p.d))
 	case key.Matches(k, km.Copy):
 		url := p.scimURL()
 		if url == "" {
@@ -164,6 +196,11 @@ func (p *provisioning) View() string {
 	}
 	for _, t := range p.expiring {
 		add("", expiringWarning(st, t, now))
+	}
+	if p.onboard.At.IsZero() {
+		add("Pending", st.Dim.Render("counting…"))
+	} else {
+		add("Pending", onboardingLine(st, p.onboard.Counts))
 	}
 
 	lines = append(lines, "", st.Heading.Render("In Okta")+st.Dim.Render(" (Applications › your app › Provisioning)"))

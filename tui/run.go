@@ -45,6 +45,9 @@ type Options struct {
 	// SSH is the SSH console service of the server, shown on tab 1 so that admins can
 	// check the host key on first connect; zero when the console is not served over SSH.
 	SSH SSHInfo
+	// DownloadURL is where users get scimdesk (--client-download-url), shown with a setup
+	// code and in its copied hand-over text; "" shows nothing.
+	DownloadURL string
 }
 
 // SSHInfo is what tab 1 says of the console's SSH service.
@@ -88,7 +91,7 @@ func NewModel(ctx context.Context, o Options) (tea.Model, error) {
 func newDeps(ctx context.Context, o Options) *deps {
 	d := &deps{
 		ctx: ctx, server: o.Server, serverErr: o.ServerErr, attachedPID: o.AttachedPID,
-		logPath: o.LogPath, actor: o.Actor, remote: o.Remote, ssh: o.SSH, pid: os.Getpid(),
+		logPath: o.LogPath, actor: o.Actor, remote: o.Remote, ssh: o.SSH, pid: os.Getpid(), downloadURL: o.DownloadURL,
 		styles: newStyles(true), keys: newKeyMap(), now: time.Now,
 	}
 	if o.DB != nil {

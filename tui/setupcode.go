@@ -76,7 +76,11 @@ func (s *setupCode) handover() string {
 	if s.code.Purpose == db.PurposeRecover {
 		label = "Recovery code: "
 	}
-	return "Run: " + s.command() + " --server " + server + "\nEmail: " + s.code.UserName + "\n" + label + s.secret
+	get := ""
+	if s.d.downloadURL != "" && s.code.Purpose == db.PurposeSetup {
+		get = "Get scimdesk: " + s.d.downloadURL + "\n"
+	}
+	return get + "Run: " + s.command() + " --server " + server + "\nEmail: " + s.code.UserName + "\n" + label + s.secret
 }
 
 // update copies the hand-over text or closes the screen.
@@ -146,6 +150,9 @@ func (s *setupCode) view(width int) string {
 		rule,
 		"",
 		"  " + s.command() + " --server " + server,
+	}
+	if s.d.downloadURL != "" && s.code.Purpose == db.PurposeSetup {
+		lines = append(lines, st.Dim.Render("  no scimdesk yet? ")+clean(s.d.downloadURL))
 	}
 	if s.caveat != "" {
 		lines = append(lines, st.Warn.Render("▲ The user's machine may not reach this URL: "+s.caveat))

@@ -46,6 +46,10 @@ type store interface {
 	IssueSetupCode(ctx context.Context, userID, purpose, actor string) (db.SetupCode, string, error)
 	SetupCodeOf(ctx context.Context, userID string) (db.SetupCode, error)
 	OIDCConfig(ctx context.Context) (db.OIDCConfig, error)
+	LatestInvite(ctx context.Context, userID string) (db.Invitation, error)
+	CountOnboarding(ctx context.Context, now time.Time) (db.OnboardingCounts, error)
+	InviteUser(ctx context.Context, userID, actor string) (bool, error)
+	InviteAllPending(ctx context.Context, actor string) (queued, noAddress int, err error)
 }
 
 // deps are what every tab is built with, passed to constructors (never through a context).
@@ -67,4 +71,5 @@ type deps struct {
 	styles      *styles
 	keys        *keyMap
 	now         func() time.Time
+	downloadURL string // where users get scimdesk; "" if not given
 }

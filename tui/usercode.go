@@ -21,16 +21,24 @@ type codeStateMsg struct {
 	Code   db.SetupCode
 	Found  bool // false: the user never had one
 	Err    error
+	// Invite is the user's latest emailed invitation, if Invited.
+	Invite  db.Invitation
+	Invited bool
 }
 
 // loadCode reads the code the user holds (live, used or dead).
 func loadCode(d *deps, userID string) tea.Cmd {
 	return func() tea.Msg {
+		inv, ierr := d.store.LatestInvite(d.ctx, userID)
+		if errors.Is(ierr, db.ErrNotFound) {
+			ierr = nil
+		}
 		c, err := d.store.SetupCodeOf(d.ctx, userID)
 		if errors.Is(err, db.ErrNotFound) {
-			return codeStateMsg{UserID: userID}
+			err = nil
 		}
-		return codeStateMsg{UserID: userID, Code: c, Found: err == nil, Err: err}
+		return codeStateMsg{UserID: userID, Code: c, Found: err == nil && !c.Created.IsZero(), Err: errors.Join(err, ierr),
+			Invite: inv, Invited: ierr == nil && inv.ID != 0}
 	}
 }
 

@@ -75,14 +75,14 @@ func (u *users) KeyMap() help.KeyMap {
 		done.SetHelp("enter", "keep filter")
 		return keyHelp{short: []key.Binding{done, back}}
 	case u.detail.open:
-		return keyHelp{short: []key.Binding{u.codeKey(), km.Up, km.Down, km.Back}}
+		return keyHelp{short: []key.Binding{u.codeKey(), km.Invite, km.Up, km.Down, km.Back}}
 	}
 	status, code, clear := km.StatusFilter, u.codeKey(), km.Back
 	status.SetHelp("s", "status")
 	clear.SetHelp("esc", "clear filter")
 	return keyHelp{
 		short: []key.Binding{km.Filter, status, km.Open, code},
-		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, code, clear}, km.nav()},
+		full:  [][]key.Binding{{km.Filter, km.StatusFilter, km.Open, code, km.Invite, clear}, km.nav()},
 	}
 }
 
@@ -125,7 +125,11 @@ func (u *users) showDetail(row db.User, refresh bool) {
 	title, lines := userDetail(u.d.styles, row, u.width)
 	if c, ok := u.codes[row.ID]; ok && row.Status() != db.StatusDeactivated {
 		// Aligned with the page's labels: fields pads labels to the longest of its pairs.
-		pair := fields(u.d.styles, [][2]string{{"Display name", "-"}, codeDetail(c, u.d.now())}, u.width, fieldLines)[1:]
+		pairs := [][2]string{{"Display name", "-"}, codeDetail(c, u.d.now())}
+		if row.Status() == db.StatusPending || c.Invited {
+			pairs = append(pairs, inviteDetail(c.Invite, c.Invited, u.d.now()))
+		}
+		pair := fields(u.d.styles, pairs, u.width, fieldLines)[1:]
 		for i, l := range lines {
 			if strings.HasPrefix(ansi.Strip(l), "ID ") {
 				lines = append(lines[:i:i], append(pair, lines[i:]...)...)
@@ -165,6 +169,10 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 			u.showDetail(row, true)
 		}
 		return nil
+	case invitedMsg:
+		clear(u.codes)
+		u.codeAsked = ""
+		return reportInvited(msg)
 	case debounceMsg:
 		if u.filter.settled(msg) {
 			return u.list.query(u.where())
@@ -238,6 +246,9 @@ func (u *users) key(k tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(k, km.SetupCode) {
 			return u.setupCode()
 		}
+		if key.Matches(k, km.Invite) {
+			return u.invite()
+		}
 		_, cmd := u.detail.update(k)
 		return cmd
 	}
@@ -259,6 +270,8 @@ func (u *users) key(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, km.SetupCode):
 		return u.setupCode()
+	case key.Matches(k, km.Invite):
+		return u.invite()
 	case key.Matches(k, km.Back):
 		if u.filter.query != "" || u.filter.input.Value() != "" {
 			u.filter.input.SetValue("")
@@ -295,6 +308,31 @@ func (u *users) setupCode() tea.Cmd {
 	u.confirm.ask("Issue a setup code for "+clean(row.UserName)+"?",
 		"The code is valid for 24 hours and used once; it is shown once, with the command to hand over. A code issued before for this user stops working.",
 		issueCode(u.d, row.ID, db.PurposeSetup))
+	return nil
+}
+
+// invite asks whether to email the selected pending user a setup code: the new code
+// voids the one they may hold, so a stray key must not send it.
+func (u *users) invite() tea.Cmd {
+	row, ok := u.list.win.selected()
+	if u.detail.open {
+		ok = ok && row.ID == u.detailID
+	}
+	switch {
+	case !ok:
+		return report(levelInfo, "Select a user first.")
+	case row.Status() != db.StatusPending:
+		return report(levelInfo, "Only pending users are invited: "+clean(row.UserName)+" is "+row.Status()+".")
+	}
+	addr, err := db.InviteAddress(row)
+	if err != nil {
+		return reportInvited(invitedMsg{UserName: row.UserName, Err: err})
+	}
+	who := clean(row.UserName)
+	u.confirm.ask("Email "+who+" a setup code?",
+		"To "+clean(addr)+": the command to run and a new setup code, valid 24 hours, single use; a code issued before stops working. "+
+			"The server sends it if it runs with --smtp-url; until then it waits in the queue.",
+		inviteOne(u.d, row.ID, row.UserName))
 	return nil
 }
 
@@ -391,6 +429,9 @@ func (u *users) footer() string {
 			s += " · no setup code yet · i issues one"
 		default:
 			s += " · " + codeSummary(c, u.d.now())
+		}
+		if known && row.Status() == db.StatusPending && c.Invited {
+			s += " · " + inviteSummary(c.Invite, c.Invited, u.d.now())
 		}
 	}
 	return st.Dim.Render(strings.TrimRight(fit(s, u.width, false), " "))
