@@ -12,7 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"scimdesk/db"
-	"scimdesk/scimserver"
+	"scimdesk/setupapi"
 	"scimdesk/termsafe"
 )
 
@@ -90,7 +90,7 @@ func (c *usersCodeCmd) Run(ctx context.Context, g *Globals, k *kong.Context) err
 		return err
 	}
 	// The URL users reach: what the admin says, else what the running server calls itself.
-	server, guessed := scimserver.DefaultSetupServer, true
+	server, guessed := setupapi.DefaultServer, true
 	if c.PublicURL != "" {
 		server, guessed = strings.TrimRight(c.PublicURL, "/"), false
 	} else if h, ok := liveServer(ctx, d); ok {

@@ -16,6 +16,7 @@ import (
 
 	"scimdesk/db"
 	"scimdesk/keys"
+	"scimdesk/setupapi"
 )
 
 // The setup API, beside SCIM under /setup/v1/, is how a pending user's terminal uploads the
@@ -26,93 +27,13 @@ import (
 // It accepts a public key and wrapped blobs and nothing else: unknown JSON fields are
 // refused, so a client cannot send a passphrase or a private key even by mistake.
 //
-//	POST /setup/v1/begin     {email, code, purpose}                  -> SetupBeginResponse
-//	POST /setup/v1/complete  {email, code, purpose, userId, bundle}  -> SetupCompleteResponse
+//	POST /setup/v1/begin     {email, code, purpose}                  -> setupapi.BeginResponse
+//	POST /setup/v1/complete  {email, code, purpose, userId, bundle}  -> setupapi.CompleteResponse
 //
 // begin checks the code without using it up (a wrong code costs nothing; a wrong email
 // with a real code costs that code an attempt) and tells the client the user id its blobs
 // must be bound to; complete checks it again and, in one transaction, stores the key,
-// spends the code and records the event. Errors are SetupErrorBody.
-
-// SetupBeginRequest starts a setup or a recovery.
-type SetupBeginRequest struct {
-	Email   string `json:"email"`
-	Code    string `json:"code"`
-	Purpose string `json:"purpose"` // db.PurposeSetup or db.PurposeRecover
-}
-
-// SetupBeginResponse is who the code belongs to and what the client must know to make the
-// key: the user id its blobs are bound to and the weakest argon2id cost accepted.
-type SetupBeginResponse struct {
-	UserID      string      `json:"userId"`
-	UserName    string      `json:"userName"`
-	DisplayName string      `json:"displayName,omitempty"`
-	Purpose     string      `json:"purpose"`
-	MinKDF      keys.Params `json:"minKdf"`
-	// Key is, for a recovery only, the stored public key and recovery blob: what the
-	// recovery key opens. The passphrase blob is never handed out.
-	Key *StoredKey `json:"key,omitempty"`
-}
-
-// StoredKey is the part of a stored master key that a recovery needs.
-type StoredKey struct {
-	Alg       string          `json:"alg"`
-	PublicKey []byte          `json:"pub"`
-	Recovery  keys.WrappedKey `json:"recovery"`
-}
-
-// SetupCompleteRequest uploads the key. For a recovery, the bundle must carry the stored
-// public key and recovery blob unchanged; only its passphrase blob is stored.
-type SetupCompleteRequest struct {
-	Email   string      `json:"email"`
-	Code    string      `json:"code"`
-	Purpose string      `json:"purpose"`
-	UserID  string      `json:"userId"`
-	Bundle  keys.Bundle `json:"bundle"`
-}
-
-// SetupCompleteResponse confirms the stored key.
-type SetupCompleteResponse struct {
-	UserID   string `json:"userId"`
-	UserName string `json:"userName"`
-	Status   string `json:"status"` // db.StatusReady
-}
-
-// SetupErrorBody is every setup API error. Error is a stable code for programs (see the
-// setupErr* constants), Message a sentence for people.
-type SetupErrorBody struct {
-	Error        string `json:"error"`
-	Message      string `json:"message"`
-	AttemptsLeft *int   `json:"attemptsLeft,omitempty"` // with email_mismatch: wrong emails the code still survives
-	Purpose      string `json:"purpose,omitempty"`      // the code's real purpose, with wrong_purpose
-	RetryAfter   int    `json:"retryAfter,omitempty"`   // seconds, with rate_limited
-}
-
-// Setup API error codes.
-const (
-	setupErrBadRequest    = "bad_request"
-	setupErrCodeFormat    = "code_format"
-	setupErrInvalidCode   = "invalid_code" // no such code, whatever the email
-	setupErrCodeTypo      = "code_typo"    // the check symbols do not match
-	setupErrEmailMismatch = "email_mismatch"
-	setupErrExhausted     = "code_exhausted"
-	setupErrExpired       = "code_expired"
-	setupErrUsed          = "code_used"
-	setupErrWrongPurpose  = "wrong_purpose"
-	setupErrDeactivated   = "user_deactivated"
-	setupErrAlreadyReady  = "already_ready"
-	setupErrNoKey         = "no_key"
-	setupErrInvalidBundle = "invalid_bundle"
-	setupErrWeakKDF       = "weak_kdf"
-	setupErrUserMismatch  = "user_mismatch"
-	setupErrKeyMismatch   = "key_mismatch"
-	setupErrRateLimited   = "rate_limited"
-	setupErrTooLarge      = "too_large"
-	setupErrNotFound      = "not_found"
-	setupErrMethod        = "method_not_allowed"
-	setupErrBusy          = "busy"
-	setupErrInternal      = "internal"
-)
+// spends the code and records the event. Errors are setupapi.ErrorBody.
 
 // setupMaxBody bounds a setup request: a bundle is well under 2 KiB of JSON.
 const setupMaxBody = 64 << 10
@@ -188,12 +109,12 @@ func (a *setupAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/setup/v1/signin":
 		handle = a.signIn
 	default:
-		writeSetupError(w, http.StatusNotFound, SetupErrorBody{Error: setupErrNotFound, Message: "no such setup endpoint: " + truncate(r.URL.Path, 100)})
+		writeSetupError(w, http.StatusNotFound, setupapi.ErrorBody{Error: setupapi.RefusalNotFound, Message: "no such setup endpoint: " + truncate(r.URL.Path, 100)})
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeSetupError(w, http.StatusMethodNotAllowed, SetupErrorBody{Error: setupErrMethod, Message: "use POST"})
+		writeSetupError(w, http.StatusMethodNotAllowed, setupapi.ErrorBody{Error: setupapi.RefusalMethod, Message: "use POST"})
 		return
 	}
 	handle(w, r, c)
@@ -216,17 +137,17 @@ func (a *setupAPI) admit(w http.ResponseWriter, r *http.Request, c *call, now ti
 	msg := fmt.Sprintf("too many requests from %s: wait %s and try again", whose, seconds(secs))
 	a.refused.add(r.Context(), a.s, c.event("setup.rate_limited", "", http.StatusTooManyRequests, "refused: "+msg))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeSetupError(w, http.StatusTooManyRequests, SetupErrorBody{Error: setupErrRateLimited, RetryAfter: secs, Message: msg})
+	writeSetupError(w, http.StatusTooManyRequests, setupapi.ErrorBody{Error: setupapi.RefusalRateLimited, RetryAfter: secs, Message: msg})
 	return false
 }
 
 func (a *setupAPI) begin(w http.ResponseWriter, r *http.Request, c *call) {
-	var req SetupBeginRequest
+	var req setupapi.BeginRequest
 	if !decodeSetup(w, r, &req) {
 		return
 	}
 	if msg := checkCodeFields(req.Email, req.Code, req.Purpose); msg != "" {
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: msg})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: msg})
 		return
 	}
 	u, err := a.s.db.CheckSetupCode(r.Context(), req.Email, req.Code, req.Purpose, a.now())
@@ -234,14 +155,14 @@ func (a *setupAPI) begin(w http.ResponseWriter, r *http.Request, c *call) {
 		a.refuse(w, r, c, req.Email, req.Purpose, err)
 		return
 	}
-	resp := SetupBeginResponse{UserID: u.ID, UserName: u.UserName, DisplayName: u.DisplayName, Purpose: req.Purpose, MinKDF: a.minKDF}
+	resp := setupapi.BeginResponse{UserID: u.ID, UserName: u.UserName, DisplayName: u.DisplayName, Purpose: req.Purpose, MinKDF: a.minKDF}
 	if req.Purpose == db.PurposeRecover {
 		k, err := a.s.db.UserKey(r.Context(), u.ID)
 		if err != nil {
 			a.refuse(w, r, c, req.Email, req.Purpose, err)
 			return
 		}
-		sk := &StoredKey{Alg: k.Alg, PublicKey: k.PublicKey}
+		sk := &setupapi.StoredKey{Alg: k.Alg, PublicKey: k.PublicKey}
 		if err := json.Unmarshal([]byte(k.Recovery), &sk.Recovery); err != nil {
 			a.refuse(w, r, c, req.Email, req.Purpose, fmt.Errorf("stored recovery blob of %s: %w", u.ID, err))
 			return
@@ -258,26 +179,26 @@ var (
 )
 
 func (a *setupAPI) complete(w http.ResponseWriter, r *http.Request, c *call) {
-	var req SetupCompleteRequest
+	var req setupapi.CompleteRequest
 	if !decodeSetup(w, r, &req) {
 		return
 	}
 	if msg := checkCodeFields(req.Email, req.Code, req.Purpose); msg != "" {
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: msg})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: msg})
 		return
 	}
 	if req.UserID == "" {
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "userId is required (begin returns it)"})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: "userId is required (begin returns it)"})
 		return
 	}
 	// The key material is checked before the code, so that a broken upload costs no attempt.
 	b := req.Bundle
 	if err := b.Validate(); err != nil {
-		a.refuse(w, r, c, req.Email, req.Purpose, &setupProblem{http.StatusBadRequest, setupErrInvalidBundle, "the key material is malformed: " + err.Error()})
+		a.refuse(w, r, c, req.Email, req.Purpose, &setupProblem{http.StatusBadRequest, setupapi.RefusalInvalidBundle, "the key material is malformed: " + err.Error()})
 		return
 	}
 	if kdf := b.Passphrase.KDF; kdf == nil || kdf.Time < a.minKDF.Time || kdf.MemoryKiB < a.minKDF.MemoryKiB || kdf.Threads < a.minKDF.Threads {
-		a.refuse(w, r, c, req.Email, req.Purpose, &setupProblem{http.StatusBadRequest, setupErrWeakKDF,
+		a.refuse(w, r, c, req.Email, req.Purpose, &setupProblem{http.StatusBadRequest, setupapi.RefusalWeakKDF,
 			fmt.Sprintf("the passphrase blob's argon2id cost is below the minimum (%d passes, %d KiB)", a.minKDF.Time, a.minKDF.MemoryKiB)})
 		return
 	}
@@ -325,7 +246,7 @@ func (a *setupAPI) complete(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	a.s.log.InfoContext(r.Context(), "master key stored", "kind", kind, "user", userName, "addr", c.addr)
 	a.s.published()
-	writeSetupJSON(w, http.StatusOK, SetupCompleteResponse{UserID: req.UserID, UserName: userName, Status: db.StatusReady})
+	writeSetupJSON(w, http.StatusOK, setupapi.CompleteResponse{UserID: req.UserID, UserName: userName, Status: db.StatusReady})
 }
 
 // sameJSON reports whether the stored blob and the uploaded one are the same blob. Both
@@ -402,65 +323,65 @@ func (a *setupAPI) refuseAs(w http.ResponseWriter, r *http.Request, c *call, kin
 }
 
 // setupRefusal maps an error to its status and body, once, at the edge.
-func setupRefusal(err error) (int, SetupErrorBody) {
+func setupRefusal(err error) (int, setupapi.ErrorBody) {
 	var p *setupProblem
 	if errors.As(err, &p) {
-		return p.status, SetupErrorBody{Error: p.code, Message: p.msg}
+		return p.status, setupapi.ErrorBody{Error: p.code, Message: p.msg}
 	}
 	if status, body, ok := signInRefusal(err); ok {
 		return status, body
 	}
 	var ce *db.CodeError
 	if errors.As(err, &ce) {
-		body := SetupErrorBody{Message: ce.Error()}
+		body := setupapi.ErrorBody{Message: ce.Error()}
 		status := http.StatusForbidden
 		switch {
 		case errors.Is(err, db.ErrCodeFormat):
-			status, body.Error = http.StatusBadRequest, setupErrCodeFormat
+			status, body.Error = http.StatusBadRequest, setupapi.RefusalCodeFormat
 		case errors.Is(err, db.ErrCodeTypo):
-			status, body.Error = http.StatusBadRequest, setupErrCodeTypo
+			status, body.Error = http.StatusBadRequest, setupapi.RefusalCodeTypo
 		case errors.Is(err, db.ErrCodeUnknown):
 			// The same answer for every email: nothing about anyone's code is told.
-			body.Error = setupErrInvalidCode
+			body.Error = setupapi.RefusalInvalidCode
 		case errors.Is(err, db.ErrCodeEmail):
-			body.Error = setupErrEmailMismatch
+			body.Error = setupapi.RefusalEmailMismatch
 			n := ce.AttemptsLeft
 			body.AttemptsLeft = &n
 		case errors.Is(err, db.ErrCodeExhausted):
-			body.Error, body.Message = setupErrExhausted, "too many wrong emails with this code: ask your admin for a new code"
+			body.Error, body.Message = setupapi.RefusalExhausted, "too many wrong emails with this code: ask your admin for a new code"
 		case errors.Is(err, db.ErrCodeExpired):
-			status, body.Error, body.Message = http.StatusGone, setupErrExpired, "code expired: ask your admin for a new one"
+			status, body.Error, body.Message = http.StatusGone, setupapi.RefusalExpired, "code expired: ask your admin for a new one"
 		case errors.Is(err, db.ErrCodeUsed):
-			status, body.Error, body.Message = http.StatusGone, setupErrUsed, "code already used: ask your admin for a new one"
+			status, body.Error, body.Message = http.StatusGone, setupapi.RefusalUsed, "code already used: ask your admin for a new one"
 		case errors.Is(err, db.ErrCodePurpose):
-			status, body.Error, body.Purpose = http.StatusConflict, setupErrWrongPurpose, ce.Purpose
+			status, body.Error, body.Purpose = http.StatusConflict, setupapi.RefusalWrongPurpose, ce.Purpose
 			body.Message = fmt.Sprintf("this is a %s code", map[string]string{db.PurposeSetup: "setup", db.PurposeRecover: "recovery"}[ce.Purpose])
 		case errors.Is(err, db.ErrUserDeactivated):
-			body.Error, body.Message = setupErrDeactivated, "your account is deactivated: ask your admin"
+			body.Error, body.Message = setupapi.RefusalDeactivated, "your account is deactivated: ask your admin"
 		case errors.Is(err, db.ErrUserReady):
-			status, body.Error, body.Message = http.StatusConflict, setupErrAlreadyReady, "your key is already set up"
+			status, body.Error, body.Message = http.StatusConflict, setupapi.RefusalAlreadyReady, "your key is already set up"
 		case errors.Is(err, db.ErrUserNoKey):
-			status, body.Error, body.Message = http.StatusConflict, setupErrNoKey, "you have no key to recover yet"
+			status, body.Error, body.Message = http.StatusConflict, setupapi.RefusalNoKey, "you have no key to recover yet"
 		default:
-			return http.StatusInternalServerError, SetupErrorBody{Error: setupErrInternal, Message: "internal error; the server log has the details"}
+			return http.StatusInternalServerError, setupapi.ErrorBody{Error: setupapi.RefusalInternal, Message: "internal error; the server log has the details"}
 		}
 		return status, body
 	}
 	switch {
 	case errors.Is(err, errUserMismatch):
-		return http.StatusBadRequest, SetupErrorBody{Error: setupErrUserMismatch, Message: err.Error()}
+		return http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalUserMismatch, Message: err.Error()}
 	case errors.Is(err, errKeyMismatch):
-		return http.StatusBadRequest, SetupErrorBody{Error: setupErrKeyMismatch, Message: err.Error()}
+		return http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalKeyMismatch, Message: err.Error()}
 	case errors.Is(err, db.ErrNotFound):
 		// The user (and so the key) went away between the code check and the read.
-		return http.StatusForbidden, SetupErrorBody{Error: setupErrInvalidCode, Message: db.ErrCodeUnknown.Error()}
+		return http.StatusForbidden, setupapi.ErrorBody{Error: setupapi.RefusalInvalidCode, Message: db.ErrCodeUnknown.Error()}
 	case errors.Is(err, db.ErrConflict):
 		// Two completes raced for one code: the loser finds the key already there.
-		return http.StatusConflict, SetupErrorBody{Error: setupErrAlreadyReady, Message: "your key is already set up"}
+		return http.StatusConflict, setupapi.ErrorBody{Error: setupapi.RefusalAlreadyReady, Message: "your key is already set up"}
 	case errors.Is(err, db.ErrBusy), errors.Is(err, db.ErrWriteBudget), errors.Is(err, db.ErrReadBudget):
-		return http.StatusServiceUnavailable, SetupErrorBody{Error: setupErrBusy, Message: "the server's database is busy: try again"}
+		return http.StatusServiceUnavailable, setupapi.ErrorBody{Error: setupapi.RefusalBusy, Message: "the server's database is busy: try again"}
 	}
-	return http.StatusInternalServerError, SetupErrorBody{Error: setupErrInternal, Message: "internal error; the server log has the details"}
+	return http.StatusInternalServerError, setupapi.ErrorBody{Error: setupapi.RefusalInternal, Message: "internal error; the server log has the details"}
 }
 
 // decodeSetup reads a body of at most setupMaxBody bytes into v, refusing unknown fields,
@@ -470,10 +391,10 @@ func decodeSetup(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeSetupError(w, http.StatusRequestEntityTooLarge, SetupErrorBody{Error: setupErrTooLarge,
+			writeSetupError(w, http.StatusRequestEntityTooLarge, setupapi.ErrorBody{Error: setupapi.RefusalTooLarge,
 				Message: fmt.Sprintf("the request body is larger than %d bytes", setupMaxBody)})
 		} else {
-			writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "could not read the request body"})
+			writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: "could not read the request body"})
 		}
 		return false
 	}
@@ -484,11 +405,11 @@ func decodeSetup(w http.ResponseWriter, r *http.Request, v any) bool {
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			msg = "unknown field " + truncate(f, 60) + ": the setup API takes only the email, the code, the user id and the public key with its wrapped blobs"
 		}
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: msg})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: msg})
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "the body has data after the JSON object"})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: "the body has data after the JSON object"})
 		return false
 	}
 	return true
@@ -506,7 +427,7 @@ func writeSetupJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(body)
 }
 
-func writeSetupError(w http.ResponseWriter, status int, body SetupErrorBody) {
+func writeSetupError(w http.ResponseWriter, status int, body setupapi.ErrorBody) {
 	writeSetupJSON(w, status, body)
 }
 

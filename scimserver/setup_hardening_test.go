@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/setupapi"
 )
 
 // postFrom posts a begin request as if a local reverse proxy forwarded it for addr (the
@@ -43,7 +44,7 @@ func TestSetupWrongCodeRevealsAndCostsNothing(t *testing.T) {
 	answers := map[string]string{}
 	for _, email := range []string{alice.email, " ALICE@example.com", "alice", "bob@example.com", "nobody@example.com"} {
 		for range db.SetupCodeAttempts + 2 {
-			status, raw := postFrom(t, se.base, "198.51.100.7", jsonBody(SetupBeginRequest{Email: email, Code: guess, Purpose: "setup"}))
+			status, raw := postFrom(t, se.base, "198.51.100.7", jsonBody(setupapi.BeginRequest{Email: email, Code: guess, Purpose: "setup"}))
 			answers[fmt.Sprintf("%d %s", status, raw)] = email
 		}
 	}
@@ -69,7 +70,7 @@ func TestSetupWrongCodeRevealsAndCostsNothing(t *testing.T) {
 func TestSetupGlobalRateLimit(t *testing.T) {
 	e := newEnv(t)
 	base := strings.TrimSuffix(e.url, "/scim/v2")
-	body := jsonBody(SetupBeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
+	body := jsonBody(setupapi.BeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
 	start := time.Now()
 	for i := range 2 * setupGlobalBurst {
 		status, raw := postFrom(t, base, fmt.Sprintf("203.0.%d.%d", i/250, i%250+1), body)
@@ -93,7 +94,7 @@ func TestSetupGlobalRateLimit(t *testing.T) {
 func TestSetupRateLimitIPv6Per64(t *testing.T) {
 	e := newEnv(t)
 	base := strings.TrimSuffix(e.url, "/scim/v2")
-	body := jsonBody(SetupBeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
+	body := jsonBody(setupapi.BeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
 	for i := range setupBurst {
 		if status, raw := postFrom(t, base, fmt.Sprintf("2001:db8:1:2::%x", i+1), body); status != http.StatusForbidden {
 			t.Fatalf("request %d within the burst: %d %s", i, status, raw)
@@ -167,7 +168,7 @@ func TestSetupRefusalSummaryOnTime(t *testing.T) {
 	t.Run("after a pause", func(t *testing.T) {
 		se := newSetupEnv(t) // the server's heartbeat runs every 100 ms
 		setPolicy(&se.srv.setupRefused, time.Hour, 300*time.Millisecond)
-		body := jsonBody(SetupBeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
+		body := jsonBody(setupapi.BeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
 		addrs := []string{"192.0.2.1", "192.0.2.2", "2001:db8::9"}
 		var before, after time.Time
 		for i := range 25 {
@@ -201,7 +202,7 @@ func TestSetupRefusalSummaryOnTime(t *testing.T) {
 	t.Run("at the end of a busy window", func(t *testing.T) {
 		se := newSetupEnv(t)
 		setPolicy(&se.srv.setupRefused, 400*time.Millisecond, time.Hour)
-		body := jsonBody(SetupBeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
+		body := jsonBody(setupapi.BeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
 		start := time.Now()
 		for range 15 {
 			postFrom(t, se.base, "192.0.2.1", body)
@@ -236,7 +237,7 @@ func TestRefusalSummaryWrittenAtShutdown(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	body := jsonBody(SetupBeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
+	body := jsonBody(setupapi.BeginRequest{Email: "x@example.com", Code: otherCode(t, ""), Purpose: "setup"})
 	for i := range 13 {
 		postFrom(t, srv.BaseURL(), fmt.Sprintf("192.0.2.%d", i+1), body)
 	}

@@ -13,12 +13,13 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"scimdesk/db"
+	"scimdesk/setupapi"
 )
 
 // Sign-in with the identity provider, for users the provider provisioned:
 //
-//	GET  /setup/v1/config  -> SetupConfig: whether sign-in is available, and with what
-//	POST /setup/v1/signin  {idToken, purpose} -> SignInResponse
+//	GET  /setup/v1/config  -> setupapi.Config: whether sign-in is available, and with what
+//	POST /setup/v1/signin  {idToken, purpose} -> setupapi.SignInResponse
 //
 // The client runs the device flow (RFC 8628) with the provider itself and sends the ID
 // token it got. The server verifies it (signature against the issuer's keys, issuer,
@@ -27,47 +28,6 @@ import (
 // complete exactly as with a code from the admin, so the key is stored by the one path
 // that stores keys. Each ID token works once; it is never stored or logged, only its
 // sha256 until it expires.
-
-// SetupConfig is what a setup client learns before it asks anything of the user.
-type SetupConfig struct {
-	// SignIn is the identity provider to sign in with; nil when only setup codes work.
-	SignIn *SignInConfig `json:"signIn,omitempty"`
-}
-
-// SignInConfig names the OpenID Connect app: the client runs the device flow against the
-// issuer's discovery document with this client id.
-type SignInConfig struct {
-	Issuer   string `json:"issuer"`
-	ClientID string `json:"clientId"`
-}
-
-// SignInRequest trades a verified ID token for a code.
-type SignInRequest struct {
-	IDToken string `json:"idToken"`
-	Purpose string `json:"purpose"` // db.PurposeSetup or db.PurposeRecover
-}
-
-// SignInResponse is the code the sign-in earned, and the login to present it with. It is
-// an ordinary code (single use, few attempts), valid for db.SignInCodeTTL.
-type SignInResponse struct {
-	Email       string    `json:"email"` // the user's userName: what begin and complete take as email
-	Code        string    `json:"code"`
-	Purpose     string    `json:"purpose"`
-	Expires     time.Time `json:"expires"`
-	UserName    string    `json:"userName"`
-	DisplayName string    `json:"displayName,omitempty"`
-}
-
-// Sign-in error codes (besides the shared ones, such as user_deactivated).
-const (
-	setupErrSignInOff     = "signin_unavailable"
-	setupErrInvalidToken  = "invalid_token"
-	setupErrUnverified    = "email_unverified"
-	setupErrUnknownUser   = "unknown_user"
-	setupErrAmbiguousUser = "ambiguous_user"
-	setupErrTokenUsed     = "token_used"
-	setupErrIdPDown       = "idp_unreachable"
-)
 
 // maxIDToken bounds the token a client may send: real ones are a few KiB.
 const maxIDToken = 16 << 10
@@ -123,7 +83,7 @@ func (p *idp) get(ctx context.Context, cfg db.OIDCConfig, now func() time.Time) 
 	defer cancel()
 	prov, err := oidc.NewProvider(dctx, cfg.Issuer)
 	if err != nil {
-		p.err, p.failedAt = &setupProblem{http.StatusServiceUnavailable, setupErrIdPDown,
+		p.err, p.failedAt = &setupProblem{http.StatusServiceUnavailable, setupapi.RefusalIdPDown,
 			"the server cannot use the identity provider " + cfg.Issuer + " right now (its discovery document did not load; the server log says why): try again later, or use a setup code"}, now()
 		return nil, fmt.Errorf("%w (%v)", p.err, err)
 	}
@@ -152,12 +112,12 @@ func (c idClaims) login() (string, error) {
 	case c.Email != "" && c.verified():
 		return c.Email, nil
 	case c.Email != "":
-		return "", &setupProblem{http.StatusForbidden, setupErrUnverified,
+		return "", &setupProblem{http.StatusForbidden, setupapi.RefusalUnverified,
 			"the identity provider has not verified your email " + truncate(c.Email, 100) + ": verify it there, or ask your admin for a setup code"}
 	case c.PreferredUsername != "":
 		return c.PreferredUsername, nil
 	}
-	return "", &setupProblem{http.StatusForbidden, setupErrUnknownUser,
+	return "", &setupProblem{http.StatusForbidden, setupapi.RefusalUnknownUser,
 		"the sign-in names no email or username: the app must grant the email scope"}
 }
 
@@ -188,7 +148,7 @@ func (cc *configCache) get(ctx context.Context, d *db.DB, now time.Time) (db.OID
 func (a *setupAPI) config(w http.ResponseWriter, r *http.Request, c *call) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeSetupError(w, http.StatusMethodNotAllowed, SetupErrorBody{Error: setupErrMethod, Message: "use GET"})
+		writeSetupError(w, http.StatusMethodNotAllowed, setupapi.ErrorBody{Error: setupapi.RefusalMethod, Message: "use GET"})
 		return
 	}
 	cfg, err := a.cfg.get(r.Context(), a.s.db, a.now())
@@ -196,15 +156,15 @@ func (a *setupAPI) config(w http.ResponseWriter, r *http.Request, c *call) {
 		a.refuse(w, r, c, "", db.PurposeSetup, err)
 		return
 	}
-	var out SetupConfig
+	var out setupapi.Config
 	if cfg.Configured() {
-		out.SignIn = &SignInConfig{Issuer: cfg.Issuer, ClientID: cfg.ClientID}
+		out.SignIn = &setupapi.SignInConfig{Issuer: cfg.Issuer, ClientID: cfg.ClientID}
 	}
 	writeSetupJSON(w, http.StatusOK, out)
 }
 
 func (a *setupAPI) signIn(w http.ResponseWriter, r *http.Request, c *call) {
-	var req SignInRequest
+	var req setupapi.SignInRequest
 	if !decodeSetup(w, r, &req) {
 		return
 	}
@@ -212,13 +172,13 @@ func (a *setupAPI) signIn(w http.ResponseWriter, r *http.Request, c *call) {
 	refuse := func(who string, err error) { a.refuseAs(w, r, c, kind, who, err) }
 	switch {
 	case req.Purpose != db.PurposeSetup && req.Purpose != db.PurposeRecover:
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: `purpose must be "setup" or "recover"`})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: `purpose must be "setup" or "recover"`})
 		return
 	case strings.TrimSpace(req.IDToken) == "":
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "idToken is required"})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: "idToken is required"})
 		return
 	case len(req.IDToken) > maxIDToken:
-		writeSetupError(w, http.StatusBadRequest, SetupErrorBody{Error: setupErrBadRequest, Message: "idToken is too long"})
+		writeSetupError(w, http.StatusBadRequest, setupapi.ErrorBody{Error: setupapi.RefusalBadRequest, Message: "idToken is too long"})
 		return
 	}
 	cfg, err := a.s.db.OIDCConfig(r.Context())
@@ -227,7 +187,7 @@ func (a *setupAPI) signIn(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	if !cfg.Configured() {
-		refuse("", &setupProblem{http.StatusConflict, setupErrSignInOff, "this server has no identity provider to sign in with: ask your admin for a setup code"})
+		refuse("", &setupProblem{http.StatusConflict, setupapi.RefusalSignInOff, "this server has no identity provider to sign in with: ask your admin for a setup code"})
 		return
 	}
 	tok, err := a.idp.verify(r.Context(), cfg, req.IDToken, a.now)
@@ -235,14 +195,14 @@ func (a *setupAPI) signIn(w http.ResponseWriter, r *http.Request, c *call) {
 		var p *setupProblem
 		if !errors.As(err, &p) {
 			a.s.log.InfoContext(r.Context(), "ID token refused", "addr", c.addr, "reason", truncate(err.Error(), 300))
-			err = &setupProblem{http.StatusUnauthorized, setupErrInvalidToken, "the sign-in is not valid here: " + tokenProblem(err)}
+			err = &setupProblem{http.StatusUnauthorized, setupapi.RefusalInvalidToken, "the sign-in is not valid here: " + tokenProblem(err)}
 		}
 		refuse("", err)
 		return
 	}
 	var claims idClaims
 	if err := tok.Claims(&claims); err != nil {
-		refuse("", &setupProblem{http.StatusUnauthorized, setupErrInvalidToken, "the sign-in's claims are malformed"})
+		refuse("", &setupProblem{http.StatusUnauthorized, setupapi.RefusalInvalidToken, "the sign-in's claims are malformed"})
 		return
 	}
 	login, err := claims.login()
@@ -264,7 +224,7 @@ func (a *setupAPI) signIn(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	a.s.log.InfoContext(r.Context(), "signed in with the identity provider", "user", u.UserName, "purpose", req.Purpose, "addr", c.addr)
 	a.s.published()
-	writeSetupJSON(w, http.StatusOK, SignInResponse{Email: u.UserName, Code: text, Purpose: code.Purpose, Expires: code.Expires,
+	writeSetupJSON(w, http.StatusOK, setupapi.SignInResponse{Email: u.UserName, Code: text, Purpose: code.Purpose, Expires: code.Expires,
 		UserName: u.UserName, DisplayName: u.DisplayName})
 }
 
@@ -286,26 +246,26 @@ func tokenProblem(err error) string {
 }
 
 // signInRefusal maps a sign-in refusal from db to its status and body.
-func signInRefusal(err error) (int, SetupErrorBody, bool) {
+func signInRefusal(err error) (int, setupapi.ErrorBody, bool) {
 	var se *db.SignInError
 	if !errors.As(err, &se) {
-		return 0, SetupErrorBody{}, false
+		return 0, setupapi.ErrorBody{}, false
 	}
 	switch {
 	case errors.Is(err, db.ErrSignInUnknown):
-		return http.StatusForbidden, SetupErrorBody{Error: setupErrUnknownUser,
+		return http.StatusForbidden, setupapi.ErrorBody{Error: setupapi.RefusalUnknownUser,
 			Message: "no account on this server has your login: ask your admin to assign you the app in the identity provider"}, true
 	case errors.Is(err, db.ErrSignInAmbiguous):
-		return http.StatusForbidden, SetupErrorBody{Error: setupErrAmbiguousUser,
+		return http.StatusForbidden, setupapi.ErrorBody{Error: setupapi.RefusalAmbiguousUser,
 			Message: "more than one account on this server has your login: ask your admin for a setup code"}, true
 	case errors.Is(err, db.ErrTokenReplayed):
-		return http.StatusConflict, SetupErrorBody{Error: setupErrTokenUsed, Message: "this sign-in was already used: sign in again"}, true
+		return http.StatusConflict, setupapi.ErrorBody{Error: setupapi.RefusalTokenUsed, Message: "this sign-in was already used: sign in again"}, true
 	case errors.Is(err, db.ErrUserDeactivated):
-		return http.StatusForbidden, SetupErrorBody{Error: setupErrDeactivated, Message: "your account is deactivated: ask your admin"}, true
+		return http.StatusForbidden, setupapi.ErrorBody{Error: setupapi.RefusalDeactivated, Message: "your account is deactivated: ask your admin"}, true
 	case errors.Is(err, db.ErrUserReady):
-		return http.StatusConflict, SetupErrorBody{Error: setupErrAlreadyReady, Message: "your key is already set up: if you forgot your passphrase, run scimdesk recover"}, true
+		return http.StatusConflict, setupapi.ErrorBody{Error: setupapi.RefusalAlreadyReady, Message: "your key is already set up: if you forgot your passphrase, run scimdesk recover"}, true
 	case errors.Is(err, db.ErrUserNoKey):
-		return http.StatusConflict, SetupErrorBody{Error: setupErrNoKey, Message: "you have no key to recover yet: run scimdesk setup"}, true
+		return http.StatusConflict, setupapi.ErrorBody{Error: setupapi.RefusalNoKey, Message: "you have no key to recover yet: run scimdesk setup"}, true
 	}
-	return 0, SetupErrorBody{}, false
+	return 0, setupapi.ErrorBody{}, false
 }

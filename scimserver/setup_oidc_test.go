@@ -12,6 +12,7 @@ import (
 
 	"scimdesk/db"
 	"scimdesk/internal/testidp"
+	"scimdesk/setupapi"
 )
 
 const testAppID = "scimdesk-cli"
@@ -20,7 +21,7 @@ const testAppID = "scimdesk-cli"
 type signInEnv struct {
 	*setupEnv
 	idp    *testidp.Provider
-	client *SetupClient
+	client *setupapi.Client
 }
 
 func newSignInEnv(t *testing.T, users []testidp.User) *signInEnv {
@@ -30,7 +31,7 @@ func newSignInEnv(t *testing.T, users []testidp.User) *signInEnv {
 	if err := se.db.SetOIDCConfig(context.Background(), db.OIDCConfig{Issuer: p.Issuer, ClientID: testAppID}, "cli:test"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewSetupClient(se.base, "")
+	c, err := setupapi.NewClient(se.base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func newSignInEnv(t *testing.T, users []testidp.User) *signInEnv {
 
 // deviceSignIn runs the device flow as the setup client does, with the user approving in
 // the browser while the client polls, and returns the ID token.
-func deviceSignIn(t *testing.T, f *DeviceFlow, p *testidp.Provider, userID string) string {
+func deviceSignIn(t *testing.T, f *setupapi.DeviceFlow, p *testidp.Provider, userID string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -64,13 +65,13 @@ func deviceSignIn(t *testing.T, f *DeviceFlow, p *testidp.Provider, userID strin
 	return r.tok
 }
 
-func (e *signInEnv) discover(t *testing.T) *DeviceFlow {
+func (e *signInEnv) discover(t *testing.T) *setupapi.DeviceFlow {
 	t.Helper()
 	cfg, err := e.client.Config(context.Background())
 	if err != nil || cfg.SignIn == nil || cfg.SignIn.Issuer != e.idp.Issuer || cfg.SignIn.ClientID != testAppID {
 		t.Fatalf("config: %+v, %v", cfg, err)
 	}
-	f, err := DiscoverDeviceFlow(context.Background(), nil, cfg.SignIn.Issuer, cfg.SignIn.ClientID)
+	f, err := setupapi.DiscoverDeviceFlow(context.Background(), nil, cfg.SignIn.Issuer, cfg.SignIn.ClientID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func (e *signInEnv) discover(t *testing.T) *DeviceFlow {
 
 func wantRefusal(t *testing.T, what string, err error, code string) {
 	t.Helper()
-	var se *SetupError
+	var se *setupapi.Error
 	if !errors.As(err, &se) || se.Code != code {
 		t.Errorf("%s: %v, want the refusal %s", what, err, code)
 	}
@@ -119,7 +120,7 @@ func TestSignInDeviceFlow(t *testing.T) {
 	if err != nil || begin.UserID != ada.id {
 		t.Fatalf("begin: %+v, %v", begin, err)
 	}
-	done, err := e.client.Complete(ctx, SetupCompleteRequest{Email: got.Email, Code: got.Code, Purpose: db.PurposeSetup,
+	done, err := e.client.Complete(ctx, setupapi.CompleteRequest{Email: got.Email, Code: got.Code, Purpose: db.PurposeSetup,
 		UserID: begin.UserID, Bundle: e.bundle(begin.UserID)})
 	if err != nil || done.Status != db.StatusReady {
 		t.Fatalf("complete: %+v, %v", done, err)
@@ -133,11 +134,11 @@ func TestSignInDeviceFlow(t *testing.T) {
 
 	// A replayed token: refused although it is still valid.
 	_, err = e.client.SignIn(ctx, idToken, db.PurposeSetup)
-	wantRefusal(t, "replayed token", err, setupErrTokenUsed)
+	wantRefusal(t, "replayed token", err, setupapi.RefusalTokenUsed)
 
 	// Now ready: a new sign-in for setup is refused; one for recovery earns a recovery code.
 	_, err = e.client.SignIn(ctx, deviceSignIn(t, flow, e.idp, "ada"), db.PurposeSetup)
-	wantRefusal(t, "ready user", err, setupErrAlreadyReady)
+	wantRefusal(t, "ready user", err, setupapi.RefusalAlreadyReady)
 	rec, err := e.client.SignIn(ctx, deviceSignIn(t, flow, e.idp, "ada"), db.PurposeRecover)
 	if err != nil || rec.Purpose != db.PurposeRecover {
 		t.Fatalf("sign-in to recover: %+v, %v", rec, err)
@@ -148,22 +149,22 @@ func TestSignInDeviceFlow(t *testing.T) {
 
 	// Refused: a deactivated user, an unknown email, an unverified email.
 	_, err = e.client.SignIn(ctx, deviceSignIn(t, flow, e.idp, "gone"), db.PurposeSetup)
-	wantRefusal(t, "deactivated user", err, setupErrDeactivated)
+	wantRefusal(t, "deactivated user", err, setupapi.RefusalDeactivated)
 	_, err = e.client.SignIn(ctx, deviceSignIn(t, flow, e.idp, "stranger"), db.PurposeSetup)
-	wantRefusal(t, "unknown email", err, setupErrUnknownUser)
+	wantRefusal(t, "unknown email", err, setupapi.RefusalUnknownUser)
 	_, err = e.client.SignIn(ctx, deviceSignIn(t, flow, e.idp, "unverified"), db.PurposeSetup)
-	wantRefusal(t, "unverified email", err, setupErrUnverified)
+	wantRefusal(t, "unverified email", err, setupapi.RefusalUnverified)
 
 	// Refused: a token the same provider issued to another app (another audience).
 	other := appFlow(e.idp, "another-app")
 	_, err = e.client.SignIn(ctx, deviceSignIn(t, other, e.idp, "bob"), db.PurposeSetup)
-	wantRefusal(t, "token for another client id", err, setupErrInvalidToken)
+	wantRefusal(t, "token for another client id", err, setupapi.RefusalInvalidToken)
 
 	// Refused: an expired token (the server's clock passes the token's exp).
 	late := deviceSignIn(t, flow, e.idp, "bob")
 	e.now = e.now.Add(testidp.IDTokenLifetime + 10*time.Minute)
 	_, err = e.client.SignIn(ctx, late, db.PurposeSetup)
-	wantRefusal(t, "expired token", err, setupErrInvalidToken)
+	wantRefusal(t, "expired token", err, setupapi.RefusalInvalidToken)
 	e.now = time.Now()
 
 	// Refused: a token with the right issuer, audience and user, signed by another key (a
@@ -171,7 +172,7 @@ func TestSignInDeviceFlow(t *testing.T) {
 	impostor := testidp.Start(t, e.idp.Issuer, []testidp.User{{ID: "bob", Email: "bob@example.com", EmailVerified: true}}, testAppID)
 	forged := deviceSignIn(t, appFlow(impostor, testAppID), impostor, "bob")
 	_, err = e.client.SignIn(ctx, forged, db.PurposeSetup)
-	wantRefusal(t, "token signed by another key", err, setupErrInvalidToken)
+	wantRefusal(t, "token signed by another key", err, setupapi.RefusalInvalidToken)
 
 	// None of the refusals gave anyone a key or a code; each was audited without the token.
 	if n := e.keyCount(); n != 1 {
@@ -209,7 +210,7 @@ func (e *signInEnv) userID(t *testing.T, userName string) string {
 // sign-ins get a clear 4xx and nothing else.
 func TestSignInConfigAndInput(t *testing.T) {
 	se := newSetupEnv(t)
-	c, err := NewSetupClient(se.base, "")
+	c, err := setupapi.NewClient(se.base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestSignInConfigAndInput(t *testing.T) {
 		t.Fatalf("config without sign-in: %+v, %v", cfg, err)
 	}
 	_, err = c.SignIn(context.Background(), "eyJ.x.y", db.PurposeSetup)
-	wantRefusal(t, "sign-in not set", err, setupErrSignInOff)
+	wantRefusal(t, "sign-in not set", err, setupapi.RefusalSignInOff)
 	if err := se.db.SetOIDCConfig(context.Background(), db.OIDCConfig{Issuer: "http://127.0.0.1:1", ClientID: "x"}, "cli:test"); err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +231,8 @@ func TestSignInConfigAndInput(t *testing.T) {
 	}
 	// A provider that is down: a clear 503, not a hang or a 500.
 	_, err = c.SignIn(context.Background(), "a.b.c", db.PurposeSetup)
-	var down *SetupError
-	if !errors.As(err, &down) || down.Status != http.StatusServiceUnavailable || down.Code != setupErrIdPDown {
+	var down *setupapi.Error
+	if !errors.As(err, &down) || down.Status != http.StatusServiceUnavailable || down.Code != setupapi.RefusalIdPDown {
 		t.Errorf("provider down: %v", err)
 	}
 	if r := se.send(se.base, http.MethodPost, "/setup/v1/config", ``); r.status != http.StatusMethodNotAllowed {
@@ -240,6 +241,6 @@ func TestSignInConfigAndInput(t *testing.T) {
 }
 
 // appFlow is the device flow for the app clientID at the provider's own endpoints.
-func appFlow(p *testidp.Provider, clientID string) *DeviceFlow {
-	return &DeviceFlow{OAuth: oauth2.Config{ClientID: clientID, Scopes: DeviceScopes, Endpoint: p.Endpoint()}}
+func appFlow(p *testidp.Provider, clientID string) *setupapi.DeviceFlow {
+	return &setupapi.DeviceFlow{OAuth: oauth2.Config{ClientID: clientID, Scopes: setupapi.DeviceScopes, Endpoint: p.Endpoint()}}
 }

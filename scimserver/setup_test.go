@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"scimdesk/db"
 	"scimdesk/keys"
+	"scimdesk/setupapi"
 )
 
 // cheapKDF keeps argon2id fast in tests that mount their own setupAPI with this minimum.
@@ -105,7 +105,7 @@ type setupReply struct {
 	status int
 	header http.Header
 	raw    string
-	body   SetupErrorBody
+	body   setupapi.ErrorBody
 }
 
 func (se *setupEnv) post(base, path, body string) setupReply {
@@ -142,11 +142,11 @@ func (se *setupEnv) send(base, method, path, body string) setupReply {
 }
 
 func beginBody(u *pendingUser, purpose string) string {
-	return jsonBody(SetupBeginRequest{Email: u.email, Code: u.code, Purpose: purpose})
+	return jsonBody(setupapi.BeginRequest{Email: u.email, Code: u.code, Purpose: purpose})
 }
 
 func completeBody(u *pendingUser, purpose string, b keys.Bundle) string {
-	return jsonBody(SetupCompleteRequest{Email: u.email, Code: u.code, Purpose: purpose, UserID: u.id, Bundle: b})
+	return jsonBody(setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: purpose, UserID: u.id, Bundle: b})
 }
 
 // keyCount is how many master keys the database holds.
@@ -192,7 +192,7 @@ func TestSetupHappyPath(t *testing.T) {
 	other, unsubscribeOther := se.srv.Subscribe()
 	defer unsubscribeOther()
 
-	c, err := NewSetupClient(se.base, "")
+	c, err := setupapi.NewClient(se.base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,11 +208,11 @@ func TestSetupHappyPath(t *testing.T) {
 	if got, _ := se.db.SetupCodeOf(ctx, u.id); got.AttemptsLeft != db.SetupCodeAttempts || !got.Used.IsZero() {
 		t.Fatalf("begin changed the code: %+v", got)
 	}
-	b, rk, err := keys.NewBundle(info.UserID, []byte(testPassphrase), SetupParams(cheapKDF, info.MinKDF))
+	b, rk, err := keys.NewBundle(info.UserID, []byte(testPassphrase), setupapi.KDFParams(cheapKDF, info.MinKDF))
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := c.Complete(ctx, SetupCompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeSetup, UserID: info.UserID, Bundle: b})
+	done, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeSetup, UserID: info.UserID, Bundle: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,11 +271,11 @@ func TestSetupHappyPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	newPass := []byte("a brand new passphrase, please")
-	nb, err := RecoverBundle(rinfo.UserID, *rinfo.Key, typed, newPass, cheapKDF)
+	nb, err := setupapi.RecoverBundle(rinfo.UserID, *rinfo.Key, typed, newPass, cheapKDF)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Complete(ctx, SetupCompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb}); err != nil {
+	if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb}); err != nil {
 		t.Fatal(err)
 	}
 	k2, _ := se.db.UserKey(ctx, u.id)
@@ -299,15 +299,15 @@ func TestSetupHappyPath(t *testing.T) {
 	if code, _ := se.db.SetupCodeOf(ctx, u.id); code.Used.IsZero() {
 		t.Fatal("recovery code not spent")
 	}
-	nb2, err := RecoverBundle(rinfo.UserID, *rinfo.Key, typed, []byte("the finder's passphrase"), cheapKDF)
+	nb2, err := setupapi.RecoverBundle(rinfo.UserID, *rinfo.Key, typed, []byte("the finder's passphrase"), cheapKDF)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var se2 *SetupError
+	var se2 *setupapi.Error
 	if _, err := c.Begin(ctx, u.email, u.code, db.PurposeRecover); !errors.As(err, &se2) || se2.Code != "code_used" {
 		t.Errorf("recovery begin with a used code: %v", err)
 	}
-	if _, err := c.Complete(ctx, SetupCompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb2}); !errors.As(err, &se2) || se2.Code != "code_used" || se2.Status != http.StatusGone {
+	if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb2}); !errors.As(err, &se2) || se2.Code != "code_used" || se2.Status != http.StatusGone {
 		t.Errorf("recovery complete with a used code: %v", err)
 	}
 	if k3, _ := se.db.UserKey(ctx, u.id); k3.Passphrase != k2.Passphrase {
@@ -355,19 +355,19 @@ func TestSetupRefusals(t *testing.T) {
 		{name: "unknown purpose", path: "/setup/v1/begin", body: func(s *state) string { return beginBody(s.u, "admin") },
 			status: 400, code: "bad_request", message: "purpose", noAudit: true},
 		{name: "complete without userId", path: "/setup/v1/complete", body: func(s *state) string {
-			return jsonBody(SetupCompleteRequest{Email: s.u.email, Code: s.u.code, Purpose: "setup", Bundle: s.se.bundle(s.u.id)})
+			return jsonBody(setupapi.CompleteRequest{Email: s.u.email, Code: s.u.code, Purpose: "setup", Bundle: s.se.bundle(s.u.id)})
 		}, status: 400, code: "bad_request", message: "userId", noAudit: true},
 		{name: "code of the wrong shape costs nothing", path: "/setup/v1/begin", body: func(s *state) string {
-			return jsonBody(SetupBeginRequest{Email: s.u.email, Code: "ABC", Purpose: "setup"})
+			return jsonBody(setupapi.BeginRequest{Email: s.u.email, Code: "ABC", Purpose: "setup"})
 		}, status: 400, code: "code_format"},
 		{name: "code with a typo costs nothing", path: "/setup/v1/begin", body: func(s *state) string {
-			return jsonBody(SetupBeginRequest{Email: s.u.email, Code: typoOf(s.u.code), Purpose: "setup"})
+			return jsonBody(setupapi.BeginRequest{Email: s.u.email, Code: typoOf(s.u.code), Purpose: "setup"})
 		}, status: 400, code: "code_typo", message: "typo"},
 		{name: "right code, another email", path: "/setup/v1/begin", body: func(s *state) string {
-			return jsonBody(SetupBeginRequest{Email: "mallory@example.com", Code: s.u.code, Purpose: "setup"})
+			return jsonBody(setupapi.BeginRequest{Email: "mallory@example.com", Code: s.u.code, Purpose: "setup"})
 		}, status: 403, code: "email_mismatch", message: "another email address (4 attempts left)", attempts: 4},
 		{name: "bad code costs nothing", path: "/setup/v1/begin", body: func(s *state) string {
-			return jsonBody(SetupBeginRequest{Email: s.u.email, Code: wrongCode(s.u.code), Purpose: "setup"})
+			return jsonBody(setupapi.BeginRequest{Email: s.u.email, Code: wrongCode(s.u.code), Purpose: "setup"})
 		}, status: 403, code: "invalid_code", message: "unknown code"},
 		{name: "bad code on complete", path: "/setup/v1/complete", body: func(s *state) string {
 			b := s.se.bundle(s.u.id)
@@ -376,7 +376,7 @@ func TestSetupRefusals(t *testing.T) {
 		}, status: 403, code: "invalid_code"},
 		{name: "exhausted code", prepare: func(s *state) {
 			for range db.SetupCodeAttempts {
-				s.se.post(s.se.base, "/setup/v1/begin", jsonBody(SetupBeginRequest{Email: "mallory@example.com", Code: s.u.code, Purpose: "setup"}))
+				s.se.post(s.se.base, "/setup/v1/begin", jsonBody(setupapi.BeginRequest{Email: "mallory@example.com", Code: s.u.code, Purpose: "setup"}))
 			}
 		}, path: "/setup/v1/complete", body: func(s *state) string { return completeBody(s.u, "setup", s.se.bundle(s.u.id)) },
 			status: 403, code: "code_exhausted", message: "too many wrong emails", attempts: -1},
@@ -436,7 +436,7 @@ func TestSetupRefusals(t *testing.T) {
 			status: 400, code: "weak_kdf", message: "below the minimum"},
 		{name: "bundle for another user id", path: "/setup/v1/complete", body: func(s *state) string {
 			b := s.se.bundle("someone-else")
-			return jsonBody(SetupCompleteRequest{Email: s.u.email, Code: s.u.code, Purpose: "setup", UserID: "someone-else", Bundle: b})
+			return jsonBody(setupapi.CompleteRequest{Email: s.u.email, Code: s.u.code, Purpose: "setup", UserID: "someone-else", Bundle: b})
 		}, status: 400, code: "user_mismatch"},
 		{name: "recovery with another public key", purpose: db.PurposeRecover, path: "/setup/v1/complete", body: func(s *state) string {
 			return completeBody(s.u, "recover", s.se.bundle(s.u.id))
@@ -521,12 +521,12 @@ func TestSetupCodeNotLoggedAsEmail(t *testing.T) {
 	se := newSetupEnv(t)
 	u := se.provision("alice", db.PurposeSetup)
 	// The user pasted the code into both fields, or a well-formed code of no one.
-	r := se.post(se.base, "/setup/v1/begin", jsonBody(SetupBeginRequest{Email: u.code, Code: u.code, Purpose: "setup"}))
+	r := se.post(se.base, "/setup/v1/begin", jsonBody(setupapi.BeginRequest{Email: u.code, Code: u.code, Purpose: "setup"}))
 	if r.status != 403 {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	other := otherCode(t, u.code)
-	if r := se.post(se.base, "/setup/v1/begin", jsonBody(SetupBeginRequest{Email: other, Code: other, Purpose: "setup"})); r.status != 403 {
+	if r := se.post(se.base, "/setup/v1/begin", jsonBody(setupapi.BeginRequest{Email: other, Code: other, Purpose: "setup"})); r.status != 403 {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	canon, _ := db.NormalizeSetupCode(u.code)
@@ -557,9 +557,9 @@ func TestSetupRateLimit(t *testing.T) {
 	if last.status != 429 || last.body.Error != "rate_limited" || last.body.RetryAfter < 1 || last.header.Get("Retry-After") == "" {
 		t.Fatalf("after the burst: %d %v %s", last.status, last.header, last.raw)
 	}
-	c, _ := NewSetupClient(base, "")
+	c, _ := setupapi.NewClient(base, "")
 	_, err := c.Begin(context.Background(), "x@example.com", unknown, "setup")
-	var se2 *SetupError
+	var se2 *setupapi.Error
 	if !errors.As(err, &se2) || !strings.Contains(err.Error(), "wait") {
 		t.Fatalf("client error: %v", err)
 	}
@@ -599,67 +599,12 @@ func TestRateLimiter(t *testing.T) {
 	}
 }
 
-func TestSetupClientErrors(t *testing.T) {
-	ctx := context.Background()
-	// Nothing listens: the port of a server that just closed.
-	ts := httptest.NewServer(http.NotFoundHandler())
-	dead := ts.URL
-	ts.Close()
-	c, _ := NewSetupClient(dead, "")
-	_, err := c.Begin(ctx, "a@example.com", "ABCDE-12345", "setup")
-	if err == nil || !strings.Contains(err.Error(), "cannot reach the server at "+dead+": is scimdesk running?") {
-		t.Errorf("refused: %v", err)
-	}
-
-	// A TLS server whose certificate nobody trusts.
-	tlsSrv := httptest.NewUnstartedServer(http.NotFoundHandler())
-	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
-	tlsSrv.StartTLS()
-	defer tlsSrv.Close()
-	c, _ = NewSetupClient(tlsSrv.URL, "")
-	_, err = c.Begin(ctx, "a@example.com", "ABCDE-12345", "setup")
-	if err == nil || !strings.Contains(err.Error(), "not trusted") || !strings.Contains(err.Error(), "--ca-file") {
-		t.Errorf("untrusted: %v", err)
-	}
-	// HTTPS to a plain HTTP server, and plain HTTP to a TLS one.
-	plain := httptest.NewServer(http.NotFoundHandler())
-	defer plain.Close()
-	c, _ = NewSetupClient(strings.Replace(plain.URL, "http://", "https://", 1), "")
-	if _, err = c.Begin(ctx, "a@example.com", "ABCDE-12345", "setup"); err == nil || !strings.Contains(err.Error(), "does not speak HTTPS") {
-		t.Errorf("https to http: %v", err)
-	}
-	// Something else answers.
-	c, _ = NewSetupClient(plain.URL, "")
-	if _, err = c.Begin(ctx, "a@example.com", "ABCDE-12345", "setup"); err == nil || !strings.Contains(err.Error(), "does not offer scimdesk's setup API (HTTP 404)") {
-		t.Errorf("not scimdesk: %v", err)
-	}
-
-	for in, want := range map[string]string{
-		"127.0.0.1:8080":                      "http://127.0.0.1:8080",
-		"localhost:8080/":                     "http://localhost:8080",
-		"scim.example.com":                    "https://scim.example.com",
-		" https://scim.example.com/":          "https://scim.example.com",
-		"https://example.com/desk/":           "https://example.com/desk",
-		"https://example.com/scim/v2":         "https://example.com",
-		"http://127.0.0.1:8080/desk/scim/v2/": "http://127.0.0.1:8080/desk",
-		"ftp://example.com":                   "",
-		"":                                    "",
-		"https://":                            "",
-		"https://u:p@example.com":             "",
-	} {
-		got, err := NormalizeServerURL(in)
-		if (want == "") != (err != nil) || got != want {
-			t.Errorf("NormalizeServerURL(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}
-
 // TestSetupClientMessages checks the words a user reads for every refusal, through the
 // real client.
 func TestSetupClientMessages(t *testing.T) {
 	ctx := context.Background()
 	se := newSetupEnv(t)
-	c, err := NewSetupClient(se.base, "")
+	c, err := setupapi.NewClient(se.base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -702,7 +647,7 @@ func TestSetupClientMessages(t *testing.T) {
 
 	v := se.provision("victor", db.PurposeSetup)
 	b := se.bundle(v.id)
-	if _, err := c.Complete(ctx, SetupCompleteRequest{Email: v.email, Code: v.code, Purpose: "setup", UserID: v.id, Bundle: b}); err != nil {
+	if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: v.email, Code: v.code, Purpose: "setup", UserID: v.id, Bundle: b}); err != nil {
 		t.Fatal(err)
 	}
 	want(msg(v.email, v.code, "setup"), "code already used: ask your admin for a new one")

@@ -19,7 +19,7 @@ import (
 
 	"scimdesk/db"
 	"scimdesk/keys"
-	"scimdesk/scimserver"
+	"scimdesk/setupapi"
 )
 
 // The interactive `scimdesk setup` and `scimdesk recover`: a pending user signs in with the
@@ -114,8 +114,8 @@ type setupFlow struct {
 	note    string // a success note (saved, copied)
 
 	seq    int // numbers requests, so that an answer to an abandoned one is dropped
-	client *scimserver.SetupClient
-	info   *scimserver.SetupBeginResponse
+	client *setupapi.Client
+	info   *setupapi.BeginResponse
 	params keys.Params // what the key was or will be made with
 
 	bundle  *keys.Bundle // made and not yet stored; kept for a retry
@@ -135,8 +135,8 @@ type setupFlow struct {
 type (
 	setupBeganMsg struct {
 		seq    int
-		client *scimserver.SetupClient
-		info   *scimserver.SetupBeginResponse
+		client *setupapi.Client
+		info   *setupapi.BeginResponse
 		err    error
 	}
 	setupDerivedMsg struct {
@@ -147,7 +147,7 @@ type (
 	}
 	setupStoredMsg struct {
 		seq  int
-		resp *scimserver.SetupCompleteResponse
+		resp *setupapi.CompleteResponse
 		err  error
 	}
 	setupSavedMsg struct {
@@ -166,7 +166,7 @@ func newSetupFlow(ctx context.Context, o SetupOptions) *setupFlow {
 		o.Purpose = db.PurposeSetup
 	}
 	if o.Server == "" {
-		o.Server = scimserver.DefaultSetupServer
+		o.Server = setupapi.DefaultServer
 	}
 	if o.Params == (keys.Params{}) {
 		o.Params = keys.DefaultParams()
@@ -473,7 +473,7 @@ func (f *setupFlow) refuse(field int, problem string) tea.Cmd {
 // begin checks the form and asks the server about the code.
 func (f *setupFlow) begin() tea.Cmd {
 	f.problem, f.note = "", ""
-	server, err := scimserver.NormalizeServerURL(f.signIn[sfFieldServer].Value())
+	server, err := setupapi.NormalizeServerURL(f.signIn[sfFieldServer].Value())
 	if err != nil {
 		return f.refuse(sfFieldServer, err.Error())
 	}
@@ -482,7 +482,7 @@ func (f *setupFlow) begin() tea.Cmd {
 	if _, err := db.NormalizeSetupCode(code); err != nil {
 		return f.refuse(sfFieldCode, sfSentence(errors.New(codeProblem(err))))
 	}
-	client, err := scimserver.NewSetupClient(server, f.opts.CAFile)
+	client, err := setupapi.NewClient(server, f.opts.CAFile)
 	if err != nil {
 		return f.refuse(sfFieldServer, err.Error())
 	}
@@ -507,7 +507,7 @@ func (f *setupFlow) began(msg setupBeganMsg) tea.Cmd {
 		return f.refuse(sfFieldFor(msg.err), sfSentence(msg.err))
 	}
 	f.client, f.info = msg.client, msg.info
-	f.params = scimserver.SetupParams(f.opts.Params, msg.info.MinKDF)
+	f.params = setupapi.KDFParams(f.opts.Params, msg.info.MinKDF)
 	// A key made before a failed upload is still good for the same user: store it now,
 	// rather than make the user choose a passphrase and copy a recovery key again.
 	if f.bundle != nil && f.forUser == msg.info.UserID {
@@ -576,7 +576,7 @@ func (f *setupFlow) takePassphrase() tea.Cmd {
 	derive := func() tea.Msg {
 		defer clear(pass)
 		if info.Purpose == db.PurposeRecover {
-			b, err := scimserver.RecoverBundle(info.UserID, *info.Key, rk, pass, params)
+			b, err := setupapi.RecoverBundle(info.UserID, *info.Key, rk, pass, params)
 			return setupDerivedMsg{seq: seq, bundle: b, rk: rk, err: err}
 		}
 		b, rk, err := keys.NewBundle(info.UserID, pass, params)
@@ -674,7 +674,7 @@ func (f *setupFlow) upload() tea.Cmd {
 	f.step = sfUploading
 	f.seq++
 	seq, ctx, client := f.seq, f.ctx, f.client
-	req := scimserver.SetupCompleteRequest{Email: strings.TrimSpace(f.signIn[sfFieldEmail].Value()), Code: f.signIn[sfFieldCode].Value(),
+	req := setupapi.CompleteRequest{Email: strings.TrimSpace(f.signIn[sfFieldEmail].Value()), Code: f.signIn[sfFieldCode].Value(),
 		Purpose: f.opts.Purpose, UserID: f.forUser, Bundle: *f.bundle}
 	return tea.Batch(f.spinner.Tick, func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -716,8 +716,8 @@ func (f *setupFlow) forget() {
 
 // sfFieldFor is the sign-in field to fix after an error.
 func sfFieldFor(err error) int {
-	var se *scimserver.SetupError
-	var ce *scimserver.ConnError
+	var se *setupapi.Error
+	var ce *setupapi.ConnError
 	switch {
 	case errors.As(err, &ce):
 		return sfFieldServer

@@ -13,7 +13,7 @@ import (
 
 	"scimdesk/db"
 	"scimdesk/keys"
-	"scimdesk/scimserver"
+	"scimdesk/setupapi"
 	"scimdesk/termsafe"
 )
 
@@ -99,7 +99,7 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 		return errors.New(lowerFirst(sfPassphraseProblem(err)))
 	}
 
-	client, err := scimserver.NewSetupClient(o.Server, o.CAFile)
+	client, err := setupapi.NewClient(o.Server, o.CAFile)
 	if err != nil {
 		return err
 	}
@@ -112,11 +112,11 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 	if err != nil {
 		return err
 	}
-	params := scimserver.SetupParams(o.Params, info.MinKDF)
+	params := setupapi.KDFParams(o.Params, info.MinKDF)
 	var b keys.Bundle
 	saved := ""
 	if recovering {
-		if b, err = scimserver.RecoverBundle(info.UserID, *info.Key, rk, pass, params); err != nil {
+		if b, err = setupapi.RecoverBundle(info.UserID, *info.Key, rk, pass, params); err != nil {
 			if errors.Is(err, keys.ErrWrongKey) {
 				return errors.New("that recovery key does not open your key: check it against the one you saved")
 			}
@@ -140,7 +140,7 @@ func RunSetupScript(ctx context.Context, o ScriptOptions) error {
 			saved = o.RecoveryFile
 		}
 	}
-	resp, err := client.Complete(ctx, scimserver.SetupCompleteRequest{Email: o.Email, Code: o.Code, Purpose: o.Purpose, UserID: info.UserID, Bundle: b})
+	resp, err := client.Complete(ctx, setupapi.CompleteRequest{Email: o.Email, Code: o.Code, Purpose: o.Purpose, UserID: info.UserID, Bundle: b})
 	if err != nil {
 		if saved != "" {
 			os.Remove(saved) // it holds the key of a bundle that was never stored
@@ -234,7 +234,7 @@ func lowerFirst(s string) string {
 
 // scriptSignIn runs the device flow, telling the user on w where to sign in, and returns
 // the login and code the server gave for the ID token.
-func scriptSignIn(ctx context.Context, client *scimserver.SetupClient, purpose string, w io.Writer) (string, string, error) {
+func scriptSignIn(ctx context.Context, client *setupapi.Client, purpose string, w io.Writer) (string, string, error) {
 	cfg, err := client.Config(ctx)
 	if err != nil {
 		return "", "", err
@@ -242,7 +242,7 @@ func scriptSignIn(ctx context.Context, client *scimserver.SetupClient, purpose s
 	if cfg.SignIn == nil {
 		return "", "", errors.New("--email and --code are required: this server offers no sign-in with an identity provider, so you need the code from your admin")
 	}
-	flow, err := scimserver.DiscoverDeviceFlow(ctx, nil, cfg.SignIn.Issuer, cfg.SignIn.ClientID)
+	flow, err := setupapi.DiscoverDeviceFlow(ctx, nil, cfg.SignIn.Issuer, cfg.SignIn.ClientID)
 	if err != nil {
 		return "", "", err
 	}

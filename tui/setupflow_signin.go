@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/oauth2"
 
-	"scimdesk/scimserver"
+	"scimdesk/setupapi"
 )
 
 // Sign-in with the identity provider, before the setup-code form: when the server says its
@@ -25,26 +25,26 @@ import (
 type (
 	setupConfigMsg struct {
 		seq    int
-		client *scimserver.SetupClient
-		cfg    *scimserver.SetupConfig
+		client *setupapi.Client
+		cfg    *setupapi.Config
 		err    error
 	}
 	setupDeviceMsg struct {
 		seq  int
-		flow *scimserver.DeviceFlow
+		flow *setupapi.DeviceFlow
 		da   *oauth2.DeviceAuthResponse
 		err  error
 	}
 	setupSignedInMsg struct {
 		seq  int
-		resp *scimserver.SignInResponse
+		resp *setupapi.SignInResponse
 		err  error
 	}
 )
 
 // signInState is the device flow's part of the setup flow.
 type signInState struct {
-	cfg    *scimserver.SignInConfig // nil: setup codes only (or not known yet)
+	cfg    *setupapi.SignInConfig // nil: setup codes only (or not known yet)
 	da     *oauth2.DeviceAuthResponse
 	seq    int                // numbers device flows, so that an abandoned one's answer is dropped
 	cancel context.CancelFunc // stops the device flow's polling
@@ -56,11 +56,11 @@ func (f *setupFlow) askConfig() tea.Cmd {
 	if strings.TrimSpace(f.opts.Code) != "" {
 		return nil
 	}
-	server, err := scimserver.NormalizeServerURL(f.opts.Server)
+	server, err := setupapi.NormalizeServerURL(f.opts.Server)
 	if err != nil {
 		return nil
 	}
-	client, err := scimserver.NewSetupClient(server, f.opts.CAFile)
+	client, err := setupapi.NewClient(server, f.opts.CAFile)
 	if err != nil {
 		return nil
 	}
@@ -101,7 +101,7 @@ func (f *setupFlow) startDevice() tea.Cmd {
 	return tea.Batch(f.spinner.Tick, func() tea.Msg {
 		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 		defer scancel()
-		flow, err := scimserver.DiscoverDeviceFlow(sctx, nil, cfg.Issuer, cfg.ClientID)
+		flow, err := setupapi.DiscoverDeviceFlow(sctx, nil, cfg.Issuer, cfg.ClientID)
 		if err != nil {
 			return setupDeviceMsg{seq: seq, err: err}
 		}

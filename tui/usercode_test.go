@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"scimdesk/db"
-	"scimdesk/scimserver"
+	"scimdesk/setupapi"
 )
 
 // codeOnScreen is a setup or recovery code as the console shows it.
@@ -43,7 +43,7 @@ func TestFlowUserCodesFromTheConsole(t *testing.T) {
 	s.waitScreen("row 1 of 1 · setup code live: 5 tries left, expires in 24h")
 
 	// Someone types the code with a wrong email: the code survives one try fewer.
-	client, err := scimserver.NewSetupClient(w.base, "")
+	client, err := setupapi.NewClient(w.base, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package scimserver
+package setupapi
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 // Config asks the server how its users may set up: whether sign-in with an identity
 // provider is available, and with which app.
-func (c *SetupClient) Config(ctx context.Context) (*SetupConfig, error) {
+func (c *Client) Config(ctx context.Context) (*Config, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/setup/v1/config", nil)
 	if err != nil {
 		return nil, err
@@ -36,14 +36,14 @@ func (c *SetupClient) Config(ctx context.Context) (*SetupConfig, error) {
 	}
 	if res.StatusCode == http.StatusNotFound {
 		// A server from before sign-in: codes only.
-		return &SetupConfig{}, nil
+		return &Config{}, nil
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, responseError(c.base, res, raw)
 	}
-	var out SetupConfig
+	var out Config
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, &SetupError{Status: res.StatusCode, Code: "bad_response", AttemptsLeft: -1,
+		return nil, &Error{Status: res.StatusCode, Code: RefusalBadResponse, AttemptsLeft: -1,
 			Message: fmt.Sprintf("the server at %s answered something that is not scimdesk's setup API: is the URL right?", c.base)}
 	}
 	return &out, nil
@@ -51,7 +51,7 @@ func (c *SetupClient) Config(ctx context.Context) (*SetupConfig, error) {
 
 // SignIn trades an ID token from the identity provider for a code of purpose for the
 // signed-in user; Begin and Complete then take the response's Email and Code.
-func (c *SetupClient) SignIn(ctx context.Context, idToken, purpose string) (*SignInResponse, error) {
+func (c *Client) SignIn(ctx context.Context, idToken, purpose string) (*SignInResponse, error) {
 	var out SignInResponse
 	if err := c.post(ctx, "/setup/v1/signin", SignInRequest{IDToken: idToken, Purpose: purpose}, &out); err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package scimserver
+package setupapi
 
 import (
 	"bytes"
@@ -19,28 +19,27 @@ import (
 	"syscall"
 	"time"
 
-	"scimdesk/db"
 	"scimdesk/keys"
 )
 
-// The client side of the setup API, beside the server so that both read and write the
-// same types (as wtf's http package does). `scimdesk setup` and `scimdesk recover`, the
-// interactive flow and the scripted mode, all talk through SetupClient.
+// The client side of the setup API. `scimdesk setup` and `scimdesk recover`, the
+// interactive flow and the scripted mode, all talk through Client. It shares only the
+// wire types with the server, so a client never links the server.
 
-// DefaultSetupServer is the server `scimdesk setup` talks to unless told otherwise: the
+// DefaultServer is the server `scimdesk setup` talks to unless told otherwise: the
 // local server on its default address.
-const DefaultSetupServer = "http://127.0.0.1:8080"
+const DefaultServer = "http://127.0.0.1:8080"
 
-// SetupClient talks to one scimdesk server's setup API.
-type SetupClient struct {
+// Client talks to one scimdesk server's setup API.
+type Client struct {
 	base string // scheme://host[:port][/prefix], no trailing slash
 	http *http.Client
 }
 
-// NewSetupClient makes a client for the server at serverURL (http or https; a bare
+// NewClient makes a client for the server at serverURL (http or https; a bare
 // host:port means https, except on the loopback interface). caFile, if set, is a PEM file
 // of CA certificates to trust besides the system's, for a server with a private CA.
-func NewSetupClient(serverURL, caFile string) (*SetupClient, error) {
+func NewClient(serverURL, caFile string) (*Client, error) {
 	base, err := NormalizeServerURL(serverURL)
 	if err != nil {
 		return nil, err
@@ -61,7 +60,7 @@ func NewSetupClient(serverURL, caFile string) (*SetupClient, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	return &SetupClient{base: base, http: &http.Client{
+	return &Client{base: base, http: &http.Client{
 		Transport: tr,
 		Timeout:   30 * time.Second,
 		// A redirect would turn the POST into a GET (and could send the code elsewhere):
@@ -71,7 +70,7 @@ func NewSetupClient(serverURL, caFile string) (*SetupClient, error) {
 }
 
 // BaseURL is the server's URL as the client uses it.
-func (c *SetupClient) BaseURL() string { return c.base }
+func (c *Client) BaseURL() string { return c.base }
 
 // NormalizeServerURL checks a server URL as typed and returns it without a trailing slash.
 func NormalizeServerURL(s string) (string, error) {
@@ -107,9 +106,9 @@ func isLoopback(host string) bool {
 
 // Begin checks email and code with the server and returns who they belong to. A wrong
 // email with a real code costs that code an attempt; nothing else is changed.
-func (c *SetupClient) Begin(ctx context.Context, email, code, purpose string) (*SetupBeginResponse, error) {
-	var out SetupBeginResponse
-	if err := c.post(ctx, "/setup/v1/begin", SetupBeginRequest{Email: email, Code: code, Purpose: purpose}, &out); err != nil {
+func (c *Client) Begin(ctx context.Context, email, code, purpose string) (*BeginResponse, error) {
+	var out BeginResponse
+	if err := c.post(ctx, "/setup/v1/begin", BeginRequest{Email: email, Code: code, Purpose: purpose}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -117,15 +116,15 @@ func (c *SetupClient) Begin(ctx context.Context, email, code, purpose string) (*
 
 // Complete uploads the public key and wrapped blobs; on success the user is ready and the
 // code is spent.
-func (c *SetupClient) Complete(ctx context.Context, req SetupCompleteRequest) (*SetupCompleteResponse, error) {
-	var out SetupCompleteResponse
+func (c *Client) Complete(ctx context.Context, req CompleteRequest) (*CompleteResponse, error) {
+	var out CompleteResponse
 	if err := c.post(ctx, "/setup/v1/complete", req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
-func (c *SetupClient) post(ctx context.Context, path string, in, out any) error {
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -148,7 +147,7 @@ func (c *SetupClient) post(ctx context.Context, path string, in, out any) error 
 	}
 	if res.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return &SetupError{Status: res.StatusCode, Code: "bad_response", AttemptsLeft: -1,
+			return &Error{Status: res.StatusCode, Code: RefusalBadResponse, AttemptsLeft: -1,
 				Message: fmt.Sprintf("the server at %s answered something that is not scimdesk's setup API: is the URL right?", c.base)}
 		}
 		return nil
@@ -156,10 +155,10 @@ func (c *SetupClient) post(ctx context.Context, path string, in, out any) error 
 	return responseError(c.base, res, raw)
 }
 
-// responseError turns a refusal, or a reply that is not the setup API's, into a SetupError.
-func responseError(base string, res *http.Response, raw []byte) *SetupError {
-	e := &SetupError{Status: res.StatusCode, AttemptsLeft: -1}
-	var body SetupErrorBody
+// responseError turns a refusal, or a reply that is not the setup API's, into an Error.
+func responseError(base string, res *http.Response, raw []byte) *Error {
+	e := &Error{Status: res.StatusCode, AttemptsLeft: -1}
+	var body ErrorBody
 	if json.Unmarshal(raw, &body) == nil && body.Error != "" {
 		e.Code, e.Message, e.Purpose = body.Error, body.Message, body.Purpose
 		if body.AttemptsLeft != nil {
@@ -171,14 +170,14 @@ func responseError(base string, res *http.Response, raw []byte) *SetupError {
 		return e
 	}
 	// Not our JSON: something else answered (a proxy, another program, HTTP on an HTTPS port).
-	e.Code = "bad_response"
+	e.Code = RefusalBadResponse
 	switch {
 	case res.StatusCode >= 300 && res.StatusCode < 400:
 		e.Message = fmt.Sprintf("the server redirects to %s: use that address with --server", res.Header.Get("Location"))
 	case res.StatusCode == http.StatusBadRequest && bytes.Contains(raw, []byte("HTTPS server")):
 		e.Message = fmt.Sprintf("the server speaks HTTPS: use %s", strings.Replace(base, "http://", "https://", 1))
 	case res.StatusCode == http.StatusTooManyRequests:
-		e.Code, e.Message = setupErrRateLimited, "too many requests: wait a minute and try again"
+		e.Code, e.Message = RefusalRateLimited, "too many requests: wait a minute and try again"
 		if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil {
 			e.RetryAfter = time.Duration(s) * time.Second
 		}
@@ -190,10 +189,10 @@ func responseError(base string, res *http.Response, raw []byte) *SetupError {
 	return e
 }
 
-// SetupError is the server's refusal (or an answer that was not the setup API's).
-type SetupError struct {
+// Error is the server's refusal (or an answer that was not the setup API's).
+type Error struct {
 	Status       int
-	Code         string // the SetupErrorBody code, or bad_response
+	Code         string // the ErrorBody code, or bad_response
 	Message      string // the server's sentence
 	AttemptsLeft int    // with email_mismatch: wrong emails the code still survives; -1 when not told
 	Purpose      string // with wrong_purpose: the code's purpose
@@ -201,16 +200,16 @@ type SetupError struct {
 }
 
 // Error is the refusal in words a user can act on.
-func (e *SetupError) Error() string {
+func (e *Error) Error() string {
 	switch e.Code {
-	case setupErrInvalidCode:
+	case RefusalInvalidCode:
 		// The server tells nothing more about a code it does not know, whatever the email.
 		return "unknown code: check it, or ask your admin for a new one (a code from before this version no longer works)"
-	case setupErrCodeTypo:
+	case RefusalCodeTypo:
 		return "the code has a typo (its last two characters do not match the rest): check it letter by letter"
-	case setupErrCodeFormat:
-		return "that is not a code: a code is 20 letters and digits, like " + db.SetupCodeExample
-	case setupErrEmailMismatch:
+	case RefusalCodeFormat:
+		return "that is not a code: a code is 20 letters and digits, like " + CodeExample
+	case RefusalEmailMismatch:
 		left := "no attempts left"
 		switch {
 		case e.AttemptsLeft == 1:
@@ -219,31 +218,31 @@ func (e *SetupError) Error() string {
 			left = fmt.Sprintf("%d attempts left", e.AttemptsLeft)
 		}
 		return "this code was issued for another email: type the email or user name your admin has for you (" + left + ")"
-	case setupErrExhausted:
+	case RefusalExhausted:
 		return "too many wrong attempts: this code no longer works, ask your admin for a new one"
-	case setupErrExpired:
+	case RefusalExpired:
 		return "code expired: ask your admin for a new one"
-	case setupErrUsed:
+	case RefusalUsed:
 		return "code already used: ask your admin for a new one"
-	case setupErrWrongPurpose:
-		if e.Purpose == db.PurposeRecover {
+	case RefusalWrongPurpose:
+		if e.Purpose == PurposeRecover {
 			return "this is a recovery code: run `scimdesk recover` instead"
 		}
 		return "this is a setup code: run `scimdesk setup` instead"
-	case setupErrDeactivated:
+	case RefusalDeactivated:
 		return "your account is deactivated: ask your admin"
-	case setupErrAlreadyReady:
+	case RefusalAlreadyReady:
 		return "your key is already set up; if you forgot your passphrase, ask your admin for a recovery code and run `scimdesk recover`"
-	case setupErrNoKey:
+	case RefusalNoKey:
 		return "you have no key to recover yet: ask your admin for a setup code and run `scimdesk setup`"
-	case setupErrRateLimited:
+	case RefusalRateLimited:
 		if e.RetryAfter > 0 {
 			return fmt.Sprintf("too many setup attempts reach the server: wait %s and try again", e.RetryAfter.Round(time.Second))
 		}
 		return "too many setup attempts reach the server: wait a minute and try again"
-	case setupErrBusy:
+	case RefusalBusy:
 		return "the server is busy: try again in a moment"
-	case "bad_response":
+	case RefusalBadResponse:
 		return e.Message
 	}
 	if e.Message != "" {
@@ -254,13 +253,13 @@ func (e *SetupError) Error() string {
 
 // Field says which input a user should change after this refusal: "email", "code", or ""
 // when no input of theirs is at fault.
-func (e *SetupError) Field() string {
+func (e *Error) Field() string {
 	switch e.Code {
-	case setupErrInvalidCode, setupErrCodeFormat, setupErrCodeTypo, setupErrExhausted, setupErrExpired, setupErrUsed, setupErrWrongPurpose:
+	case RefusalInvalidCode, RefusalCodeFormat, RefusalCodeTypo, RefusalExhausted, RefusalExpired, RefusalUsed, RefusalWrongPurpose:
 		return "code"
-	case setupErrEmailMismatch:
+	case RefusalEmailMismatch:
 		return "email"
-	case "bad_response":
+	case RefusalBadResponse:
 		return "server"
 	}
 	return ""
@@ -322,9 +321,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// SetupParams are the argon2id parameters a client uses: its own choice, raised field by
+// KDFParams are the argon2id parameters a client uses: its own choice, raised field by
 // field to the server's minimum, so that neither side alone can make the blob cheap.
-func SetupParams(own, serverMin keys.Params) keys.Params {
+func KDFParams(own, serverMin keys.Params) keys.Params {
 	return keys.Params{Time: max(own.Time, serverMin.Time), MemoryKiB: max(own.MemoryKiB, serverMin.MemoryKiB), Threads: max(own.Threads, serverMin.Threads)}
 }
 
