@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 type provisioning struct {
 	d             *deps
 	width, height int
+	scroll        int // the first line shown, when the page is taller than the screen
 	scimOn, known bool
 	heartbeat     db.Heartbeat
 	beatOK        bool
@@ -113,6 +115,18 @@ func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
 func (p *provisioning) key(k tea.KeyPressMsg) tea.Cmd {
 	km := p.d.keys
 	switch {
+	case key.Matches(k, km.Down):
+		p.scroll++
+	case key.Matches(k, km.Up):
+		p.scroll--
+	case key.Matches(k, km.PageDown):
+		p.scroll += max(1, p.height-1)
+	case key.Matches(k, km.PageUp):
+		p.scroll -= max(1, p.height-1)
+	case key.Matches(k, km.Top):
+		p.scroll = 0
+	case key.Matches(k, km.Bottom):
+		p.scroll = 1 << 20 // View clamps it
 	case key.Matches(k, km.ToggleSCIM):
 		if !p.known {
 			return report(levelInfo, "Still reading the SCIM switch; try again in a second.")
@@ -217,7 +231,28 @@ func (p *provisioning) View() string {
 	}
 	lines = append(lines, "")
 	lines = append(lines, hang("", st.Dim.Render("Entra ID: Provisioning › Admin Credentials: Tenant URL = the SCIM URL, Secret Token = a token."), p.width)...)
-	return strings.Join(lines, "\n")
+	return strings.Join(p.window(lines), "\n")
+}
+
+// window is the part of the page that fits the screen: on a small terminal (80x24 with
+// every warning shown) the page scrolls with j/k, and its last line says what is below
+// rather than cutting the Okta and Entra steps off unseen.
+func (p *provisioning) window(lines []string) []string {
+	if p.height <= 1 || len(lines) <= p.height {
+		p.scroll = 0
+		return lines
+	}
+	room := p.height - 1 // the last line says where the page continues
+	p.scroll = max(0, min(p.scroll, len(lines)-room))
+	out := append([]string{}, lines[p.scroll:p.scroll+room]...)
+	below := len(lines) - p.scroll - room
+	switch {
+	case below > 0:
+		out = append(out, p.d.styles.Accent.Render(fmt.Sprintf("↓ %s (j, pgdn)", plural(below, "more line", "more lines"))))
+	default:
+		out = append(out, p.d.styles.Dim.Render("↑ k, g: back to the top"))
+	}
+	return out
 }
 
 // requests is the server's traffic: how many, and the last one with its client, so the

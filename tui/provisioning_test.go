@@ -130,3 +130,29 @@ func TestProvisioningAttachedServerHung(t *testing.T) {
 	dr.do(poll(dp, 0, true))
 	dr.waitText(fmt.Sprintf("the scimdesk serving this database (pid %d) has written no heartbeat", pid), "restart `scimdesk` or `scimdesk serve`")
 }
+
+// At 80x24 with every warning shown, tab 1 is taller than the screen: its last line says
+// how much is below instead of cutting the Entra ID steps off unseen, and j/G scroll to them.
+func TestProvisioningScrollsOnASmallTerminal(t *testing.T) {
+	d := testDB(t)
+	srv := startServer(t, d)
+	s := startTerm(t, newApp(testDeps(t, d, Options{Server: srv})), 80, 24)
+	scr := s.waitScreen("SCIM URL", "more lines (j, pgdn)")
+	if strings.Contains(scr, "Entra ID: Provisioning") {
+		t.Fatalf("the Entra line shows although the page does not fit:\n%s", scr)
+	}
+	s.keys("G")
+	scr = s.waitScreen("Entra ID: Provisioning", "back to the top")
+	if strings.Contains(scr, "SCIM URL  http") {
+		t.Errorf("scrolled to the end, the top still shows:\n%s", scr)
+	}
+	s.keys("g")
+	s.waitScreen("SCIM URL", "more lines (j, pgdn)")
+
+	// A terminal tall enough shows it all, with no scroll line.
+	s = startTerm(t, newApp(testDeps(t, d, Options{Server: srv})), 100, 40)
+	scr = s.waitScreen("SCIM URL", "Entra ID: Provisioning")
+	if strings.Contains(scr, "more line") || strings.Contains(scr, "back to the top") {
+		t.Errorf("a page that fits has a scroll line:\n%s", scr)
+	}
+}
