@@ -121,42 +121,36 @@ func (c *usersOnboardingCmd) Run(ctx context.Context, g *Globals) error {
 	now := time.Now()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tSETUP CODE\tINVITATION\tATTEMPTS\tLAST ERROR")
-	const batch = 1000
-	for off := 0; ; off += batch {
-		users, _, err := d.ListUsers(ctx, where, db.Page{Offset: off, Limit: batch})
-		if err != nil {
+	err = eachUser(ctx, d, where, func(u db.User) error {
+		code, inv, attempts, lastErr := "none", "none", "", ""
+		if sc, err := d.SetupCodeOf(ctx, u.ID); err == nil && sc.Purpose == db.PurposeSetup {
+			switch {
+			case !sc.Used.IsZero():
+				code = "used"
+			case sc.Usable(now):
+				code = "live until " + sc.Expires.Local().Format("2006-01-02 15:04")
+			default:
+				code = "expired"
+			}
+		} else if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
-		for _, u := range users {
-			code, inv, attempts, lastErr := "none", "none", "", ""
-			if sc, err := d.SetupCodeOf(ctx, u.ID); err == nil && sc.Purpose == db.PurposeSetup {
-				switch {
-				case !sc.Used.IsZero():
-					code = "used"
-				case sc.Usable(now):
-					code = "live until " + sc.Expires.Local().Format("2006-01-02 15:04")
-				default:
-					code = "expired"
-				}
-			} else if err != nil && !errors.Is(err, db.ErrNotFound) {
-				return err
+		if i, err := d.LatestInvite(ctx, u.ID); err == nil {
+			inv, attempts, lastErr = i.State(), strconv.Itoa(i.Attempts), i.LastError
+			switch i.State() {
+			case "sent":
+				inv += " " + i.Sent.Local().Format("2006-01-02 15:04")
+			case "queued", "retrying":
+				inv += " to " + i.Address
 			}
-			if i, err := d.LatestInvite(ctx, u.ID); err == nil {
-				inv, attempts, lastErr = i.State(), strconv.Itoa(i.Attempts), i.LastError
-				switch i.State() {
-				case "sent":
-					inv += " " + i.Sent.Local().Format("2006-01-02 15:04")
-				case "queued", "retrying":
-					inv += " to " + i.Address
-				}
-			} else if !errors.Is(err, db.ErrNotFound) {
-				return err
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clip(u.UserName), code, clip(inv), attempts, clip(lastErr))
+		} else if !errors.Is(err, db.ErrNotFound) {
+			return err
 		}
-		if len(users) < batch {
-			break
-		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clip(u.UserName), code, clip(inv), attempts, clip(lastErr))
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return tw.Flush()
 }

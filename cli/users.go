@@ -41,6 +41,19 @@ func (c *usersListCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tUSERNAME\tEMAIL\tNAME\tID\tCREATED")
+	err = eachUser(ctx, d, where, func(u db.User) error {
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Status(), clip(u.UserName), clip(u.Email), clip(u.ShownName()), clip(u.ID), day(u.Created))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// eachUser calls fn for every user where matches, reading them a page at a time, so that a
+// listing of 100,000 users holds one page in memory.
+func eachUser(ctx context.Context, d *db.DB, where db.Where, fn func(db.User) error) error {
 	const batch = 1000
 	for off := 0; ; off += batch {
 		users, _, err := d.ListUsers(ctx, where, db.Page{Offset: off, Limit: batch})
@@ -48,17 +61,14 @@ func (c *usersListCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		for _, u := range users {
-			name := u.DisplayName
-			if name == "" {
-				name = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
+			if err := fn(u); err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Status(), clip(u.UserName), clip(u.Email), clip(name), clip(u.ID), day(u.Created))
 		}
 		if len(users) < batch {
-			break
+			return nil
 		}
 	}
-	return tw.Flush()
 }
 
 type usersCodeCmd struct {

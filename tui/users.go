@@ -283,15 +283,22 @@ func (u *users) key(k tea.KeyPressMsg) tea.Cmd {
 	return cmd
 }
 
+// chosen is the user an action applies to: the selected row, and while a user's page is
+// open, only the user of that page (a row that moved under it is not that user).
+func (u *users) chosen() (db.User, bool) {
+	row, ok := u.list.win.selected()
+	if u.detail.open {
+		ok = ok && row.ID == u.detailID
+	}
+	return row, ok
+}
+
 // setupCode asks, for a pending user, whether to issue a setup code, and for a ready one,
 // whether to issue a recovery code: a new code voids the one the user may already hold,
 // and a recovery code lets its holder replace the user's passphrase, so a stray key must
 // not do either.
 func (u *users) setupCode() tea.Cmd {
-	row, ok := u.list.win.selected()
-	if u.detail.open {
-		ok = ok && row.ID == u.detailID
-	}
+	row, ok := u.chosen()
 	switch {
 	case !ok:
 		return report(levelInfo, "Select a user first.")
@@ -314,10 +321,7 @@ func (u *users) setupCode() tea.Cmd {
 // invite asks whether to email the selected pending user a setup code: the new code
 // voids the one they may hold, so a stray key must not send it.
 func (u *users) invite() tea.Cmd {
-	row, ok := u.list.win.selected()
-	if u.detail.open {
-		ok = ok && row.ID == u.detailID
-	}
+	row, ok := u.chosen()
 	switch {
 	case !ok:
 		return report(levelInfo, "Select a user first.")
