@@ -3,6 +3,7 @@ package filtersql
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -325,6 +326,16 @@ var errorCases = []struct {
 	{`emails[type eq "x" and emails[value pr]]`, "unexpected '[' at position 30: value filters cannot be nested"},
 	{`(userName pr))`, "unexpected ')' at position 14"},
 	{`emails[type eq "x"]]`, "unexpected ']' at position 20"},
+	// A value filter at the very start: the bracket at position 0 is still a bracket.
+	{`[type eq "x"]`, "missing attribute before '[' at position 1"},
+	{`[type eq "x"`, "missing ']' for the '[' at position 1"},
+	{`[type eq "x"[`, "unexpected '[' at position 13: value filters cannot be nested"},
+	{`[$x eq "y"]`, "missing attribute before '[' at position 1"},
+	{`emails[ ]`, "empty value filter at position 7"},
+	// Every letter and digit belongs to the attribute before a bracket, the last ones of
+	// each range too; and "$" after a dot is a sub-attribute the schema judges.
+	{`zA9Z[value eq "x"]`, "unsupported attribute in filter: zA9Z"},
+	{`members.$ref eq "x"`, "unsupported attribute in filter: members.$ref"},
 
 	{strings.Repeat(" ", MaxLength) + `userName pr`, "filter too complex: longer than 4096 bytes"},
 	{strings.Repeat("(", 40) + `userName pr` + strings.Repeat(")", 40), "filter too complex: nested deeper than 32"},
@@ -527,6 +538,41 @@ func TestLimitsAreInclusive(t *testing.T) {
 		var fe *Error
 		if !errors.As(err, &fe) || !strings.Contains(fe.Detail, "filter too complex") {
 			t.Errorf("%s: %d (one past the limit) gave %v, want filter too complex", c.name, c.limit+1, err)
+		}
+	}
+}
+
+// Space between an attribute and its bracket (a space, a tab, a line break) is read as
+// if it were not there.
+func TestSpaceBeforeValueFilter(t *testing.T) {
+	want, err := Translate(`emails[type eq "work"]`, userSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"emails [type eq \"work\"]", "emails\t[type eq \"work\"]", "emails\n[type eq \"work\"]",
+		"emails\r[type eq \"work\"]", "emails \t\r\n [type eq \"work\"]"} {
+		got, err := Translate(f, userSchema)
+		if err != nil || got.SQL != want.SQL || fmt.Sprint(got.Args) != fmt.Sprint(want.Args) {
+			t.Errorf("Translate(%q) = %q %v, %v; want %q %v", f, got.SQL, got.Args, err, want.SQL, want.Args)
+		}
+	}
+}
+
+// A value filter counts as a level of nesting, and so does a parenthesis inside it: the
+// limit of MaxDepth levels holds, inclusive, whichever of them reaches it.
+func TestBracketDepthIsInclusive(t *testing.T) {
+	for _, c := range []struct {
+		inner string
+		pass  int // the most parentheses around it that still pass
+	}{{`type eq "work"`, MaxDepth - 1}, {`(type eq "work")`, MaxDepth - 2}} {
+		wrap := func(n int) string {
+			return strings.Repeat("(", n) + "emails[" + c.inner + "]" + strings.Repeat(")", n)
+		}
+		if _, err := Translate(wrap(c.pass), userSchema); err != nil {
+			t.Errorf("%d parentheses around emails[%s]: %v", c.pass, c.inner, err)
+		}
+		if _, err := Translate(wrap(c.pass+1), userSchema); err == nil || !strings.Contains(err.Error(), "nested deeper than") {
+			t.Errorf("%d parentheses around emails[%s]: %v, want too complex", c.pass+1, c.inner, err)
 		}
 	}
 }
