@@ -336,6 +336,7 @@ var errorCases = []struct {
 	// each range too; and "$" after a dot is a sub-attribute the schema judges.
 	{`zA9Z[value eq "x"]`, "unsupported attribute in filter: zA9Z"},
 	{`members.$ref eq "x"`, "unsupported attribute in filter: members.$ref"},
+	{`members.$ref eq "x" and userName pr`, "unsupported attribute in filter: members.$ref"}, // past the fast path
 
 	{strings.Repeat(" ", MaxLength) + `userName pr`, "filter too complex: longer than 4096 bytes"},
 	{strings.Repeat("(", 40) + `userName pr` + strings.Repeat(")", 40), "filter too complex: nested deeper than 32"},
