@@ -133,6 +133,12 @@ type server struct {
 // writes one every two seconds.
 const staleAfter = 10 * time.Second
 
+// otherServerBeats reports whether h is a fresh heartbeat of a server in another process:
+// the one rule for "this console is attached to that server".
+func otherServerBeats(d *deps, h db.Heartbeat, beatOK bool, now time.Time) bool {
+	return beatOK && h.PID != d.pid && now.Sub(h.Beat) < staleAfter
+}
+
 // serverState says whether a server answers for this database, from the in-process
 // server, the start-up error, or another process's heartbeat.
 func serverState(d *deps, h db.Heartbeat, beatOK bool, now time.Time) server {
@@ -142,7 +148,7 @@ func serverState(d *deps, h db.Heartbeat, beatOK bool, now time.Time) server {
 		}
 		return "HTTP, no TLS"
 	}
-	fresh := beatOK && h.PID != d.pid && now.Sub(h.Beat) < staleAfter
+	fresh := otherServerBeats(d, h, beatOK, now)
 	switch {
 	case d.server != nil && d.remote:
 		return server{up: true, summary: fmt.Sprintf("listening on %s (%s), in the service you reached over SSH", d.server.Addr(), tlsWord(d.server.TLS()))}

@@ -139,7 +139,7 @@ func OSUser() string {
 // fingerprint, which admins compare with what ssh shows on first connect; "" without one.
 func sshLine(d *deps, h db.Heartbeat, beatOK bool) string {
 	addr, fp := d.ssh.Addr, d.ssh.Fingerprint
-	if fp == "" && d.server == nil && beatOK && h.PID != d.pid && d.now().Sub(h.Beat) < staleAfter {
+	if fp == "" && d.server == nil && otherServerBeats(d, h, beatOK, d.now()) {
 		// Attached to a server in another process: its heartbeat names its SSH console.
 		addr, fp = h.SSHAddr, h.SSHHostKey
 	}
