@@ -131,6 +131,7 @@ func TestTokensAndGroupsSelectionFollows(t *testing.T) {
 	dp := testDeps(t, d, Options{})
 	tk := newTokens(dp)
 	dr := driveTab(t, tk, 100, 24)
+	dr.send(tabShownMsg{}) // the admin looks at the tab, as the app tells a tab it switches to
 	dr.liveFeed(dp)
 	dr.waitText("3 tokens", "spare")
 	for range 3 { // made in the same millisecond, the three may come in any order
@@ -158,6 +159,7 @@ func TestTokensAndGroupsSelectionFollows(t *testing.T) {
 	dp = testDeps(t, d, Options{Server: srv})
 	g := newGroups(dp)
 	dr = driveTab(t, g, 100, 24)
+	dr.send(tabShownMsg{})
 	dr.liveFeed(dp)
 	dr.waitText("3 groups", "Gamma", "oldest first")
 	dr.key("end")
