@@ -73,6 +73,9 @@ func (g *Globals) open(ctx context.Context) (*db.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if db.IsPostgres(path) {
+		return openDB(ctx, path, db.OnlyExisting())
+	}
 	if err := isDatabase(path); err != nil {
 		return nil, err
 	}
@@ -81,10 +84,10 @@ func (g *Globals) open(ctx context.Context) (*db.DB, error) {
 
 // openDB opens the database at path. What the database fixed while opening (files
 // readable by others) is said on stderr, before any screen takes over the terminal.
-func openDB(ctx context.Context, path string) (*db.DB, error) {
-	d, err := db.Open(ctx, path, db.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+func openDB(ctx context.Context, path string, opt ...db.Option) (*db.DB, error) {
+	d, err := db.Open(ctx, path, append(opt, db.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))...)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", db.Redact(path), err)
 	}
 	if n := d.CodeKeyNotice(); n != "" {
 		fmt.Fprintln(os.Stderr, "warning: "+n)

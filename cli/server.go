@@ -133,7 +133,7 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	defer d.Close()
 	logPath := c.LogFile
 	if logPath == "" {
-		logPath = filepath.Join(filepath.Dir(d.Path()), "scimdesk.log")
+		logPath = filepath.Join(filepath.Dir(d.LocalPath()), "scimdesk.log")
 	}
 	f, err := logfile.Open(logPath, logfile.DefaultMaxBytes, logfile.DefaultFiles)
 	if err != nil {

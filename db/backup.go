@@ -84,19 +84,25 @@ func (d *DB) Backup(ctx context.Context, to string) (BackupInfo, error) {
 	tmp.Close()
 	defer removeDB(tmpName) // a no-op once the copy has its name
 
-	// VACUUM INTO writes one read transaction's snapshot of the database into an empty
-	// file. It runs on a connection of its own rather than one of the read pool: those are
-	// query_only, which forbids VACUUM INTO's writes to its target, and a pool connection
-	// switched out of query_only could go back to the pool writable. mode=ro keeps this one
-	// from ever writing the live database.
-	src, err := sql.Open("sqlite", fileURI(d.path, "mode=ro&_pragma=busy_timeout(10000)"))
-	if err != nil {
-		return BackupInfo{}, err
-	}
-	_, err = src.ExecContext(ctx, `VACUUM INTO ?`, tmpName)
-	src.Close()
-	if err != nil {
-		return BackupInfo{}, fmt.Errorf("copy the database: %w", mapErr(err))
+	if d.pg {
+		if err := d.backupToFile(ctx, tmpName); err != nil {
+			return BackupInfo{}, err
+		}
+	} else {
+		// VACUUM INTO writes one read transaction's snapshot of the database into an empty
+		// file. It runs on a connection of its own rather than one of the read pool: those
+		// are query_only, which forbids VACUUM INTO's writes to its target, and a pool
+		// connection switched out of query_only could go back to the pool writable. mode=ro
+		// keeps this one from ever writing the live database.
+		src, err := sql.Open("sqlite", fileURI(d.path, "mode=ro&_pragma=busy_timeout(10000)"))
+		if err != nil {
+			return BackupInfo{}, err
+		}
+		_, err = src.ExecContext(ctx, `VACUUM INTO ?`, tmpName)
+		src.Close()
+		if err != nil {
+			return BackupInfo{}, fmt.Errorf("copy the database: %w", mapErr(err))
+		}
 	}
 	info, err := sealCopy(ctx, tmpName)
 	if err != nil {
@@ -117,6 +123,38 @@ func (d *DB) Backup(ctx context.Context, to string) (BackupInfo, error) {
 	}
 	info.Path = to
 	return info, nil
+}
+
+// backupToFile writes a snapshot of a PostgreSQL database into the empty SQLite file at
+// path: a backup is always a SQLite file, whichever engine serves, so that `verify` and
+// `restore` (or migrate-store, back to PostgreSQL) work the same on both. As with a
+// SQLite backup, the setup codes' key is left out.
+func (d *DB) backupToFile(ctx context.Context, path string) error {
+	c, err := Open(ctx, path, WithWriteBudget(migrationBudget))
+	if err != nil {
+		return fmt.Errorf("create the backup file: %w", err)
+	}
+	_, err = CopyStore(ctx, d, c, false)
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		// Out of WAL mode, as VACUUM INTO leaves a SQLite backup: one file, which reading
+		// it does not add a -wal and -shm beside.
+		var raw *sql.DB
+		if raw, err = sql.Open("sqlite", fileURI(path, "_pragma=busy_timeout(10000)")); err == nil {
+			_, err = raw.ExecContext(ctx, `PRAGMA journal_mode = DELETE`)
+			raw.Close()
+		}
+	}
+	// Open made the files that live beside a database in use; a backup has none.
+	for _, side := range []string{CodeKeySuffix, "-admin", servingLockSuffix, "-wal", "-shm"} {
+		os.Remove(path + side)
+	}
+	if err != nil {
+		return fmt.Errorf("copy the database: %w", err)
+	}
+	return nil
 }
 
 // sealCopy takes the heartbeat out of a fresh copy, counts what it holds and syncs it.
@@ -189,7 +227,7 @@ func Verify(ctx context.Context, path string) (BackupInfo, error) {
 		}
 		return BackupInfo{}, fmt.Errorf("%s: %w (integrity check: %s)", path, ErrDamaged, strings.Join(problems, "; "))
 	}
-	applied, err := appliedMigrations(ctx, c)
+	applied, err := appliedMigrations(ctx, c, false)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("%s: read its migrations: %w", path, err)
 	}

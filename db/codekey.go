@@ -122,6 +122,46 @@ func createCodeKey(path string) error {
 	return nil
 }
 
+// replaceCodeKey makes secret the key of d's setup codes, in place of the one d was made
+// with (a copy of another database carries that one's codes). On SQLite the key file is
+// replaced whole (a temporary file renamed over it); on PostgreSQL its row.
+func (d *DB) replaceCodeKey(ctx context.Context, secret []byte) error {
+	if len(secret) != codeKeyBytes {
+		return fmt.Errorf("a code key has %d bytes, not %d", codeKeyBytes, len(secret))
+	}
+	if d.pg {
+		err := d.writeAdmin(ctx, func(tx *Tx) error {
+			_, err := tx.tx.ExecContext(ctx, `UPDATE code_key SET secret = ? WHERE id = 1`, secret)
+			return err
+		})
+		if err != nil {
+			return mapErr(err)
+		}
+	} else {
+		path := CodeKeyPath(d.path)
+		tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*") // mode 0600
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		_, err = tmp.WriteString(hex.EncodeToString(secret) + "\n")
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), path)
+		}
+		if err != nil {
+			return fmt.Errorf("write code key file: %w", err)
+		}
+	}
+	d.codeKey.secret = append([]byte(nil), secret...)
+	return nil
+}
+
 // codeHashLabel separates this use of the key from any other it may get later.
 const codeHashLabel = "scimdesk setup code v2\x00"
 

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +33,8 @@ import (
 // has a small pool of its own, so that heavy list queries filling the read pool can never
 // keep a request from being authenticated or refused.
 type DB struct {
-	path string
+	path string // the SQLite file, or the PostgreSQL URL without its password (for display)
+	pg   bool   // the database is PostgreSQL: no files of its own, many processes serve it
 	opts options
 	w    *sql.DB
 	r    *sql.DB
@@ -63,6 +65,13 @@ type DB struct {
 
 	walDirty   bool      // the writer committed since the WAL was last truncated
 	walChecked time.Time // when the writer last looked at the WAL's size
+
+	changes   changeHub      // commits of any process, for Changes
+	bg        sync.WaitGroup // the change watchers, ended by Close
+	authc     authCache
+	authLocal atomic.Uint64 // this process's count of auth changes (authcache.go)
+	authFile  *os.File      // SQLite: the auth generation file other processes bump
+	listen    *pgListener   // PostgreSQL: this process's listening connection
 }
 
 func init() {
@@ -113,6 +122,9 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 	o := defaultOptions()
 	for _, f := range opt {
 		f(&o)
+	}
+	if IsPostgres(path) {
+		return openPostgresDB(ctx, path, o)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
@@ -166,9 +178,16 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	d := &DB{path: path, opts: o, w: w, wc: newStmtCache(w), intent: intent,
+	authFile, err := openAuthFile(path)
+	if err != nil {
+		intent.close()
+		w.Close()
+		return nil, err
+	}
+	d := &DB{path: path, opts: o, w: w, wc: newStmtCache(w, false), intent: intent, authFile: authFile,
 		writes: make(chan *writeReq), urgent: make(chan *writeReq), closing: make(chan struct{}),
 		writerDone: make(chan struct{}), cpDone: make(chan struct{})}
+	d.changes.start = d.watchDataVersion
 	go d.writer()
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
@@ -237,7 +256,7 @@ func openReaders(base, common string, n int) (*sql.DB, *stmtCache, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	return r, newStmtCache(r), nil
+	return r, newStmtCache(r, false), nil
 }
 
 // fixModes makes the database and its -wal and -shm files private again if someone made
@@ -260,7 +279,13 @@ func fixModes(path string, log *slog.Logger) {
 // HoldServing marks this process as serving the database until release is called: while
 // any process holds it, Restore refuses. A server calls it once it listens and releases it
 // when it stops serving.
+//
+// On PostgreSQL there is no file to restore over, and many instances serve one database:
+// holding is a no-op.
 func (d *DB) HoldServing() (release func(), err error) {
+	if d.pg {
+		return func() {}, nil
+	}
 	f, err := lockServing(d.path, false, 10*time.Second)
 	if errors.Is(err, errLockBusy) {
 		return nil, fmt.Errorf("a restore is replacing %s: serve it when the restore is done", d.path)
@@ -279,6 +304,7 @@ func (d *DB) Path() string { return d.path }
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() { close(d.closing) })
 	<-d.writerDone
+	d.bg.Wait()
 	var errs []error
 	if d.cp != nil {
 		<-d.cpDone
@@ -296,6 +322,9 @@ func (d *DB) Close() error {
 		}
 	}
 	d.intent.close()
+	if d.authFile != nil {
+		d.authFile.Close()
+	}
 	return errors.Join(errs...)
 }
 

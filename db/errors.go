@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -28,6 +29,16 @@ func mapErr(err error) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %s", ErrConflict, pe.ConstraintName)
+		case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
+			return fmt.Errorf("%w: %v", ErrBusy, err)
+		}
+		return err
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

@@ -59,14 +59,10 @@ func (tx *Tx) GroupByID(ctx context.Context, id string) (Group, error) {
 // case is a conflict.
 func (tx *Tx) InsertGroup(ctx context.Context, g *Group) error {
 	g.Created, g.Modified, g.Version = tx.now, tx.now, 1
-	res, err := tx.q.ExecContext(ctx, `INSERT INTO groups (id, display_name, display_name_norm, external_id, doc,
-		created_at, modified_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1)`,
-		g.ID, g.DisplayName, Fold(g.DisplayName), nullStr(g.ExternalID), string(g.Doc), ms(g.Created), ms(g.Modified))
-	if err != nil {
-		return mapErr(err)
-	}
-	g.Seq, _ = res.LastInsertId()
-	return nil
+	err := tx.q.QueryRowContext(ctx, `INSERT INTO groups (id, display_name, display_name_norm, external_id, doc,
+		created_at, modified_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 1) RETURNING seq`,
+		g.ID, g.DisplayName, Fold(g.DisplayName), nullStr(g.ExternalID), string(g.Doc), ms(g.Created), ms(g.Modified)).Scan(&g.Seq)
+	return mapErr(err)
 }
 
 // UpdateGroup writes back a group read in this transaction, bumping its version.
@@ -105,7 +101,7 @@ func resolveUsers(ctx context.Context, q querier, ids []string) ([]int64, error)
 		return nil, nil
 	}
 	js, _ := json.Marshal(ids)
-	rows, err := q.QueryContext(ctx, `SELECT j.value, u.seq FROM json_each(?) j LEFT JOIN users u ON u.id = j.value`, string(js))
+	rows, err := q.QueryContext(ctx, `SELECT j.value, u.seq FROM `+jsonTexts(q, "j")+` LEFT JOIN users u ON u.id = j.value`, string(js))
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -145,8 +141,8 @@ func (tx *Tx) AddMembersN(ctx context.Context, groupSeq int64, userIDs []string)
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.q.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
-		SELECT ?, value FROM json_each(?)`, groupSeq, int64sJSON(seqs))
+	res, err := tx.q.ExecContext(ctx, `INSERT INTO group_members (group_seq, user_seq)
+		SELECT ?, s.value FROM (`+seqsIn(tx.q)+`) s WHERE true ON CONFLICT DO NOTHING`, groupSeq, int64sJSON(seqs))
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -158,7 +154,7 @@ func (tx *Tx) AddMembersN(ctx context.Context, groupSeq int64, userIDs []string)
 func (tx *Tx) RemoveMembers(ctx context.Context, groupSeq int64, userIDs []string) (int, error) {
 	js, _ := json.Marshal(userIDs)
 	res, err := tx.q.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?
-		AND user_seq IN (SELECT u.seq FROM users u JOIN json_each(?) j ON u.id = j.value)`, groupSeq, string(js))
+		AND user_seq IN (SELECT u.seq FROM users u JOIN `+jsonTexts(tx.q, "j")+` ON u.id = j.value)`, groupSeq, string(js))
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -183,7 +179,7 @@ func (d *DB) ShrinkGroupForDelete(ctx context.Context, id string) error {
 	}
 	for {
 		var n int
-		if err := d.rc.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM group_members WHERE group_seq = ? LIMIT ?)`,
+		if err := d.rc.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM group_members WHERE group_seq = ? LIMIT ?) AS m`,
 			seq, memberDeleteChunk+1).Scan(&n); err != nil {
 			return mapErr(err)
 		}
@@ -224,7 +220,7 @@ func membersOfGroups(ctx context.Context, q querier, groupSeqs []int64) (map[int
 	}
 	rows, err := q.QueryContext(ctx, `SELECT m.group_seq, u.seq, u.id, CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.user_name END
 		FROM group_members m JOIN users u ON u.seq = m.user_seq
-		WHERE m.group_seq IN (SELECT value FROM json_each(?)) ORDER BY m.group_seq, u.seq`, int64sJSON(groupSeqs))
+		WHERE m.group_seq IN (`+seqsIn(q)+`) ORDER BY m.group_seq, u.seq`, int64sJSON(groupSeqs))
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -267,7 +263,7 @@ func (tx *Tx) ResolveMembers(ctx context.Context, ids []string) ([]Member, error
 	}
 	js, _ := json.Marshal(ids)
 	rows, err := tx.q.QueryContext(ctx, `SELECT j.value, u.seq, CASE WHEN u.display_name <> '' THEN u.display_name ELSE u.user_name END
-		FROM json_each(?) j LEFT JOIN users u ON u.id = j.value ORDER BY j.key`, string(js))
+		FROM `+jsonTexts(tx.q, "j")+` LEFT JOIN users u ON u.id = j.value ORDER BY j.key`, string(js))
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -304,14 +300,14 @@ func (tx *Tx) ResolveMembers(ctx context.Context, ids []string) ([]Member, error
 // InsertMemberSeqs adds users (by seq) to a group in one statement; members already in
 // it are left as they are.
 func (tx *Tx) InsertMemberSeqs(ctx context.Context, groupSeq int64, userSeqs []int64) error {
-	_, err := tx.q.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_seq, user_seq)
-		SELECT ?, value FROM json_each(?)`, groupSeq, int64sJSON(userSeqs))
+	_, err := tx.q.ExecContext(ctx, `INSERT INTO group_members (group_seq, user_seq)
+		SELECT ?, s.value FROM (`+seqsIn(tx.q)+`) s WHERE true ON CONFLICT DO NOTHING`, groupSeq, int64sJSON(userSeqs))
 	return mapErr(err)
 }
 
 // DeleteMemberSeqs removes users (by seq) from a group in one statement.
 func (tx *Tx) DeleteMemberSeqs(ctx context.Context, groupSeq int64, userSeqs []int64) error {
 	_, err := tx.q.ExecContext(ctx, `DELETE FROM group_members WHERE group_seq = ?
-		AND user_seq IN (SELECT value FROM json_each(?))`, groupSeq, int64sJSON(userSeqs))
+		AND user_seq IN (`+seqsIn(tx.q)+`)`, groupSeq, int64sJSON(userSeqs))
 	return mapErr(err)
 }

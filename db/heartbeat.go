@@ -46,8 +46,12 @@ func (h Heartbeat) Live(now time.Time) bool {
 // WriteHeartbeat replaces the heartbeat.
 func (d *DB) WriteHeartbeat(ctx context.Context, h Heartbeat) error {
 	return d.Write(ctx, func(tx *Tx) error {
-		_, err := tx.q.ExecContext(ctx, `INSERT OR REPLACE INTO heartbeat (id, pid, addr, tls, public_url, started_at, beat_at,
-			requests, last_request_at, last_agent, log, ssh_addr, ssh_host_key) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.q.ExecContext(ctx, `INSERT INTO heartbeat (id, pid, addr, tls, public_url, started_at, beat_at,
+			requests, last_request_at, last_agent, log, ssh_addr, ssh_host_key) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, addr = excluded.addr, tls = excluded.tls,
+			public_url = excluded.public_url, started_at = excluded.started_at, beat_at = excluded.beat_at,
+			requests = excluded.requests, last_request_at = excluded.last_request_at, last_agent = excluded.last_agent,
+			log = excluded.log, ssh_addr = excluded.ssh_addr, ssh_host_key = excluded.ssh_host_key`,
 			h.PID, h.Addr, h.TLS, h.PublicURL, ms(h.Started), ms(h.Beat), h.Requests, toNullMS(h.LastRequest), h.LastUserAgent, h.Log,
 			h.SSHAddr, h.SSHHostKey)
 		return mapErr(err)

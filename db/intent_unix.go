@@ -53,6 +53,9 @@ func openAdminIntent(dbPath string) (*adminIntent, error) {
 // announce takes the lock for an admin write, waiting for another admin command of
 // another process if there is one; release gives it back.
 func (a *adminIntent) announce(ctx context.Context) (release func(), err error) {
+	if a == nil {
+		return func() {}, nil // PostgreSQL: no file; the writers' lock is granted in turn
+	}
 	select {
 	case a.mine <- struct{}{}:
 	case <-ctx.Done():
@@ -79,6 +82,9 @@ func (a *adminIntent) announce(ctx context.Context) (release func(), err error) 
 // announced reports whether an admin write is waiting or running. That includes this
 // process's own, which the writer then finds in its urgent queue and serves at once.
 func (a *adminIntent) announced() bool {
+	if a == nil {
+		return false
+	}
 	fd := int(a.probe.Fd())
 	if err := syscall.Flock(fd, syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
 		return errors.Is(err, syscall.EWOULDBLOCK)

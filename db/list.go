@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // listChunk is how many users or groups a streamed page reads at a time: a page of 1,000
@@ -39,6 +40,11 @@ func (d *DB) readErr(ctx context.Context, err error) error {
 		return nil
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ErrReadBudget
+	}
+	// A deadline can end a network wait (PostgreSQL's) an instant before the context
+	// itself says it is done.
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
 		return ErrReadBudget
 	}
 	return mapErr(err)
@@ -94,7 +100,7 @@ func (d *DB) EachUser(ctx context.Context, w Where, p Page, start func(total int
 func (d *DB) lookupUsers(ctx context.Context, w Where, p Page) ([]User, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.readBudget)
 	defer cancel()
-	countSQL, pageSQL, args := listUsersSQL(w, p)
+	countSQL, pageSQL, args := listUsersSQL(w, p, d.pg)
 	var out []User
 	if p.Limit > 0 {
 		rows, err := d.rc.QueryContext(ctx, pageSQL, args...)
@@ -138,7 +144,7 @@ func (d *DB) pageUserSeqs(ctx context.Context, w Where, p Page) ([]int64, int, e
 			return seqs, total, nil
 		}
 	}
-	countSQL, seqSQL, args := listUsersSQL(w, p)
+	countSQL, seqSQL, args := listUsersSQL(w, p, d.pg)
 	seqs, err := d.seqs(ctx, seqSQL, args, p.Limit)
 	if err != nil {
 		return nil, 0, err
@@ -177,7 +183,7 @@ func (d *DB) seqs(ctx context.Context, query string, args []any, limit int) ([]i
 // usersBySeq reads the users with the given seqs, with their groups, in the order of seqs
 // (a user deleted since the seqs were read is left out).
 func (d *DB) usersBySeq(ctx context.Context, seqs []int64) ([]User, error) {
-	rows, err := d.rc.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.seq IN (SELECT value FROM json_each(?))`, int64sJSON(seqs))
+	rows, err := d.rc.QueryContext(ctx, `SELECT `+userCols+` FROM users u WHERE u.seq IN (`+seqsIn(d.rc)+`)`, int64sJSON(seqs))
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -275,7 +281,7 @@ func (d *DB) pageGroupSeqs(ctx context.Context, w Where, p Page) ([]int64, int, 
 // of seqs.
 func (d *DB) groupsBySeq(ctx context.Context, seqs []int64) ([]Group, error) {
 	rows, err := d.rc.QueryContext(ctx, `SELECT `+groupCols+`, (SELECT count(*) FROM group_members m WHERE m.group_seq = g.seq)
-		FROM groups g WHERE g.seq IN (SELECT value FROM json_each(?))`, int64sJSON(seqs))
+		FROM groups g WHERE g.seq IN (`+seqsIn(d.rc)+`)`, int64sJSON(seqs))
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -11,8 +11,26 @@ import (
 	"time"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
+
+// Each migration has a text for each engine: migrations/NAME for SQLite and
+// migrations/postgres/NAME for PostgreSQL. Both record it as "migrations/NAME", so that a
+// database says the same of its schema on either engine (migrate-store compares them).
+func migrationBody(name string, pg bool) ([]byte, error) {
+	if pg {
+		return migrationFS.ReadFile("migrations/postgres/" + strings.TrimPrefix(name, "migrations/"))
+	}
+	return migrationFS.ReadFile(name)
+}
+
+// pgLockKey is the key of the PostgreSQL advisory lock that every write transaction of
+// every instance takes first ("scimdesk" in ASCII): writes to one PostgreSQL database are
+// serialized across instances as SQLite serializes the processes writing one file, so
+// every rule the package keeps with a read before a write (single-use codes, versions,
+// membership) holds with several instances too, and ids are committed in the order they
+// are taken, which is what tailing the event log relies on.
+const pgLockKey int64 = 0x7363696d6465736b
 
 // migrationBudget is the writer time one migration may use: far above a request's
 // budget, since a migration rewrites tables once, with nothing else to wait for.
@@ -31,7 +49,7 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	applied, err := appliedMigrations(ctx, d.w)
+	applied, err := appliedMigrations(ctx, d.w, d.pg)
 	if err != nil {
 		return fmt.Errorf("read migrations: %w", mapErr(err))
 	}
@@ -41,7 +59,13 @@ func (d *DB) migrate(ctx context.Context) error {
 	if len(applied) == len(names) {
 		return nil
 	}
-	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+	// Inside the write, which on PostgreSQL holds the instances' write lock: two instances
+	// starting together would otherwise race to create the table (and one would fail).
+	createTable := func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+		return err
+	}
+	if err := d.submit(ctx, d.urgent, &writeReq{ctx: ctx, done: make(chan error, 1), urgent: true, budget: migrationBudget, fn: createTable}); err != nil {
 		return fmt.Errorf("prepare migrations: %w", mapErr(err))
 	}
 	for _, name := range names {
@@ -54,7 +78,7 @@ func (d *DB) migrate(ctx context.Context) error {
 				if n > 0 {
 					return nil
 				}
-				body, err := migrationFS.ReadFile(name)
+				body, err := migrationBody(name, d.pg)
 				if err != nil {
 					return err
 				}
@@ -100,9 +124,13 @@ func checkKnown(applied []string) error {
 
 // appliedMigrations reads the recorded migrations of the database c reads: none for a
 // new, empty database.
-func appliedMigrations(ctx context.Context, c *sql.DB) ([]string, error) {
+func appliedMigrations(ctx context.Context, c *sql.DB, pg bool) ([]string, error) {
 	var exists int
-	if err := c.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&exists); err != nil {
+	tables := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`
+	if pg {
+		tables = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'migrations'`
+	}
+	if err := c.QueryRowContext(ctx, tables).Scan(&exists); err != nil {
 		return nil, err
 	}
 	if exists == 0 {

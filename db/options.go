@@ -10,11 +10,13 @@ import (
 type Option func(*options)
 
 type options struct {
-	log         *slog.Logger
-	writeBudget time.Duration
-	readBudget  time.Duration
-	walLimit    int64  // tests set it low to see the WAL truncated
-	synchronous string // benchmarks compare FULL with NORMAL
+	log          *slog.Logger
+	writeBudget  time.Duration
+	readBudget   time.Duration
+	walLimit     int64  // tests set it low to see the WAL truncated
+	synchronous  string // benchmarks compare FULL with NORMAL
+	onlyExisting bool   // PostgreSQL: refuse a database without the schema
+	noAuthCache  bool   // benchmarks measure authentication without the cache
 }
 
 // DefaultWriteBudget is the writer time one write may use before it is rolled back alone
@@ -62,3 +64,7 @@ func WithReadBudget(d time.Duration) Option {
 		}
 	}
 }
+
+// WithoutAuthCache makes every authentication read the database, as before the cache
+// existed: for benchmarks that measure what the cache saves.
+func WithoutAuthCache() Option { return func(o *options) { o.noAuthCache = true } }

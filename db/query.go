@@ -11,6 +11,9 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	// postgres reports whether the statements run on PostgreSQL, for the few that are
+	// written differently there (see dialect.go).
+	postgres() bool
 }
 
 // Where is a parameterised SQL condition built by a caller from an allow-list of

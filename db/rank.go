@@ -38,7 +38,7 @@ func (d *DB) seqsAt(ctx context.Context, offset, limit int, desc bool) ([]int64,
 		}
 		ri.built = time.Now()
 		// Read the counter and the seqs in one read transaction, so they agree.
-		tx, err := d.r.BeginTx(ctx, nil)
+		tx, err := d.r.BeginTx(ctx, d.snapshot())
 		if err != nil {
 			return nil, 0, false
 		}
@@ -46,7 +46,11 @@ func (d *DB) seqsAt(ctx context.Context, offset, limit int, desc bool) ([]int64,
 		if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'user_membership'`).Scan(&gen); err != nil {
 			return nil, 0, false
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT seq FROM users INDEXED BY users_seq ORDER BY seq`)
+		query := `SELECT seq FROM users INDEXED BY users_seq ORDER BY seq`
+		if d.pg {
+			query = `SELECT seq FROM users ORDER BY seq` // its primary key is that narrow index
+		}
+		rows, err := tx.QueryContext(ctx, query)
 		if err != nil {
 			return nil, 0, false
 		}

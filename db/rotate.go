@@ -72,6 +72,7 @@ func (d *DB) RotateToken(ctx context.Context, id string, overlap time.Duration, 
 		if err != nil {
 			return mapErr(err)
 		}
+		tx.authChanged = true
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("token %s: %w: it changed while being rotated", id, ErrCannotRotate)
 		}

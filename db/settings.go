@@ -34,6 +34,7 @@ func (d *DB) SetSCIMEnabled(ctx context.Context, on bool, actor string) error {
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, settingSCIMEnabled, v); err != nil {
 			return mapErr(err)
 		}
+		tx.authChanged = true
 		return tx.InsertEvent(ctx, Event{Kind: kind, Agent: actor, Outcome: OutcomeOK, Summary: summary})
 	})
 }
@@ -48,7 +49,7 @@ const settingProbe = "health_probe"
 // ctx).
 func (d *DB) ProbeWrite(ctx context.Context) error {
 	return d.Write(ctx, func(tx *Tx) error {
-		_, err := tx.q.ExecContext(ctx, `INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)`,
+		_, err := tx.q.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 			settingProbe, strconv.FormatInt(ms(tx.now), 10))
 		return mapErr(err)
 	})

@@ -478,7 +478,7 @@ func userKey(ctx context.Context, q querier, where string, arg any) (UserKey, er
 
 // UserKey reads the master key of the user with id userID; ErrNotFound if there is none.
 func (d *DB) UserKey(ctx context.Context, userID string) (UserKey, error) {
-	return userKey(ctx, d.r, "u.id = ?", userID)
+	return userKey(ctx, d.rc, "u.id = ?", userID)
 }
 
 // UserKey reads the master key of the user with seq inside the transaction.

@@ -29,7 +29,16 @@ func (d *DB) CountOutstandingSetupCodes(ctx context.Context, now time.Time) (int
 
 // FileSizes are the sizes in bytes of the database file and of its write-ahead log (0 when
 // there is none, as after a clean close).
+//
+// On PostgreSQL the first is the database's size on the server and the second 0: its
+// write-ahead log belongs to the whole cluster and is the server's to bound.
 func (d *DB) FileSizes() (dbBytes, walBytes int64, err error) {
+	if d.pg {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := d.rc.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&dbBytes)
+		return dbBytes, 0, mapErr(err)
+	}
 	fi, err := os.Stat(d.path)
 	if err != nil {
 		return 0, 0, err

@@ -15,13 +15,16 @@ const maxCachedStmts = 512
 // are indexed lookups.
 type stmtCache struct {
 	db    *sql.DB
+	pg    bool
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
 }
 
-func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+func newStmtCache(db *sql.DB, pg bool) *stmtCache {
+	return &stmtCache{db: db, pg: pg, stmts: map[string]*sql.Stmt{}}
 }
+
+func (c *stmtCache) postgres() bool { return c.pg }
 
 func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
 	c.mu.RLock()
@@ -103,10 +106,13 @@ func (c *stmtCache) cached(query string) *sql.Stmt {
 // the transaction has ended.
 type txStmts struct {
 	tx      *sql.Tx
+	pg      bool
 	cache   *stmtCache
 	missing *[]string
 	budget  *writeBudget
 }
+
+func (t txStmts) postgres() bool { return t.pg }
 
 func (t txStmts) stmt(query string) *sql.Stmt {
 	if t.cache == nil {

@@ -190,6 +190,7 @@ func (d *DB) RevokeToken(ctx context.Context, id, actor string) error {
 		if err != nil {
 			return mapErr(err)
 		}
+		tx.authChanged = true
 		if n, _ := res.RowsAffected(); n == 0 {
 			var exists int
 			if err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM scim_tokens WHERE id = ?`, id).Scan(&exists); err != nil {
@@ -214,31 +215,6 @@ type Auth struct {
 	Rotated     bool // replaced by another token (expired too once its overlap has ended)
 	SCIMEnabled bool
 	NeverUsed   bool // no use of the token has been recorded yet: this is its first request
-}
-
-// Authenticate looks a presented secret up by its hash (an index probe, so no timing
-// comparison of secrets happens in Go) and reads the SCIM switch in the same query.
-func (d *DB) Authenticate(ctx context.Context, secret string, now time.Time) (Auth, error) {
-	var a Auth
-	var id sql.NullString
-	var exp, rev, used sql.NullInt64
-	var enabled, replacedBy sql.NullString
-	err := d.ac.QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at, t.replaced_by, t.last_used_at,
-			(SELECT value FROM settings WHERE key = 'scim_enabled')
-		FROM (SELECT 1) LEFT JOIN scim_tokens t ON t.secret_hash = ?`, HashSecret(secret)).Scan(&id, &exp, &rev, &replacedBy, &used, &enabled)
-	if err != nil {
-		return a, mapErr(err)
-	}
-	a.SCIMEnabled = enabled.String == "1"
-	if !id.Valid {
-		return a, nil
-	}
-	a.Found, a.TokenID = true, id.String
-	a.Revoked = rev.Valid
-	a.Expired = exp.Valid && now.UnixMilli() >= exp.Int64
-	a.Rotated = replacedBy.Valid && replacedBy.String != ""
-	a.NeverUsed = !used.Valid
-	return a, nil
 }
 
 // TokenUse is the last use of a token, kept in memory by the server and flushed now and

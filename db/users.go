@@ -78,9 +78,17 @@ const userCols = `u.seq, u.id, u.user_name, coalesce(u.external_id, ''), u.displ
 	u.email, u.active, u.doc, u.created_at, u.modified_at, u.version,
 	EXISTS (SELECT 1 FROM user_keys k WHERE k.user_seq = u.seq)`
 
-const userColsWithGroups = userCols + `,
+// userColsWithGroups is userCols and the user's groups as a JSON array of [id, name] pairs.
+func userColsWithGroups(pg bool) string {
+	if pg {
+		return userCols + `,
+	(SELECT coalesce(json_agg(json_build_array(g.id, g.display_name) ORDER BY g.seq)::text, '[]')
+		FROM group_members m JOIN groups g ON g.seq = m.group_seq WHERE m.user_seq = u.seq)`
+	}
+	return userCols + `,
 	(SELECT json_group_array(json_array(g.id, g.display_name)) FROM group_members m JOIN groups g ON g.seq = m.group_seq
 		WHERE m.user_seq = u.seq)`
+}
 
 func scanUser(s interface{ Scan(...any) error }, withGroups bool) (User, error) {
 	var u User
@@ -114,7 +122,7 @@ func scanUser(s interface{ Scan(...any) error }, withGroups bool) (User, error) 
 func userByID(ctx context.Context, q querier, id string, withGroups bool) (User, error) {
 	cols := userCols
 	if withGroups {
-		cols = userColsWithGroups
+		cols = userColsWithGroups(q.postgres())
 	}
 	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+cols+` FROM users u WHERE u.id = ?`, id), withGroups)
 	if err == ErrNotFound {
@@ -138,8 +146,9 @@ func (tx *Tx) UserByID(ctx context.Context, id string) (User, error) {
 // UserByEmail finds the user whose userName or primary email is email (case-insensitive).
 func (d *DB) UserByEmail(ctx context.Context, email string) (User, error) {
 	n := Fold(strings.TrimSpace(email))
-	u, err := scanUser(d.rc.QueryRowContext(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE u.user_name_norm = ?
-		UNION ALL SELECT `+userColsWithGroups+` FROM users u WHERE u.email_norm = ? AND u.user_name_norm <> ? LIMIT 1`, n, n, n), true)
+	cols := userColsWithGroups(d.pg)
+	u, err := scanUser(d.rc.QueryRowContext(ctx, `SELECT `+cols+` FROM users u WHERE u.user_name_norm = ?
+		UNION ALL SELECT `+cols+` FROM users u WHERE u.email_norm = ? AND u.user_name_norm <> ? LIMIT 1`, n, n, n), true)
 	if err == ErrNotFound {
 		return u, fmt.Errorf("user %q: %w", email, ErrNotFound)
 	}
@@ -150,16 +159,12 @@ func (d *DB) UserByEmail(ctx context.Context, email string) (User, error) {
 // is a conflict. It sets Seq, Created, Modified and Version.
 func (tx *Tx) InsertUser(ctx context.Context, u *User) error {
 	u.Created, u.Modified, u.Version = tx.now, tx.now, 1
-	res, err := tx.q.ExecContext(ctx, `INSERT INTO users (id, user_name, user_name_norm, external_id, display_name,
+	err := tx.q.QueryRowContext(ctx, `INSERT INTO users (id, user_name, user_name_norm, external_id, display_name,
 		given_name, family_name, email, email_norm, active, doc, created_at, modified_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING seq`,
 		u.ID, u.UserName, Fold(u.UserName), nullStr(u.ExternalID), u.DisplayName, u.GivenName, u.FamilyName,
-		u.Email, Fold(u.Email), u.Active, string(u.Doc), ms(u.Created), ms(u.Modified))
-	if err != nil {
-		return mapErr(err)
-	}
-	u.Seq, _ = res.LastInsertId()
-	return nil
+		u.Email, Fold(u.Email), u.Active, string(u.Doc), ms(u.Created), ms(u.Modified)).Scan(&u.Seq)
+	return mapErr(err)
 }
 
 // UpdateUser writes back a user read in this transaction, bumping its version. Only the
@@ -214,12 +219,12 @@ func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
 // checks exactly what ListUsers and EachUser run. A lookup (p.Few) reads its users with
 // their groups at once; any other page reads the seqs of its users first, and the users
 // then, a chunk at a time (EachUser).
-func listUsersSQL(w Where, p Page) (countSQL, pageSQL string, pageArgs []any) {
+func listUsersSQL(w Where, p Page, pg bool) (countSQL, pageSQL string, pageArgs []any) {
 	suffix, args := p.suffix("u.seq")
 	countSQL = "SELECT count(*) FROM users u" + w.clause()
 	pageArgs = append(append([]any{}, w.Args...), args...)
 	if p.Few {
-		return countSQL, `SELECT ` + userColsWithGroups + ` FROM users u` + w.clause() + suffix, pageArgs
+		return countSQL, `SELECT ` + userColsWithGroups(pg) + ` FROM users u` + w.clause() + suffix, pageArgs
 	}
 	return countSQL, `SELECT u.seq FROM users u` + w.clause() + suffix, pageArgs
 }
@@ -244,7 +249,7 @@ func (d *DB) ListUsers(ctx context.Context, w Where, p Page) ([]User, int, error
 // ExplainListUsers returns SQLite's query plans for the two queries ListUsers runs, so
 // that tests can prove lookups and pages use indexes instead of scanning the table.
 func (d *DB) ExplainListUsers(ctx context.Context, w Where, p Page) (countPlan, pagePlan []string, err error) {
-	countSQL, pageSQL, args := listUsersSQL(w, p)
+	countSQL, pageSQL, args := listUsersSQL(w, p, d.pg)
 	if countPlan, err = d.explain(ctx, countSQL, w.Args); err != nil {
 		return nil, nil, err
 	}
@@ -358,7 +363,7 @@ func groupsOfUsers(ctx context.Context, q querier, userSeqs []int64) (map[int64]
 		return out, nil
 	}
 	rows, err := q.QueryContext(ctx, `SELECT m.user_seq, g.id, g.display_name FROM group_members m
-		JOIN groups g ON g.seq = m.group_seq WHERE m.user_seq IN (SELECT value FROM json_each(?))
+		JOIN groups g ON g.seq = m.group_seq WHERE m.user_seq IN (`+seqsIn(q)+`)
 		ORDER BY m.user_seq, g.seq`, int64sJSON(userSeqs))
 	if err != nil {
 		return nil, mapErr(err)

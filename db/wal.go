@@ -29,7 +29,7 @@ const checkpointBusyMS = 100
 // writer's own connection between batches, so no commit ever waits for it inside a
 // transaction.
 func (d *DB) truncateWAL(onlyIfLarge bool) {
-	if !d.walDirty {
+	if !d.walDirty || d.pg {
 		return
 	}
 	if onlyIfLarge {

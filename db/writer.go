@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,6 +17,10 @@ type Tx struct {
 	q      querier // the transaction through the writer's statement cache
 	now    time.Time
 	budget *writeBudget
+
+	// authChanged says this write changes what authentication answers (a token revoked or
+	// rotated, SCIM switched): cached authentication must not outlive its commit.
+	authChanged bool
 }
 
 // OverBudget reports whether this write has used up its budget of writer time. Statements
@@ -40,6 +45,10 @@ type writeReq struct {
 	done   chan error
 	urgent bool
 	budget time.Duration // 0: the database's write budget
+
+	// authNonce is set by the writer, before done, when the write changed authentication
+	// on PostgreSQL: the submitter then waits for every instance to drop its cache.
+	authNonce string
 }
 
 // writeBudget is one write's allowance of writer time.
@@ -108,7 +117,11 @@ func (d *DB) submit(ctx context.Context, queue chan *writeReq, req *writeReq) er
 		d.queue.remove(req)
 		return ErrClosed
 	}
-	return <-req.done
+	err := <-req.done
+	if err == nil && req.authNonce != "" {
+		d.awaitAuthAcks(context.WithoutCancel(ctx), req.authNonce)
+	}
+	return err
 }
 
 // waitQueue knows since when each write not yet taken by the writer has waited, so that
@@ -243,6 +256,12 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	ctx := context.Background()
 	began := time.Now()
 	sqlTx, err := d.w.BeginTx(ctx, nil)
+	if err == nil && d.pg {
+		// The instances' write lock (see pgLockKey), held until this commit or rollback.
+		if _, err = sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, pgLockKey); err != nil {
+			sqlTx.Rollback()
+		}
+	}
 	if err != nil {
 		for i := range results {
 			results[i] = mapErr(err)
@@ -252,6 +271,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	}
 	var missing []string
 	broken := error(nil)
+	authChanged := make([]bool, len(batch))
 	for i, r := range batch {
 		if broken != nil {
 			results[i] = broken
@@ -276,12 +296,13 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 		}
 		budget := &writeBudget{deadline: time.Now().Add(allowed)}
 		tx := &Tx{
-			tx:     txStmts{tx: sqlTx, budget: budget},
-			q:      txStmts{tx: sqlTx, cache: d.wc, missing: &missing, budget: budget},
+			tx:     txStmts{tx: sqlTx, pg: d.pg, budget: budget},
+			q:      txStmts{tx: sqlTx, pg: d.pg, cache: d.wc, missing: &missing, budget: budget},
 			now:    time.Now().UTC().Truncate(time.Millisecond),
 			budget: budget,
 		}
 		err := runFn(r.fn, tx)
+		authChanged[i] = err == nil && tx.authChanged
 		if err == nil && budget.spent() {
 			err = ErrWriteBudget // finished, but past its budget: the rule is the same for all
 		}
@@ -290,6 +311,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 				err = fmt.Errorf("%w (%s)", ErrWriteBudget, allowed)
 			}
 			results[i] = err
+			authChanged[i] = false
 			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
 				broken = mapErr(rerr) // the transaction's state is unknown: fail the rest
 			}
@@ -298,6 +320,11 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			broken = mapErr(err)
 		}
 	}
+	nonce := ""
+	if broken == nil && d.pg {
+		broken = d.notifyCommit(sqlTx, authChanged[:ran], &nonce)
+	}
+	committed := false
 	if broken != nil {
 		sqlTx.Rollback()
 		for i := range results[:ran] {
@@ -311,13 +338,51 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 				results[i] = mapErr(err)
 			}
 		}
+	} else {
+		committed = true
 	}
 	d.noteBatch(time.Since(began), ran)
+	if committed {
+		// Before any write of the batch returns: once a revoke has returned, no request of
+		// this process may be answered from the cache it invalidated.
+		for i := range batch[:ran] {
+			if authChanged[i] {
+				d.authChanged()
+				break
+			}
+		}
+		for i, r := range batch[:ran] {
+			if authChanged[i] && nonce != "" {
+				r.authNonce = nonce
+			}
+		}
+		d.changes.publish()
+	}
 	finish()
 	for _, q := range missing {
 		d.wc.stmt(ctx, q) // the connection is free again: prepare for next time
 	}
 	return batch[ran:]
+}
+
+// notifyCommit queues, in a PostgreSQL batch about to commit, the notifications the
+// other instances act on at its commit: a change of any kind, and, when a write of the
+// batch changed authentication, an auth change named by a fresh nonce.
+func (d *DB) notifyCommit(sqlTx *sql.Tx, authChanged []bool, nonce *string) error {
+	ctx := context.Background()
+	if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify(?, '')`, chanChange); err != nil {
+		return mapErr(err)
+	}
+	for _, changed := range authChanged {
+		if changed {
+			*nonce = newAuthNonce()
+			if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, chanAuth, *nonce); err != nil {
+				return mapErr(err)
+			}
+			break
+		}
+	}
+	return nil
 }
 
 // runFn runs one write, turning a panic into an error: the writer goroutine serves every

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,9 +14,11 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/internal/teststore"
 )
 
-// testEnv is a real server on 127.0.0.1:0 over a real SQLite file in a temp dir.
+// testEnv is a real server on 127.0.0.1:0 over a real database: a SQLite file in a temp
+// dir (newEnv), or one of each engine (newEnvOn).
 type testEnv struct {
 	t     *testing.T
 	db    *db.DB
@@ -29,8 +30,13 @@ type testEnv struct {
 
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
+	return newEnvOn(t, teststore.Engines[0])
+}
+
+func newEnvOn(t testing.TB, engine teststore.Engine) *testEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
+	d, err := db.Open(ctx, engine.Location(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -256,7 +256,7 @@ func (lw *listWriter) finish(ctx context.Context, s *Server, what string, err er
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) {
-	where, err := translate(q.filter, userFilterSchema)
+	where, err := translate(q.filter, s.filters().user)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -279,7 +279,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, q listQuery) 
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, q listQuery) {
-	where, err := translate(q.filter, groupFilterSchema)
+	where, err := translate(q.filter, s.filters().group)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"scimdesk/internal/teststore"
 	"strings"
 	"testing"
 )
@@ -42,8 +43,13 @@ func TestReplays(t *testing.T) {
 	}
 }
 
+// runSteps replays the steps against a server over each database engine.
 func runSteps(t *testing.T, steps []replayStep) {
-	e := newEnv(t)
+	teststore.Each(t, func(t *testing.T, engine teststore.Engine) { runStepsOn(t, engine, steps) })
+}
+
+func runStepsOn(t *testing.T, engine teststore.Engine, steps []replayStep) {
+	e := newEnvOn(t, engine)
 	e.t = t
 	for i, s := range steps {
 		what := s.Name

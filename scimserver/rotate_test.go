@@ -3,6 +3,7 @@ package scimserver
 import (
 	"context"
 	"net/http"
+	"scimdesk/internal/teststore"
 	"strings"
 	"testing"
 	"time"
@@ -15,61 +16,63 @@ import (
 // during it, the old one is refused once it ends (and never before), the new one goes on
 // working, and the audit log has an event for each token.
 func TestRotatedTokenOverlap(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	old := e.token
-	const overlap = 3 * time.Second
-	r, secret, err := e.db.RotateToken(ctx, tokenIDOf(t, e.db, old), overlap, "admin:test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, tok := range map[string]string{"old": old, "new": secret} {
-		if got := e.doToken(tok, "GET", "/Users?count=1", "").status; got != http.StatusOK {
-			t.Fatalf("the %s token during the overlap: %d, want 200", name, got)
-		}
-	}
-	// Poll the old token until it is refused: that must not happen before its overlap
-	// ends, and must happen soon after.
-	deadline := r.Old.Expires.Add(5 * time.Second)
-	for {
-		res := e.doToken(old, "GET", "/Users?count=1", "")
-		status := res.status
-		answered := time.Now()
-		if status == http.StatusUnauthorized {
-			if answered.Before(r.Old.Expires) {
-				t.Fatalf("the old token was refused at %v, before its overlap ended at %v", answered, r.Old.Expires)
-			}
-			// The identity provider's admin reads the detail: it must say what to do.
-			if !strings.Contains(string(res.raw), "rotated and its overlap has ended: use the new token") {
-				t.Errorf("the refusal of the rotated token says %s", res.raw)
-			}
-			break
-		}
-		if status != http.StatusOK {
-			t.Fatalf("the old token got %d", status)
-		}
-		if answered.After(deadline) {
-			t.Fatalf("the old token still works at %v, its overlap ended at %v", answered, r.Old.Expires)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got := e.doToken(secret, "GET", "/Users?count=1", "").status; got != http.StatusOK {
-		t.Errorf("the new token after the overlap: %d, want 200", got)
-	}
-
-	want := map[string]string{"token.rotate": r.Old.ID, "token.create": r.New.ID, "auth.refused": r.Old.ID}
-	waitFor(t, "an audit event for each token and the refusal", func() bool {
-		evs, err := e.db.EventsBefore(ctx, 0, 50)
+	teststore.Each(t, func(t *testing.T, engine teststore.Engine) {
+		e := newEnvOn(t, engine)
+		ctx := context.Background()
+		old := e.token
+		const overlap = 3 * time.Second
+		r, secret, err := e.db.RotateToken(ctx, tokenIDOf(t, e.db, old), overlap, "admin:test")
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := map[string]bool{}
-		for _, ev := range evs {
-			if id, ok := want[ev.Kind]; ok && ev.TokenID == id {
-				found[ev.Kind] = true
+		for name, tok := range map[string]string{"old": old, "new": secret} {
+			if got := e.doToken(tok, "GET", "/Users?count=1", "").status; got != http.StatusOK {
+				t.Fatalf("the %s token during the overlap: %d, want 200", name, got)
 			}
 		}
-		return len(found) == len(want)
+		// Poll the old token until it is refused: that must not happen before its overlap
+		// ends, and must happen soon after.
+		deadline := r.Old.Expires.Add(5 * time.Second)
+		for {
+			res := e.doToken(old, "GET", "/Users?count=1", "")
+			status := res.status
+			answered := time.Now()
+			if status == http.StatusUnauthorized {
+				if answered.Before(r.Old.Expires) {
+					t.Fatalf("the old token was refused at %v, before its overlap ended at %v", answered, r.Old.Expires)
+				}
+				// The identity provider's admin reads the detail: it must say what to do.
+				if !strings.Contains(string(res.raw), "rotated and its overlap has ended: use the new token") {
+					t.Errorf("the refusal of the rotated token says %s", res.raw)
+				}
+				break
+			}
+			if status != http.StatusOK {
+				t.Fatalf("the old token got %d", status)
+			}
+			if answered.After(deadline) {
+				t.Fatalf("the old token still works at %v, its overlap ended at %v", answered, r.Old.Expires)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := e.doToken(secret, "GET", "/Users?count=1", "").status; got != http.StatusOK {
+			t.Errorf("the new token after the overlap: %d, want 200", got)
+		}
+
+		want := map[string]string{"token.rotate": r.Old.ID, "token.create": r.New.ID, "auth.refused": r.Old.ID}
+		waitFor(t, "an audit event for each token and the refusal", func() bool {
+			evs, err := e.db.EventsBefore(ctx, 0, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := map[string]bool{}
+			for _, ev := range evs {
+				if id, ok := want[ev.Kind]; ok && ev.TokenID == id {
+					found[ev.Kind] = true
+				}
+			}
+			return len(found) == len(want)
+		})
 	})
 }
 

@@ -28,12 +28,12 @@ func (s *Server) rootSearch(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, err)
 		return
 	}
-	userWhere, err := translate(q.filter, rootUserFilterSchema)
+	userWhere, err := translate(q.filter, s.filters().rootUser)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	groupWhere, err := translate(q.filter, rootGroupFilterSchema)
+	groupWhere, err := translate(q.filter, s.filters().rootGroup)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -88,17 +88,10 @@ func rootSortColumns(cols map[string]string) map[string]string {
 	return out
 }
 
-// rootUserFilterSchema and rootGroupFilterSchema are the filter schemas of a root
-// query: each type's own, plus the other type's attributes as always unassigned.
-var (
-	rootUserFilterSchema  = withUnassigned(userFilterSchema, groupFilterSchema)
-	rootGroupFilterSchema = withUnassigned(groupFilterSchema, userFilterSchema)
-)
-
 // withUnassigned copies own and adds every attribute of other that own lacks, as NULL
 // (a single value) or as no element at all (a multi-valued one).
-func withUnassigned(own, other *filtersql.Schema) *filtersql.Schema {
-	s := &filtersql.Schema{URN: own.URN, Attrs: map[string]filtersql.Column{}, Multis: map[string]filtersql.Multi{}}
+func withUnassigned(own, other *filtersql.Schema, pg bool) *filtersql.Schema {
+	s := &filtersql.Schema{URN: own.URN, Postgres: pg, Attrs: map[string]filtersql.Column{}, Multis: map[string]filtersql.Multi{}}
 	for k, c := range own.Attrs {
 		s.Attrs[k] = c
 	}
@@ -107,7 +100,7 @@ func withUnassigned(own, other *filtersql.Schema) *filtersql.Schema {
 	}
 	otherURN := strings.ToLower(other.URN) + ":"
 	for k, c := range other.Attrs {
-		none := filtersql.Column{Expr: "NULL", Kind: c.Kind, CaseExact: c.CaseExact, MillisTime: c.MillisTime}
+		none := filtersql.Column{Expr: typedNull(c), Kind: c.Kind, CaseExact: c.CaseExact, MillisTime: c.MillisTime}
 		// Qualified with the other type's URN, even a name both types have is the
 		// other type's attribute.
 		s.Attrs[otherURN+k] = none
@@ -116,9 +109,9 @@ func withUnassigned(own, other *filtersql.Schema) *filtersql.Schema {
 		}
 	}
 	for k, m := range other.Multis {
-		none := filtersql.Multi{From: "(SELECT NULL AS value WHERE 0) unassigned", Default: m.Default, Sub: map[string]filtersql.Column{}}
+		none := filtersql.Multi{From: "(SELECT NULL AS value WHERE 1 = 0) unassigned", Default: m.Default, Sub: map[string]filtersql.Column{}}
 		for sk, c := range m.Sub {
-			none.Sub[sk] = filtersql.Column{Expr: "NULL", Kind: c.Kind, CaseExact: c.CaseExact}
+			none.Sub[sk] = filtersql.Column{Expr: typedNull(c), Kind: c.Kind, CaseExact: c.CaseExact}
 		}
 		s.Multis[otherURN+k] = none
 		if _, ok := s.Multis[k]; !ok {
@@ -126,4 +119,21 @@ func withUnassigned(own, other *filtersql.Schema) *filtersql.Schema {
 		}
 	}
 	return s
+}
+
+// typedNull is the value of an attribute a resource type does not have: NULL, of the type
+// the filter compares it with (PostgreSQL types every expression; SQLite takes the cast
+// as a no-op on NULL).
+func typedNull(c filtersql.Column) string {
+	switch c.Kind {
+	case filtersql.Boolean, filtersql.Integer:
+		return "CAST(NULL AS BIGINT)"
+	case filtersql.Decimal:
+		return "CAST(NULL AS DOUBLE PRECISION)"
+	case filtersql.DateTime:
+		if c.MillisTime {
+			return "CAST(NULL AS BIGINT)"
+		}
+	}
+	return "CAST(NULL AS TEXT)"
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"scimdesk/internal/teststore"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,12 @@ type setupEnv struct {
 
 func newSetupEnv(t *testing.T) *setupEnv {
 	t.Helper()
-	se := &setupEnv{testEnv: newEnv(t), now: time.Now()}
+	return newSetupEnvOn(t, teststore.Engines[0])
+}
+
+func newSetupEnvOn(t *testing.T, engine teststore.Engine) *setupEnv {
+	t.Helper()
+	se := &setupEnv{testEnv: newEnvOn(t, engine), now: time.Now()}
 	se.api = &setupAPI{s: se.srv, now: func() time.Time { return se.now }, minKDF: cheapKDF, refused: &se.srv.setupRefused,
 		limit: newRateLimiter(10000, time.Minute, 10000), global: newRateLimiter(10000, time.Minute, 10000), idp: newIDP()}
 	ts := httptest.NewServer(se.api)
@@ -179,143 +185,145 @@ func (se *setupEnv) events(kind string) []db.Event {
 }
 
 func TestSetupHappyPath(t *testing.T) {
-	se := newSetupEnv(t)
-	u := se.provision("alice", db.PurposeSetup)
-	// Provisioning being off does not matter: the setup API is not SCIM.
-	if err := se.db.SetSCIMEnabled(context.Background(), false, "test"); err != nil {
-		t.Fatal(err)
-	}
-	// Two consoles follow the server (the local one and an SSH session, say): complete's
-	// nudge must reach both. Subscribed now, they see no earlier nudge.
-	nudge, unsubscribe := se.srv.Subscribe()
-	defer unsubscribe()
-	other, unsubscribeOther := se.srv.Subscribe()
-	defer unsubscribeOther()
-
-	c, err := setupapi.NewClient(se.base, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	// The email in any case, the code in lower case with spaces: a person typed them.
-	info, err := c.Begin(ctx, "ALICE@example.com", " "+strings.ToLower(u.code)+" ", db.PurposeSetup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.UserID != u.id || info.UserName != "alice" || info.DisplayName != "Test alice" || info.Purpose != db.PurposeSetup || info.MinKDF != cheapKDF || info.Key != nil {
-		t.Fatalf("begin = %+v", info)
-	}
-	if got, _ := se.db.SetupCodeOf(ctx, u.id); got.AttemptsLeft != db.SetupCodeAttempts || !got.Used.IsZero() {
-		t.Fatalf("begin changed the code: %+v", got)
-	}
-	b, rk, err := keys.NewBundle(info.UserID, []byte(testPassphrase), setupapi.KDFParams(cheapKDF, info.MinKDF))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeSetup, UserID: info.UserID, Bundle: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if done.Status != db.StatusReady || done.UserName != "alice" {
-		t.Fatalf("complete = %+v", done)
-	}
-	for _, ch := range []<-chan struct{}{nudge, other} {
-		select {
-		case <-ch:
-		case <-time.After(time.Second):
-			t.Error("complete did not nudge every console")
+	teststore.Each(t, func(t *testing.T, engine teststore.Engine) {
+		se := newSetupEnvOn(t, engine)
+		u := se.provision("alice", db.PurposeSetup)
+		// Provisioning being off does not matter: the setup API is not SCIM.
+		if err := se.db.SetSCIMEnabled(context.Background(), false, "test"); err != nil {
+			t.Fatal(err)
 		}
-	}
-	du, _ := se.db.UserByID(ctx, u.id)
-	if du.Status() != db.StatusReady {
-		t.Fatalf("status %s", du.Status())
-	}
-	if code, _ := se.db.SetupCodeOf(ctx, u.id); code.Used.IsZero() {
-		t.Fatal("code not spent")
-	}
-	// What is stored opens with the passphrase and with the recovery key.
-	k, err := se.db.UserKey(ctx, u.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stored keys.Bundle
-	stored.KeyAlg, stored.PublicKey = k.Alg, k.PublicKey
-	if err := errors.Join(json.Unmarshal([]byte(k.Passphrase), &stored.Passphrase), json.Unmarshal([]byte(k.Recovery), &stored.Recovery)); err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.VerifyBundle(stored, u.id, []byte(testPassphrase), rk); err != nil {
-		t.Fatalf("stored bundle: %v", err)
-	}
-	evs := se.events("user.key_setup")
-	if len(evs) != 1 || evs[0].Failed() || evs[0].Subject != "alice" || !strings.Contains(evs[0].Summary, "ready") {
-		t.Fatalf("events = %+v", evs)
-	}
+		// Two consoles follow the server (the local one and an SSH session, say): complete's
+		// nudge must reach both. Subscribed now, they see no earlier nudge.
+		nudge, unsubscribe := se.srv.Subscribe()
+		defer unsubscribe()
+		other, unsubscribeOther := se.srv.Subscribe()
+		defer unsubscribeOther()
 
-	// Recovery: a new passphrase from the recovery key; the public key and recovery blob stay.
-	_, u.code, err = se.db.IssueSetupCode(ctx, u.id, db.PurposeRecover, "admin:test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rinfo, err := c.Begin(ctx, u.email, u.code, db.PurposeRecover)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rinfo.Key == nil || string(rinfo.Key.PublicKey) != string(k.PublicKey) {
-		t.Fatalf("recovery begin = %+v", rinfo)
-	}
-	if strings.Contains(jsonBody(rinfo), keys.WrapPassphrase) {
-		t.Fatal("recovery begin hands out the passphrase blob")
-	}
-	typed, err := keys.ParseRecoveryKey(strings.ToLower(rk.Text()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	newPass := []byte("a brand new passphrase, please")
-	nb, err := setupapi.RecoverBundle(rinfo.UserID, *rinfo.Key, typed, newPass, cheapKDF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb}); err != nil {
-		t.Fatal(err)
-	}
-	k2, _ := se.db.UserKey(ctx, u.id)
-	if k2.Recovery != k.Recovery || string(k2.PublicKey) != string(k.PublicKey) || k2.Passphrase == k.Passphrase {
-		t.Fatal("recovery changed more (or less) than the passphrase blob")
-	}
-	stored.Passphrase = keys.WrappedKey{}
-	json.Unmarshal([]byte(k2.Passphrase), &stored.Passphrase)
-	if err := keys.VerifyBundle(stored, u.id, newPass, rk); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
-	if _, err := stored.UnlockWithPassphrase(u.id, []byte(testPassphrase)); !errors.Is(err, keys.ErrWrongKey) {
-		t.Fatalf("old passphrase still opens: %v", err)
-	}
-	if evs := se.events("user.key_recover"); len(evs) != 1 || evs[0].Failed() {
-		t.Fatalf("recover events = %+v", evs)
-	}
+		c, err := setupapi.NewClient(se.base, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		// The email in any case, the code in lower case with spaces: a person typed them.
+		info, err := c.Begin(ctx, "ALICE@example.com", " "+strings.ToLower(u.code)+" ", db.PurposeSetup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.UserID != u.id || info.UserName != "alice" || info.DisplayName != "Test alice" || info.Purpose != db.PurposeSetup || info.MinKDF != cheapKDF || info.Key != nil {
+			t.Fatalf("begin = %+v", info)
+		}
+		if got, _ := se.db.SetupCodeOf(ctx, u.id); got.AttemptsLeft != db.SetupCodeAttempts || !got.Used.IsZero() {
+			t.Fatalf("begin changed the code: %+v", got)
+		}
+		b, rk, err := keys.NewBundle(info.UserID, []byte(testPassphrase), setupapi.KDFParams(cheapKDF, info.MinKDF))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeSetup, UserID: info.UserID, Bundle: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done.Status != db.StatusReady || done.UserName != "alice" {
+			t.Fatalf("complete = %+v", done)
+		}
+		for _, ch := range []<-chan struct{}{nudge, other} {
+			select {
+			case <-ch:
+			case <-time.After(time.Second):
+				t.Error("complete did not nudge every console")
+			}
+		}
+		du, _ := se.db.UserByID(ctx, u.id)
+		if du.Status() != db.StatusReady {
+			t.Fatalf("status %s", du.Status())
+		}
+		if code, _ := se.db.SetupCodeOf(ctx, u.id); code.Used.IsZero() {
+			t.Fatal("code not spent")
+		}
+		// What is stored opens with the passphrase and with the recovery key.
+		k, err := se.db.UserKey(ctx, u.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored keys.Bundle
+		stored.KeyAlg, stored.PublicKey = k.Alg, k.PublicKey
+		if err := errors.Join(json.Unmarshal([]byte(k.Passphrase), &stored.Passphrase), json.Unmarshal([]byte(k.Recovery), &stored.Recovery)); err != nil {
+			t.Fatal(err)
+		}
+		if err := keys.VerifyBundle(stored, u.id, []byte(testPassphrase), rk); err != nil {
+			t.Fatalf("stored bundle: %v", err)
+		}
+		evs := se.events("user.key_setup")
+		if len(evs) != 1 || evs[0].Failed() || evs[0].Subject != "alice" || !strings.Contains(evs[0].Summary, "ready") {
+			t.Fatalf("events = %+v", evs)
+		}
 
-	// A recovery code is single use, like a setup code: whoever finds it afterwards (in a
-	// chat, on a note) cannot set a passphrase of their own with it.
-	if code, _ := se.db.SetupCodeOf(ctx, u.id); code.Used.IsZero() {
-		t.Fatal("recovery code not spent")
-	}
-	nb2, err := setupapi.RecoverBundle(rinfo.UserID, *rinfo.Key, typed, []byte("the finder's passphrase"), cheapKDF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var se2 *setupapi.Error
-	if _, err := c.Begin(ctx, u.email, u.code, db.PurposeRecover); !errors.As(err, &se2) || se2.Code != "code_used" {
-		t.Errorf("recovery begin with a used code: %v", err)
-	}
-	if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb2}); !errors.As(err, &se2) || se2.Code != "code_used" || se2.Status != http.StatusGone {
-		t.Errorf("recovery complete with a used code: %v", err)
-	}
-	if k3, _ := se.db.UserKey(ctx, u.id); k3.Passphrase != k2.Passphrase {
-		t.Error("a used recovery code replaced the passphrase again")
-	}
-	if evs := se.events("user.key_recover"); len(evs) != 3 || !evs[0].Failed() || evs[0].Status != http.StatusGone {
-		t.Errorf("recover events after reuse = %+v", evs)
-	}
+		// Recovery: a new passphrase from the recovery key; the public key and recovery blob stay.
+		_, u.code, err = se.db.IssueSetupCode(ctx, u.id, db.PurposeRecover, "admin:test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rinfo, err := c.Begin(ctx, u.email, u.code, db.PurposeRecover)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rinfo.Key == nil || string(rinfo.Key.PublicKey) != string(k.PublicKey) {
+			t.Fatalf("recovery begin = %+v", rinfo)
+		}
+		if strings.Contains(jsonBody(rinfo), keys.WrapPassphrase) {
+			t.Fatal("recovery begin hands out the passphrase blob")
+		}
+		typed, err := keys.ParseRecoveryKey(strings.ToLower(rk.Text()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		newPass := []byte("a brand new passphrase, please")
+		nb, err := setupapi.RecoverBundle(rinfo.UserID, *rinfo.Key, typed, newPass, cheapKDF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb}); err != nil {
+			t.Fatal(err)
+		}
+		k2, _ := se.db.UserKey(ctx, u.id)
+		if k2.Recovery != k.Recovery || string(k2.PublicKey) != string(k.PublicKey) || k2.Passphrase == k.Passphrase {
+			t.Fatal("recovery changed more (or less) than the passphrase blob")
+		}
+		stored.Passphrase = keys.WrappedKey{}
+		json.Unmarshal([]byte(k2.Passphrase), &stored.Passphrase)
+		if err := keys.VerifyBundle(stored, u.id, newPass, rk); err != nil {
+			t.Fatalf("after recovery: %v", err)
+		}
+		if _, err := stored.UnlockWithPassphrase(u.id, []byte(testPassphrase)); !errors.Is(err, keys.ErrWrongKey) {
+			t.Fatalf("old passphrase still opens: %v", err)
+		}
+		if evs := se.events("user.key_recover"); len(evs) != 1 || evs[0].Failed() {
+			t.Fatalf("recover events = %+v", evs)
+		}
+
+		// A recovery code is single use, like a setup code: whoever finds it afterwards (in a
+		// chat, on a note) cannot set a passphrase of their own with it.
+		if code, _ := se.db.SetupCodeOf(ctx, u.id); code.Used.IsZero() {
+			t.Fatal("recovery code not spent")
+		}
+		nb2, err := setupapi.RecoverBundle(rinfo.UserID, *rinfo.Key, typed, []byte("the finder's passphrase"), cheapKDF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var se2 *setupapi.Error
+		if _, err := c.Begin(ctx, u.email, u.code, db.PurposeRecover); !errors.As(err, &se2) || se2.Code != "code_used" {
+			t.Errorf("recovery begin with a used code: %v", err)
+		}
+		if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: u.email, Code: u.code, Purpose: db.PurposeRecover, UserID: u.id, Bundle: nb2}); !errors.As(err, &se2) || se2.Code != "code_used" || se2.Status != http.StatusGone {
+			t.Errorf("recovery complete with a used code: %v", err)
+		}
+		if k3, _ := se.db.UserKey(ctx, u.id); k3.Passphrase != k2.Passphrase {
+			t.Error("a used recovery code replaced the passphrase again")
+		}
+		if evs := se.events("user.key_recover"); len(evs) != 3 || !evs[0].Failed() || evs[0].Status != http.StatusGone {
+			t.Errorf("recover events after reuse = %+v", evs)
+		}
+	})
 }
 
 // TestSetupRefusals walks every refusal: each answers a JSON error with a clear code,
@@ -518,27 +526,29 @@ func TestSetupRefusals(t *testing.T) {
 }
 
 func TestSetupCodeNotLoggedAsEmail(t *testing.T) {
-	se := newSetupEnv(t)
-	u := se.provision("alice", db.PurposeSetup)
-	// The user pasted the code into both fields, or a well-formed code of no one.
-	r := se.post(se.base, "/setup/v1/begin", jsonBody(setupapi.BeginRequest{Email: u.code, Code: u.code, Purpose: "setup"}))
-	if r.status != 403 {
-		t.Fatalf("%d %s", r.status, r.raw)
-	}
-	other := otherCode(t, u.code)
-	if r := se.post(se.base, "/setup/v1/begin", jsonBody(setupapi.BeginRequest{Email: other, Code: other, Purpose: "setup"})); r.status != 403 {
-		t.Fatalf("%d %s", r.status, r.raw)
-	}
-	canon, _ := db.NormalizeSetupCode(u.code)
-	evs := se.events("user.key_setup")
-	if len(evs) != 2 {
-		t.Fatalf("events %+v", evs)
-	}
-	for _, e := range evs {
-		if strings.Contains(e.Subject+e.Summary, u.code) || strings.Contains(e.Subject+e.Summary, canon) || strings.Contains(e.Subject+e.Summary, other) {
-			t.Fatalf("code in the audit log: %+v", e)
+	teststore.Each(t, func(t *testing.T, engine teststore.Engine) {
+		se := newSetupEnvOn(t, engine)
+		u := se.provision("alice", db.PurposeSetup)
+		// The user pasted the code into both fields, or a well-formed code of no one.
+		r := se.post(se.base, "/setup/v1/begin", jsonBody(setupapi.BeginRequest{Email: u.code, Code: u.code, Purpose: "setup"}))
+		if r.status != 403 {
+			t.Fatalf("%d %s", r.status, r.raw)
 		}
-	}
+		other := otherCode(t, u.code)
+		if r := se.post(se.base, "/setup/v1/begin", jsonBody(setupapi.BeginRequest{Email: other, Code: other, Purpose: "setup"})); r.status != 403 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		canon, _ := db.NormalizeSetupCode(u.code)
+		evs := se.events("user.key_setup")
+		if len(evs) != 2 {
+			t.Fatalf("events %+v", evs)
+		}
+		for _, e := range evs {
+			if strings.Contains(e.Subject+e.Summary, u.code) || strings.Contains(e.Subject+e.Summary, canon) || strings.Contains(e.Subject+e.Summary, other) {
+				t.Fatalf("code in the audit log: %+v", e)
+			}
+		}
+	})
 }
 
 // TestSetupRateLimit goes through the real route, with the real limit.
@@ -602,61 +612,63 @@ func TestRateLimiter(t *testing.T) {
 // TestSetupClientMessages checks the words a user reads for every refusal, through the
 // real client.
 func TestSetupClientMessages(t *testing.T) {
-	ctx := context.Background()
-	se := newSetupEnv(t)
-	c, err := setupapi.NewClient(se.base, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := func(email, code, purpose string) string {
-		t.Helper()
-		_, err := c.Begin(ctx, email, code, purpose)
-		if err == nil {
-			t.Fatalf("begin %s %s: no error", email, purpose)
+	teststore.Each(t, func(t *testing.T, engine teststore.Engine) {
+		ctx := context.Background()
+		se := newSetupEnvOn(t, engine)
+		c, err := setupapi.NewClient(se.base, "")
+		if err != nil {
+			t.Fatal(err)
 		}
-		return err.Error()
-	}
-	want := func(got string, fragments ...string) {
-		t.Helper()
-		for _, f := range fragments {
-			if !strings.Contains(got, f) {
-				t.Errorf("message %q lacks %q", got, f)
+		msg := func(email, code, purpose string) string {
+			t.Helper()
+			_, err := c.Begin(ctx, email, code, purpose)
+			if err == nil {
+				t.Fatalf("begin %s %s: no error", email, purpose)
+			}
+			return err.Error()
+		}
+		want := func(got string, fragments ...string) {
+			t.Helper()
+			for _, f := range fragments {
+				if !strings.Contains(got, f) {
+					t.Errorf("message %q lacks %q", got, f)
+				}
 			}
 		}
-	}
-	u := se.provision("alice", db.PurposeSetup)
-	wrong := otherCode(t, u.code)
-	// A wrong code reads the same with any email, and tells of no user.
-	want(msg(u.email, wrong, "setup"), "unknown code: check it, or ask your admin for a new one")
-	if a, b := msg(u.email, wrong, "setup"), msg("nobody@example.com", wrong, "setup"); a != b {
-		t.Errorf("a wrong code reads %q with a user's email, %q without", a, b)
-	}
-	want(msg(u.email, typoOf(u.code), "setup"), "typo", "letter by letter")
-	want(msg(u.email, "123", "setup"), "not a code", db.SetupCodeExample)
-	want(msg(u.email, "ABCDE-12345", "setup"), "not a code")
-	want(msg("nobody@example.com", u.code, "setup"), "issued for another email", "4 attempts left")
-	want(msg(u.email, u.code, "recover"), "this is a setup code", "scimdesk setup")
-	se.now = se.now.Add(db.SetupCodeTTL + time.Second)
-	want(msg(u.email, u.code, "setup"), "code expired: ask your admin for a new one")
-	se.now = time.Now()
-	for range 3 {
-		msg("nobody@example.com", u.code, "setup")
-	}
-	want(msg("nobody@example.com", u.code, "setup"), "too many wrong attempts", "ask your admin for a new one")
-	want(msg(u.email, u.code, "setup"), "too many wrong attempts")
+		u := se.provision("alice", db.PurposeSetup)
+		wrong := otherCode(t, u.code)
+		// A wrong code reads the same with any email, and tells of no user.
+		want(msg(u.email, wrong, "setup"), "unknown code: check it, or ask your admin for a new one")
+		if a, b := msg(u.email, wrong, "setup"), msg("nobody@example.com", wrong, "setup"); a != b {
+			t.Errorf("a wrong code reads %q with a user's email, %q without", a, b)
+		}
+		want(msg(u.email, typoOf(u.code), "setup"), "typo", "letter by letter")
+		want(msg(u.email, "123", "setup"), "not a code", db.SetupCodeExample)
+		want(msg(u.email, "ABCDE-12345", "setup"), "not a code")
+		want(msg("nobody@example.com", u.code, "setup"), "issued for another email", "4 attempts left")
+		want(msg(u.email, u.code, "recover"), "this is a setup code", "scimdesk setup")
+		se.now = se.now.Add(db.SetupCodeTTL + time.Second)
+		want(msg(u.email, u.code, "setup"), "code expired: ask your admin for a new one")
+		se.now = time.Now()
+		for range 3 {
+			msg("nobody@example.com", u.code, "setup")
+		}
+		want(msg("nobody@example.com", u.code, "setup"), "too many wrong attempts", "ask your admin for a new one")
+		want(msg(u.email, u.code, "setup"), "too many wrong attempts")
 
-	v := se.provision("victor", db.PurposeSetup)
-	b := se.bundle(v.id)
-	if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: v.email, Code: v.code, Purpose: "setup", UserID: v.id, Bundle: b}); err != nil {
-		t.Fatal(err)
-	}
-	want(msg(v.email, v.code, "setup"), "code already used: ask your admin for a new one")
-	_, v.code, _ = se.db.IssueSetupCode(ctx, v.id, db.PurposeRecover, "admin:test")
-	want(msg(v.email, v.code, "setup"), "this is a recovery code", "scimdesk recover")
+		v := se.provision("victor", db.PurposeSetup)
+		b := se.bundle(v.id)
+		if _, err := c.Complete(ctx, setupapi.CompleteRequest{Email: v.email, Code: v.code, Purpose: "setup", UserID: v.id, Bundle: b}); err != nil {
+			t.Fatal(err)
+		}
+		want(msg(v.email, v.code, "setup"), "code already used: ask your admin for a new one")
+		_, v.code, _ = se.db.IssueSetupCode(ctx, v.id, db.PurposeRecover, "admin:test")
+		want(msg(v.email, v.code, "setup"), "this is a recovery code", "scimdesk recover")
 
-	w := se.provision("wendy", db.PurposeSetup)
-	se.do("PATCH", "/Users/"+w.id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`)
-	want(msg(w.email, w.code, "setup"), "your account is deactivated: ask your admin")
+		w := se.provision("wendy", db.PurposeSetup)
+		se.do("PATCH", "/Users/"+w.id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`)
+		want(msg(w.email, w.code, "setup"), "your account is deactivated: ask your admin")
+	})
 }
 
 // otherCode is a well-formed code (its check symbols right) that is not code.

@@ -68,7 +68,7 @@ func newReadiness(d *db.DB, cfg Health, log *slog.Logger) *readiness {
 	if cfg.StallAfter <= 0 {
 		cfg.StallAfter = defaultStallAfter
 	}
-	return &readiness{db: d, cfg: cfg, log: log, dir: filepath.Dir(d.Path())}
+	return &readiness{db: d, cfg: cfg, log: log, dir: filepath.Dir(d.LocalPath())}
 }
 
 // check is nil when the service is ready, else every reason it is not.

@@ -101,7 +101,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		cfg.ACME.Domains = domains
 		s.cfg.ACME.Domains = domains
-		m, tc, err := newACME(cfg.ACME, cfg.DB.Path())
+		m, tc, err := newACME(cfg.ACME, cfg.DB.LocalPath())
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +141,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SSH != nil {
 		c := *cfg.SSH
 		if c.HostKeyPath == "" {
-			c.HostKeyPath = sshconsole.HostKeyPath(cfg.DB.Path())
+			c.HostKeyPath = sshconsole.HostKeyPath(cfg.DB.LocalPath())
 		}
 		if c.Logger == nil {
 			c.Logger = cfg.Logger

@@ -15,7 +15,7 @@ import (
 // never touch the database.
 
 const (
-	pollEvery   = time.Second
+	pollEvery   = 5 * time.Second // a fallback: changes wake the console (newDeps)
 	historySize = 300 // events read at start
 	tailLimit   = 500 // events read per poll; more are read at once by the next poll
 	pageSize    = 200 // rows of a long list held around the cursor

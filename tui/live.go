@@ -11,10 +11,10 @@ import (
 	"scimdesk/publicurl"
 )
 
-// feed keeps the console live. It polls the database once a second (new events by id, the
-// heartbeat, the SCIM switch), so activity shows up even when the server runs in another
-// process; when the server runs in this process, its nudge makes the poll immediate. The
-// resulting pollMsg goes to every tab.
+// feed keeps the console live. It reads the database (new events by id, the heartbeat, the
+// SCIM switch) whenever the database signals a change by any process, or the server in
+// this process nudges, and every pollEvery besides (for what only time changes: a
+// heartbeat going stale). The resulting pollMsg goes to every tab.
 type feed struct {
 	d        *deps
 	lastID   int64

@@ -110,12 +110,51 @@ func newDeps(ctx context.Context, o Options) *deps {
 		d.keys.Quit.SetHelp("q", "end session")
 		d.keys.ForceQuit.SetHelp("ctrl+c", "end this SSH session at once")
 	}
+	// The console reads again when something changes: the in-process server's nudge
+	// (after each event it records) and the database's change signal (a write by any
+	// process: a server elsewhere, an admin command, another console). The tick is only
+	// a fallback.
+	var sources []<-chan struct{}
 	if d.server != nil {
 		nudge, unsubscribe := d.server.Subscribe()
-		d.nudge = nudge
+		sources = append(sources, nudge)
 		context.AfterFunc(ctx, unsubscribe)
 	}
+	if o.DB != nil {
+		changes, unsubscribe := o.DB.Changes()
+		sources = append(sources, changes)
+		context.AfterFunc(ctx, unsubscribe)
+	}
+	d.nudge = mergeNudges(ctx, sources...)
 	return d
+}
+
+// mergeNudges forwards every nudge of sources to one channel, coalescing (a nudge not yet
+// taken stands for any that follow), until ctx ends. nil without sources.
+func mergeNudges(ctx context.Context, sources ...<-chan struct{}) <-chan struct{} {
+	switch len(sources) {
+	case 0:
+		return nil
+	case 1:
+		return sources[0]
+	}
+	out := make(chan struct{}, 1)
+	for _, src := range sources {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-src:
+					select {
+					case out <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	return out
 }
 
 // LocalActor names the admin of a console in a local terminal in the audit log: "local:"

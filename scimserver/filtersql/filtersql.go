@@ -170,6 +170,10 @@ type Schema struct {
 	// Multis maps a lower-cased multi-valued attribute name ("emails", "members",
 	// extension ones under their URN) to its elements.
 	Multis map[string]Multi
+	// Postgres says the SQL is for PostgreSQL rather than SQLite. The translation is the
+	// same but for the few string functions the two spell differently; the Exprs of the
+	// schema must be written for that engine too.
+	Postgres bool
 }
 
 // ErrInvalidFilter is wrapped by every error Translate returns for a bad filter. The
@@ -376,13 +380,13 @@ func (t *translator) attr(e *filter.AttributeExpression, sc scope, neg bool) (fr
 			if !ok {
 				return frag{}, unsupported(name)
 			}
-			return column(col, name, op, v, neg)
+			return column(col, name, op, v, neg, t.s.Postgres)
 		}
 		col, ok := t.s.Attrs[sc.complex+"."+sub]
 		if !ok {
 			return frag{}, unsupported(name)
 		}
-		return column(col, name, op, v, neg)
+		return column(col, name, op, v, neg, t.s.Postgres)
 	case path.URIPrefix == nil && strings.HasPrefix(path.AttributeName, placeholderPrefix):
 		vp, ok := t.placeholder(path.AttributeName)
 		if !ok {
@@ -394,10 +398,10 @@ func (t *translator) attr(e *filter.AttributeExpression, sc scope, neg bool) (fr
 	key, sub := t.key(path)
 	if sub != "" {
 		if col, ok := t.s.Attrs[key+"."+sub]; ok {
-			return column(col, path.String(), op, v, neg)
+			return column(col, path.String(), op, v, neg, t.s.Postgres)
 		}
 	} else if col, ok := t.s.Attrs[key]; ok {
-		return column(col, path.String(), op, v, neg)
+		return column(col, path.String(), op, v, neg, t.s.Postgres)
 	}
 	if m, ok := t.s.Multis[key]; ok {
 		return t.multi(&m, t.display(path), path.SubAttributeName(), frag{}, op, v, neg)
@@ -464,7 +468,7 @@ func (t *translator) valuePath(vp valuePath, subAttr *string, op filter.CompareO
 	if !ok {
 		return frag{}, unsupported(name + "." + *subAttr)
 	}
-	c, err := column(col, name+"."+*subAttr, op, v, neg)
+	c, err := column(col, name+"."+*subAttr, op, v, neg, t.s.Postgres)
 	if err != nil {
 		return frag{}, err
 	}
@@ -507,13 +511,13 @@ func (t *translator) multi(m *Multi, name, sub string, filt frag, op filter.Comp
 	if op == filter.NE {
 		// Some element differs or lacks the sub-attribute, or there is no element: the
 		// multi-valued reading of "ne matches absent".
-		c, err := column(col, name, filter.EQ, v, true)
+		c, err := column(col, name, filter.EQ, v, true, t.s.Postgres)
 		if err != nil {
 			return frag{}, err
 		}
 		return negate(logical("OR", exists(m, filt, c), negate(exists(m, filt), true)), neg), nil
 	}
-	c, err := column(col, name, op, v, false)
+	c, err := column(col, name, op, v, false, t.s.Postgres)
 	if err != nil {
 		return frag{}, err
 	}
@@ -548,7 +552,7 @@ func negate(f frag, neg bool) frag {
 
 // column translates one comparison on a single value, negated with neg. The positive
 // forms are NULL (so false) when the value is absent; the negated ones are true then.
-func column(col Column, name string, op filter.CompareOperator, v any, neg bool) (frag, error) {
+func column(col Column, name string, op filter.CompareOperator, v any, neg, pg bool) (frag, error) {
 	if op == filter.NE {
 		op, neg = filter.EQ, !neg
 	}
@@ -600,12 +604,16 @@ func column(col Column, name string, op filter.CompareOperator, v any, neg bool)
 			return frag{}, invalid("invalid dateTime %q for %s: want RFC 3339, like \"2024-01-31T12:00:00Z\"", shown(s), shown(name))
 		}
 		if col.MillisTime {
-			return compare(x, x, op, millis(tm), neg), nil
+			return compareMillis(x, op, tm, neg), nil
 		}
 		// Both sides in one UTC form whose text order is time order. upper() because
 		// SQLite's date functions, like Go's, want "T" and "Z". The form is NULL also for
-		// text that is no date, which then counts as absent.
+		// text that is no date, which then counts as absent. (PostgreSQL's scim_time_text,
+		// from the migrations, gives the same form.)
 		lhs := "strftime('%Y-%m-%dT%H:%M:%f', upper(" + x + "))"
+		if pg {
+			lhs = "scim_time_text(upper(" + x + "))"
+		}
 		return compare(lhs, lhs, op, timeText(tm), neg), nil
 
 	case Integer, Decimal:
@@ -659,8 +667,14 @@ func column(col Column, name string, op filter.CompareOperator, v any, neg bool)
 			}
 			return compare(x, x, filter.GE, s, neg), nil
 		}
+		if pg { // a parameter's type must be known there: length() has several
+			return frag{pick2(neg, "left("+lhs+", length(CAST(? AS TEXT))) = ?", "("+x+" IS NULL OR left("+lhs+", length(CAST(? AS TEXT))) <> ?)"), []any{s, s}}, nil
+		}
 		return frag{pick2(neg, "substr("+lhs+", 1, length(?)) = ?", "("+x+" IS NULL OR substr("+lhs+", 1, length(?)) <> ?)"), []any{s, s}}, nil
 	case filter.EW:
+		if pg { // nor a negative start in substr
+			return frag{pick2(neg, "right("+lhs+", length(CAST(? AS TEXT))) = ?", "("+x+" IS NULL OR right("+lhs+", length(CAST(? AS TEXT))) <> ?)"), []any{s, s}}, nil
+		}
 		return frag{pick2(neg, "substr("+lhs+", -length(?)) = ?", "("+x+" IS NULL OR substr("+lhs+", -length(?)) <> ?)"), []any{s, s}}, nil
 	}
 	return compare(x, lhs, op, s, neg), nil
@@ -754,14 +768,23 @@ func number(n json.Number) (any, bool) {
 	return f, true
 }
 
-// millis is tm in Unix milliseconds: an int64, or a float64 when tm has a fraction of a
-// millisecond, so that gt, lt and eq stay exact against whole milliseconds.
-func millis(tm time.Time) any {
-	ms := tm.UnixMilli()
-	if frac := tm.Nanosecond() % int(time.Millisecond); frac != 0 {
-		return float64(ms) + float64(frac)/float64(time.Millisecond)
+// compareMillis compares x, a time in whole Unix milliseconds, with tm, exactly: a tm with
+// a fraction of a millisecond becomes the whole millisecond that gives the same answer
+// (x > 64.5 is x > 64, x >= 64.5 is x >= 65, x = 64.5 is never true), so that the
+// argument is always an integer like the column (PostgreSQL will not compare a BIGINT
+// parameter with a fraction).
+func compareMillis(x string, op filter.CompareOperator, tm time.Time, neg bool) frag {
+	ms := tm.UnixMilli() // rounds towards minus infinity before 1970 too: it is floor
+	if tm.Nanosecond()%int(time.Millisecond) == 0 {
+		return compare(x, x, op, ms, neg)
 	}
-	return ms
+	switch op {
+	case filter.EQ:
+		return pick(neg, "1 = 0", "1 = 1")
+	case filter.GE, filter.LT:
+		ms++
+	}
+	return compare(x, x, op, ms, neg)
 }
 
 // timeText is tm in UTC in the form of SQLite's strftime('%Y-%m-%dT%H:%M:%f'), with

@@ -1,0 +1,2 @@
+ALTER TABLE heartbeat ADD COLUMN ssh_addr TEXT NOT NULL DEFAULT '';
+ALTER TABLE heartbeat ADD COLUMN ssh_host_key TEXT NOT NULL DEFAULT '';
