@@ -83,6 +83,7 @@ func TestDSNIsAnEmptyDatabaseOfItsOwn(t *testing.T) {
 
 func TestDatabaseIsDroppedWhenTheTestEnds(t *testing.T) {
 	ctx := context.Background()
+	checker := connect(t, testpg.DSN(t))
 	var dropped string
 	var left *pgx.Conn
 	t.Run("owner", func(t *testing.T) {
@@ -94,10 +95,13 @@ func TestDatabaseIsDroppedWhenTheTestEnds(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	if left == nil {
+		t.FailNow() // the owner failed, and said why
+	}
 	defer left.Close(ctx)
 
 	var n int
-	if err := connect(t, testpg.DSN(t)).QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", dropped).Scan(&n); err != nil {
+	if err := checker.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", dropped).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
