@@ -11,7 +11,8 @@
 //
 //	func TestMain(m *testing.M) { testpg.Main(m) }
 //
-// Without it the cluster still dies with the test binary (the kernel signals it when its
+// or, in a TestMain that does more, by calling testpg.Stop after m.Run. Without that
+// the cluster still dies with the test binary (the kernel signals it when its
 // parent goes), and the next run that starts a cluster removes the directory left behind.
 package testpg
 
