@@ -77,6 +77,11 @@ func start() (u string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("testpg: %w", err)
 	}
+	// sun_path holds 108 bytes; PostgreSQL would say so only in its log.
+	if socket := filepath.Join(dir, ".s.PGSQL.5432"); len(socket) > 107 {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("testpg: the socket path %s is too long for a Unix socket: set TMPDIR to a shorter directory", socket)
+	}
 	// The owner file lets a later run tell that this directory's binary is gone.
 	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		os.RemoveAll(dir)
