@@ -16,9 +16,9 @@ import (
 
 const (
 	pollEvery   = 5 * time.Second // a fallback: changes wake the console (newDeps)
-	historySize = 300 // events read at start
-	tailLimit   = 500 // events read per poll; more are read at once by the next poll
-	pageSize    = 200 // rows of a long list held around the cursor
+	historySize = 300             // events read at start
+	tailLimit   = 500             // events read per poll; more are read at once by the next poll
+	pageSize    = 200             // rows of a long list held around the cursor
 	debounce    = 150 * time.Millisecond
 	statusFor   = 5 * time.Second
 )
