@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"scimdesk/internal/testpg"
 	"scimdesk/internal/teststore"
 )
 
@@ -36,3 +37,6 @@ func (s store) openDB(t *testing.T, opt ...Option) *DB {
 	d, _ := s.open(t, opt...)
 	return d
 }
+
+// TestMain stops the PostgreSQL cluster the tests may have started for themselves.
+func TestMain(m *testing.M) { testpg.Main(m) }

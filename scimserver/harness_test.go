@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/internal/testpg"
 	"scimdesk/internal/teststore"
 )
 
@@ -262,3 +263,6 @@ func compact(s string) string {
 	}
 	return b.String()
 }
+
+// TestMain stops the PostgreSQL cluster the tests may have started for themselves.
+func TestMain(m *testing.M) { testpg.Main(m) }
