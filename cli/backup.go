@@ -38,6 +38,10 @@ func (c *restoreCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if db.IsPostgres(path) {
+		return fmt.Errorf("restore replaces a SQLite file; to restore into PostgreSQL, copy the backup into a new, empty database: "+
+			"scimdesk migrate-store --from %s --to postgres://…", c.From)
+	}
 	// Restore checks the backup, refuses while a server serves the database or another
 	// process has it open, and swaps the file atomically; this process must not open the
 	// database itself, or it could not tell its own use from another's.

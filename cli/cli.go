@@ -25,7 +25,7 @@ import (
 
 // Globals are the flags every command shares.
 type Globals struct {
-	DB string `help:"Database file (default: scimdesk.db under your data directory)." env:"SCIMDESK_DB" placeholder:"PATH"`
+	DB string `help:"Database: a SQLite file (default: scimdesk.db under your data directory) or a postgres:// URL." env:"SCIMDESK_DB" placeholder:"PATH|URL"`
 }
 
 // CLI is the whole command line, for kong.
@@ -33,17 +33,18 @@ type CLI struct {
 	Globals
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Console consoleCmd `cmd:"" default:"withargs" help:"Open the console and run the SCIM server (the default)."`
-	Serve   serveCmd   `cmd:"" help:"Run the SCIM server without a terminal (systemd, containers)."`
-	Token   tokenCmd   `cmd:"" help:"Create, list and revoke SCIM tokens."`
-	SCIM    scimCmd    `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
-	Users   usersCmd   `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
-	OIDC    oidcCmd    `cmd:"" name:"oidc" help:"Set, show or clear the identity provider pending users sign in with."`
-	Backup  backupCmd  `cmd:"" help:"Write a consistent copy of the database to a file, while a server goes on serving it."`
-	Restore restoreCmd `cmd:"" help:"Replace the database with a backup, after checking it (refused while a server serves the database)."`
-	Setup   setupCmd   `cmd:"" help:"Finish your account: sign in with your company account (when your admin set it up) or use the setup code from your admin, then create your master key."`
-	Health  healthCmd  `cmd:"" help:"Check that the server of this database answers (for container health checks and monitors); exit 1 if not."`
-	Recover recoverCmd `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key, after signing in with your company account or with a recovery code."`
+	Console      consoleCmd      `cmd:"" default:"withargs" help:"Open the console and run the SCIM server (the default)."`
+	Serve        serveCmd        `cmd:"" help:"Run the SCIM server without a terminal (systemd, containers)."`
+	Token        tokenCmd        `cmd:"" help:"Create, list and revoke SCIM tokens."`
+	SCIM         scimCmd         `cmd:"" name:"scim" help:"Switch SCIM provisioning on or off, or show its status."`
+	Users        usersCmd        `cmd:"" help:"List provisioned users; issue setup and recovery codes."`
+	OIDC         oidcCmd         `cmd:"" name:"oidc" help:"Set, show or clear the identity provider pending users sign in with."`
+	Backup       backupCmd       `cmd:"" help:"Write a consistent copy of the database to a file, while a server goes on serving it."`
+	Restore      restoreCmd      `cmd:"" help:"Replace the database with a backup, after checking it (refused while a server serves the database)."`
+	MigrateStore migrateStoreCmd `cmd:"" name:"migrate-store" help:"Copy everything from one database to a new, empty one (SQLite to PostgreSQL, or back), and check the copy."`
+	Setup        setupCmd        `cmd:"" help:"Finish your account: sign in with your company account (when your admin set it up) or use the setup code from your admin, then create your master key."`
+	Health       healthCmd       `cmd:"" help:"Check that the server of this database answers (for container health checks and monitors); exit 1 if not."`
+	Recover      recoverCmd      `cmd:"" help:"Forgot your passphrase? Choose a new one with your recovery key, after signing in with your company account or with a recovery code."`
 }
 
 // path is the database file the flags name, or the default one.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -124,6 +125,11 @@ func openPostgresDB(ctx context.Context, dsn string, o options) (*DB, error) {
 		return nil, err
 	}
 	d.listen = startListener(d, dsn)
+	// Where this process keeps its own files for the database (LocalPath): made here, as
+	// a SQLite database's directory is made by Open.
+	if err := os.MkdirAll(filepath.Dir(d.LocalPath()), 0o700); err != nil {
+		o.log.Warn("cannot create the directory for this process's files", "dir", filepath.Dir(d.LocalPath()), "err", err)
+	}
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	if d.r, err = openPostgres(dsn, n, true); err != nil {
 		d.Close()
