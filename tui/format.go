@@ -245,3 +245,16 @@ func hangClip(prefix, text string, width, n int) []string {
 	}
 	return lines
 }
+
+// uptime is a short duration a server has run: "45s", "12m", "3h05m", "2d04h".
+func uptime(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", max(0, int(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours()/24), int(d.Hours())%24)
+}
