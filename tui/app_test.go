@@ -11,7 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
-
 )
 
 func TestAppRoutesKeysToTheShownTabOnly(t *testing.T) {
