@@ -207,9 +207,6 @@ func (p *provisioning) View() string {
 	} else {
 		add("Server", st.Fail.Render("✗ "+srv.summary))
 	}
-	if len(servers) > 1 {
-		lines = append(lines, p.serverTable(servers, now)...)
-	}
 	if strings.HasPrefix(url, "http://") {
 		add("", st.Warn.Render("▲ Okta needs HTTPS: --acme-domain, --tls-cert/--tls-key, or a proxy + --public-url"))
 	}
@@ -217,6 +214,9 @@ func (p *provisioning) View() string {
 		add("", st.Warn.Render("▲ "+c))
 	}
 	// After the URL's warnings, which are about the SCIM server above.
+	if len(servers) > 1 {
+		lines = append(lines, p.serverTable(servers, now)...)
+	}
 	for i, line := range sshLines(p.d, p.beats) {
 		label := ""
 		if i == 0 {
@@ -323,9 +323,18 @@ const (
 // first.
 func (p *provisioning) serverTable(servers []db.Heartbeat, now time.Time) []string {
 	st := p.d.styles
+	// The host and address columns are as wide as their longest, when they fit; else
+	// the address keeps half the room (or what it needs) and the host the rest.
 	room := max(0, p.width-labelWidth-serverTableFixed)
-	hostW := max(4, min(24, room*2/5))
-	addrW := max(4, min(40, room-hostW))
+	hostW, addrW := len("host"), len("address")
+	for _, h := range servers {
+		hostW, addrW = max(hostW, ansi.StringWidth(clean(h.Host))), max(addrW, ansi.StringWidth(clean(h.Addr)))
+	}
+	if hostW+addrW > room {
+		addrW = min(addrW, max(room/2, room-hostW))
+		hostW = room - addrW
+	}
+	hostW, addrW = max(4, hostW), max(4, addrW)
 	row := func(mark, host, pid, addr, up, reqs, last string) string {
 		return mark + fit(host, hostW, false) + " " + fit(pid, colPID, true) + "  " + fit(addr, addrW, false) + " " +
 			fit(up, colUptime, true) + " " + fit(reqs, colRequests, true) + " " + fit(last, colLast, true)
