@@ -324,19 +324,20 @@ const (
 func (p *provisioning) serverTable(servers []db.Heartbeat, now time.Time) []string {
 	st := p.d.styles
 	// The host and address columns are as wide as their longest, when they fit; else
-	// the address keeps half the room (or what it needs) and the host the rest.
+	// the address keeps what it needs up to all but 8 cells, and the host the rest. Both
+	// are cut in the middle: a port and the unique tail of a host name (a pod's) stay.
 	room := max(0, p.width-labelWidth-serverTableFixed)
 	hostW, addrW := len("host"), len("address")
 	for _, h := range servers {
 		hostW, addrW = max(hostW, ansi.StringWidth(clean(h.Host))), max(addrW, ansi.StringWidth(clean(h.Addr)))
 	}
 	if hostW+addrW > room {
-		addrW = min(addrW, max(room/2, room-hostW))
+		addrW = min(addrW, max(room/2, room-8))
 		hostW = room - addrW
 	}
 	hostW, addrW = max(4, hostW), max(4, addrW)
 	row := func(mark, host, pid, addr, up, reqs, last string) string {
-		return mark + fit(host, hostW, false) + " " + fit(pid, colPID, true) + "  " + fit(addr, addrW, false) + " " +
+		return mark + fitMiddle(host, hostW) + " " + fit(pid, colPID, true) + "  " + fitMiddle(addr, addrW) + " " +
 			fit(up, colUptime, true) + " " + fit(reqs, colRequests, true) + " " + fit(last, colLast, true)
 	}
 	cut := func(s string) string { return ansi.Truncate(s, max(1, p.width), "…") }
