@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"scimdesk/db"
 )
 
@@ -149,4 +151,28 @@ func TestProvisioningListsThisProcessAmongInstances(t *testing.T) {
 	}
 	dr.key("c")
 	dr.waitClipboard(srv.SCIMURL())
+
+	// Narrower, the table's lines are cut, never wrapped: each server keeps one line
+	// with its pid, none is wider than the tab, and down to 60 columns the uptime and
+	// last request make way for the host and address.
+	for _, w := range []int{120, 60, 40, 24} {
+		p.SetSize(w, 60)
+		v := plain(dr.view())
+		rows := 0
+		for _, l := range strings.Split(v, "\n") {
+			if !strings.Contains(l, "977") && !strings.HasPrefix(strings.TrimSpace(l), "› ") && !strings.HasPrefix(l, "Servers") {
+				continue
+			}
+			rows++
+			if lw := ansi.StringWidth(l); lw > w {
+				t.Errorf("at %d columns a line of the table is %d wide: %q", w, lw, l)
+			}
+		}
+		if rows < 4 { // the heading, two servers, the mark's legend
+			t.Errorf("at %d columns the table has %d lines:\n%s", w, rows, v)
+		}
+		if w >= 60 && !hasLine(v, "web-2.", "977", "10.0.0.2:8443") {
+			t.Errorf("at %d columns the other server's line lacks its host, pid or address:\n%s", w, v)
+		}
+	}
 }

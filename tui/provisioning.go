@@ -326,7 +326,14 @@ func (p *provisioning) serverTable(servers []db.Heartbeat, now time.Time) []stri
 	// The host and address columns are as wide as their longest, when they fit; else
 	// the address keeps what it needs up to all but 8 cells, and the host the rest. Both
 	// are cut in the middle: a port and the unique tail of a host name (a pod's) stay.
-	room := max(0, p.width-labelWidth-serverTableFixed)
+	// Below 80 columns the uptime and last request's age go first, so that host and
+	// address stay readable.
+	room := p.width - labelWidth - serverTableFixed
+	times := room >= 24
+	if !times {
+		room += colUptime + colLast + 2
+	}
+	room = max(0, room)
 	hostW, addrW := len("host"), len("address")
 	for _, h := range servers {
 		hostW, addrW = max(hostW, ansi.StringWidth(clean(h.Host))), max(addrW, ansi.StringWidth(clean(h.Addr)))
@@ -337,8 +344,15 @@ func (p *provisioning) serverTable(servers []db.Heartbeat, now time.Time) []stri
 	}
 	hostW, addrW = max(4, hostW), max(4, addrW)
 	row := func(mark, host, pid, addr, up, reqs, last string) string {
-		return mark + fitMiddle(host, hostW) + " " + fit(pid, colPID, true) + "  " + fitMiddle(addr, addrW) + " " +
-			fit(up, colUptime, true) + " " + fit(reqs, colRequests, true) + " " + fit(last, colLast, true)
+		r := mark + fitMiddle(host, hostW) + " " + fit(pid, colPID, true) + "  " + fitMiddle(addr, addrW)
+		if times {
+			r += " " + fit(up, colUptime, true)
+		}
+		r += " " + fit(reqs, colRequests, true)
+		if times {
+			r += " " + fit(last, colLast, true)
+		}
+		return r
 	}
 	cut := func(s string) string { return ansi.Truncate(s, max(1, p.width), "…") }
 	head := st.Label.Render(fit("Servers", labelWidth, false)) + st.Dim.Render(row("  ", "host", "pid", "address", "up", "requests", "last req"))
