@@ -106,7 +106,7 @@ func Serving(beats []Heartbeat, now time.Time) (Heartbeat, bool) {
 		if !h.Live(now) {
 			continue
 		}
-		if h.Host == thisHost() {
+		if h.onThisHost() {
 			return h, true
 		}
 		if !ok {
