@@ -331,7 +331,8 @@ func startE2E(t *testing.T, dir, caFile string, serveFlags ...string) *e2e {
 		}
 	})
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if h, err := store.ReadHeartbeat(ctx); err == nil && h.PID == srv.Process.Pid {
+		beats, err := store.ReadHeartbeats(ctx)
+		if h, ok := db.Serving(beats, time.Now()); err == nil && ok && h.PID == srv.Process.Pid {
 			e.base = h.PublicURL
 			break
 		}

@@ -118,10 +118,13 @@ func isDatabase(path string) error {
 }
 
 // liveServer returns the heartbeat of another process's server that serves this database
-// right now, if there is one.
+// right now, if there is one (one on this host if several serve).
 func liveServer(ctx context.Context, d *db.DB) (db.Heartbeat, bool) {
-	h, err := d.ReadHeartbeat(ctx)
-	return h, err == nil && h.Live(time.Now())
+	beats, err := d.ReadHeartbeats(ctx)
+	if err != nil {
+		return db.Heartbeat{}, false
+	}
+	return db.Serving(beats, time.Now())
 }
 
 // actor names the admin in the audit log: "cli:" and the OS user running the command (a

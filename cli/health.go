@@ -38,8 +38,9 @@ func (c *healthCmd) Run(ctx context.Context, g *Globals) error {
 		if err := isDatabase(dbPath); err != nil {
 			return err
 		}
-		h, err := db.ReadHeartbeatFile(ctx, dbPath)
-		if err != nil || !h.Live(time.Now()) {
+		beats, err := db.ReadHeartbeatFile(ctx, dbPath)
+		h, live := db.Serving(beats, time.Now())
+		if err != nil || !live {
 			return fmt.Errorf("unhealthy: no server is serving %s (no fresh heartbeat)", dbPath)
 		}
 		probe := "/healthz"

@@ -164,7 +164,7 @@ func sealCopy(ctx context.Context, path string) (BackupInfo, error) {
 		return BackupInfo{}, err
 	}
 	defer c.Close()
-	if _, err := c.ExecContext(ctx, `DELETE FROM heartbeat`); err != nil {
+	if _, err := c.ExecContext(ctx, `DELETE FROM heartbeats`); err != nil {
 		return BackupInfo{}, fmt.Errorf("prepare the copy: %w", err)
 	}
 	info, err := countContents(ctx, c)
@@ -263,10 +263,6 @@ func checkHeader(path string) error {
 	return nil
 }
 
-// staleBeat is how old a heartbeat may be and still count as a live server's: servers beat
-// every 2 s by default.
-const staleBeat = 10 * time.Second
-
 // Restore replaces the database at dbPath with the backup at from, after checking the
 // backup (Verify). It refuses while a server serves dbPath (ErrServed, naming its pid when
 // the heartbeat tells it) or another process has it open (ErrInUse). The replacement is
@@ -361,11 +357,12 @@ func Restore(ctx context.Context, dbPath, from string) (BackupInfo, error) {
 }
 
 // servedError returns ErrServed, naming the server's pid and address from the heartbeat,
-// when the serving lock was busy (how is "") or when the heartbeat is fresh (how is
+// when the serving lock was busy (how is "") or when a heartbeat is live (how is
 // "fresh"; nil otherwise).
 func servedError(ctx context.Context, dbPath, how string) error {
-	h, err := ReadHeartbeatFile(ctx, dbPath)
-	fresh := err == nil && h.Live(time.Now())
+	beats, err := ReadHeartbeatFile(ctx, dbPath)
+	h, fresh := Serving(beats, time.Now())
+	fresh = fresh && err == nil
 	switch {
 	case fresh:
 		return &refusal{ErrServed, fmt.Sprintf("scimdesk (pid %d) serves it on %s; stop it first, then restore", h.PID, h.Addr)}
@@ -385,24 +382,19 @@ func inUseError(pid int) error {
 	return &refusal{ErrInUse, who + " has it open (a console, an admin command, the sqlite3 shell?); close that first, then restore"}
 }
 
-// ReadHeartbeatFile reads the heartbeat of the database at path without opening it as a
-// scimdesk database: read only, no migration, no writer, no lock, nothing created. For
-// restore, and for probes that only need to find the server.
-func ReadHeartbeatFile(ctx context.Context, path string) (Heartbeat, error) {
+// ReadHeartbeatFile reads the fresh heartbeats of the database at path (as ReadHeartbeats)
+// without opening it as a scimdesk database: read only, no migration, no writer, no lock,
+// nothing created. For restore, and for probes that only need to find the server.
+func ReadHeartbeatFile(ctx context.Context, path string) ([]Heartbeat, error) {
 	if _, err := os.Stat(path); err != nil {
-		return Heartbeat{}, err
+		return nil, err
 	}
 	c, err := sql.Open("sqlite", fileURI(path, "mode=ro&_pragma=busy_timeout(2000)"))
 	if err != nil {
-		return Heartbeat{}, err
+		return nil, err
 	}
 	defer c.Close()
-	var h Heartbeat
-	var beat int64
-	err = c.QueryRowContext(ctx, `SELECT pid, addr, tls, public_url, beat_at FROM heartbeat WHERE id = 1`).Scan(&h.PID, &h.Addr,
-		&h.TLS, &h.PublicURL, &beat)
-	h.Beat = fromMS(beat)
-	return h, mapErr(err)
+	return readHeartbeats(ctx, c, time.Now())
 }
 
 // checkpointAway copies what the WAL of the (closed) database at path holds into the

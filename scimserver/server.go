@@ -68,6 +68,9 @@ type Server struct {
 	log   *slog.Logger
 	start time.Time
 	pid   int
+	// instance is this server's row in the heartbeats: one per server, so that several
+	// servers on one database (instances behind a load balancer) each show.
+	instance string
 
 	ln      net.Listener
 	conns   *connLimiter
@@ -99,7 +102,8 @@ func New(store *db.DB, cfg Config) *Server {
 	if cfg.HeartbeatEvery <= 0 {
 		cfg.HeartbeatEvery = 2 * time.Second
 	}
-	return &Server{db: store, cfg: cfg, log: withRequestIDs(cfg.Logger), pid: os.Getpid(), uses: map[string]db.TokenUse{}}
+	return &Server{db: store, cfg: cfg, log: withRequestIDs(cfg.Logger), pid: os.Getpid(), instance: db.NewInstanceID(),
+		uses: map[string]db.TokenUse{}}
 }
 
 // SetSSH records the SSH console that serves beside this server (its address and host
@@ -235,7 +239,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.flushUses(context.Background())
 			s.refused.drain(context.Background(), s)
 			s.setupRefused.drain(context.Background(), s)
-			if cerr := s.db.ClearHeartbeat(context.Background(), s.pid); cerr != nil {
+			if cerr := s.db.ClearHeartbeat(context.Background(), s.instance); cerr != nil {
 				s.log.Warn("clear heartbeat", "err", cerr)
 			}
 			return err
@@ -251,7 +255,7 @@ func (s *Server) beat(ctx context.Context) {
 	s.logLimit.flush(s.log)
 	s.tokenWarn.check(ctx, s, time.Now())
 	s.mu.Lock()
-	h := db.Heartbeat{PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
+	h := db.Heartbeat{Instance: s.instance, Host: db.ThisHost(), PID: s.pid, Addr: s.Addr(), TLS: s.tls, PublicURL: s.BaseURL(), Started: s.start,
 		Beat: time.Now(), Requests: s.requests.Load(), LastRequest: s.lastAt, LastUserAgent: s.lastUA, Log: s.cfg.Log,
 		SSHAddr: s.sshAddr, SSHHostKey: s.sshHostKey}
 	s.mu.Unlock()

@@ -11,8 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
-
-	"scimdesk/db"
 )
 
 func TestAppRoutesKeysToTheShownTabOnly(t *testing.T) {
@@ -306,7 +304,7 @@ func TestServerLineOverSSH(t *testing.T) {
 		want   string
 	}{{true, "in the service you reached over SSH"}, {false, "in this process"}} {
 		dp := testDeps(t, d, Options{Server: srv, Remote: c.remote})
-		if got := serverState(dp, db.Heartbeat{}, false, time.Now()).summary; !strings.HasSuffix(got, c.want) {
+		if got := serverState(dp, nil, time.Now()).summary; !strings.HasSuffix(got, c.want) {
 			t.Errorf("remote %v: %q, want it to end %q", c.remote, got, c.want)
 		}
 	}

@@ -53,7 +53,7 @@ func waitNotify(ctx context.Context, ch <-chan struct{}) tea.Cmd {
 	}
 }
 
-// poll reads the events after lastID (or, initially, the recent history), the heartbeat
+// poll reads the events after lastID (or, initially, the recent history), the heartbeats
 // and the SCIM switch: three indexed reads, cheap enough to run every second.
 func poll(d *deps, lastID int64, initial bool) tea.Cmd {
 	return func() tea.Msg {
@@ -74,11 +74,8 @@ func poll(d *deps, lastID int64, initial bool) tea.Cmd {
 			}
 			m.Events, m.More = ev, len(ev) == tailLimit
 		}
-		h, err := d.store.ReadHeartbeat(ctx)
-		switch {
-		case err == nil:
-			m.Heartbeat, m.HeartbeatOK = h, true
-		case !errors.Is(err, db.ErrNotFound):
+		var err error
+		if m.Heartbeats, err = d.store.ReadHeartbeats(ctx); err != nil {
 			m.Err = err
 		}
 		on, err := d.store.SCIMEnabled(ctx)

@@ -245,3 +245,34 @@ func hangClip(prefix, text string, width, n int) []string {
 	}
 	return lines
 }
+
+// uptime is a short duration a server has run: "45s", "12m", "3h05m", "2d04h".
+func uptime(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", max(0, int(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%02dh", int(d.Hours()/24), int(d.Hours())%24)
+}
+
+// fitMiddle makes plain text s exactly w cells wide: cut in the middle with an ellipsis,
+// keeping its start and end, or padded with spaces.
+func fitMiddle(s string, w int) string {
+	if ansi.StringWidth(s) <= w || w < 3 {
+		return fit(s, w, false)
+	}
+	tail := (w - 1) / 2
+	head := w - 1 - tail
+	r := []rune(s)
+	// Cut by cells: the head from the start, the tail from the end.
+	h := ansi.Truncate(s, head, "")
+	t := ""
+	for i := len(r) - 1; i >= 0 && ansi.StringWidth(string(r[i:])) <= tail; i-- {
+		t = string(r[i:])
+	}
+	return fit(h+"…"+t, w, false)
+}

@@ -138,3 +138,22 @@ func TestWindowAsksForPagesAroundTheCursor(t *testing.T) {
 		t.Fatalf("after shrinking: cursor %d top %d", w.cursor, w.top)
 	}
 }
+
+func TestFitMiddle(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		w    int
+		want string
+	}{
+		{"web-1", 8, "web-1   "},
+		{"scimdesk-7d9f8b6c5-x2k4p", 12, "scimde…x2k4p"},
+		{"[2001:db8::17]:8443", 13, "[2001:…]:8443"},
+		{"web-2.prod.example.internal", 16, "web-2.pr…nternal"},
+		{"日本語のホスト名", 9, "日本…ト名"},
+	} {
+		got := fitMiddle(c.s, c.w)
+		if got != c.want || ansi.StringWidth(got) != c.w {
+			t.Errorf("fitMiddle(%q, %d) = %q, want %q", c.s, c.w, got, c.want)
+		}
+	}
+}

@@ -102,22 +102,29 @@ func (a *app) whereLine() string {
 
 // serverLog names the log of the process that serves this database: this console's own
 // file when the server runs here; when attached to a server in another process, where that
-// process logs, as its heartbeat says.
+// process logs, as its heartbeat says; when attached to several, that each has its own.
 func (a *app) serverLog() string {
-	h := a.feed.heartbeat
-	if a.d.server != nil || !a.feed.beatOK || h.PID == a.d.pid || !serverState(a.d, h, true, a.d.now()).up {
+	other := others(a.d, a.feed.beats, a.d.now())
+	switch {
+	case a.d.server != nil || len(other) == 0:
 		return "server log " + a.d.logPath
+	case len(other) > 1:
+		return "server logs: one per server, on its host (" + strconv.Itoa(len(other)) + " serve; tab 1 lists them)"
 	}
-	pid := strconv.Itoa(h.PID)
+	h := other[0]
+	pid, on := strconv.Itoa(h.PID), ""
+	if h.Host != "" && h.Host != a.d.host {
+		on = " on " + clean(h.Host)
+	}
 	switch h.Log {
 	case "":
-		return "server log: wherever pid " + pid + " logs (its --log-file, or its stderr)"
+		return "server log: wherever pid " + pid + on + " logs (its --log-file, or its stderr)"
 	case db.LogStderr:
-		return "server log: the stderr of pid " + pid
+		return "server log: the stderr of pid " + pid + on
 	case db.LogJournal:
-		return "server log: journalctl _PID=" + pid
+		return "server log: journalctl _PID=" + pid + strings.Replace(on, " on", ", on", 1)
 	}
-	return "server log " + h.Log + " (pid " + pid + ")"
+	return "server log " + clean(h.Log) + " (pid " + pid + on + ")"
 }
 
 // cutWords shortens s to w cells, ending with an ellipsis after the last whole word that

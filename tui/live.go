@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,10 +24,9 @@ type feed struct {
 	again    bool // a nudge came during a poll: poll once more when it lands
 
 	// What the header shows.
-	scimOn    bool
-	known     bool
-	heartbeat db.Heartbeat
-	beatOK    bool
+	scimOn bool
+	known  bool
+	beats  []db.Heartbeat // the servers that beat at the last poll
 }
 
 func newFeed(d *deps) *feed { return &feed{d: d} }
@@ -64,7 +64,7 @@ func (f *feed) update(msg tea.Msg) tea.Cmd {
 			f.lastID = max(f.lastID, msg.Events[n-1].ID)
 		}
 		f.scimOn, f.known = msg.SCIMOn, true
-		f.heartbeat, f.beatOK = msg.Heartbeat, msg.HeartbeatOK
+		f.beats = msg.Heartbeats
 		if msg.More || f.again {
 			f.again = false
 			return f.pollNow()
@@ -89,7 +89,7 @@ func (f *feed) badge(st *styles) string {
 	switch {
 	case !f.known:
 		return st.Dim.Render("SCIM …")
-	case !serverState(f.d, f.heartbeat, f.beatOK, f.d.now()).up:
+	case !serverState(f.d, f.beats, f.d.now()).up:
 		return st.Fail.Render("✗ no server")
 	case f.scimOn:
 		return st.OK.Render("SCIM ● on")
@@ -97,28 +97,54 @@ func (f *feed) badge(st *styles) string {
 	return st.Warn.Render("SCIM ○ off")
 }
 
-// scimURL is the base URL the identity provider needs: from the server in this process,
-// else from the heartbeat of the server in another process; "" when none runs.
-func scimURL(d *deps, h db.Heartbeat, beatOK bool) string {
+// scimURLs are the base URLs the identity provider may be given, each once: the in-process
+// server's first, then those the servers in other processes beat with. Instances behind a
+// load balancer share one public URL; more than one means they disagree (or some were
+// started without --public-url), and the admin sees them all.
+func scimURLs(d *deps, beats []db.Heartbeat) []string {
+	var urls []string
 	if d.server != nil {
-		return d.server.SCIMURL()
+		urls = append(urls, d.server.SCIMURL())
 	}
-	if beatOK && h.PublicURL != "" && serverState(d, h, beatOK, d.now()).up {
-		return strings.TrimRight(h.PublicURL, "/") + "/scim/v2"
+	for _, h := range others(d, beats, d.now()) {
+		if h.PublicURL == "" {
+			continue
+		}
+		if u := strings.TrimRight(h.PublicURL, "/") + "/scim/v2"; !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// scimURL is the base URL the identity provider needs, the one copied: from the server in
+// this process, else from the heartbeat of the longest-running server in another process;
+// "" when none runs.
+func scimURL(d *deps, beats []db.Heartbeat) string {
+	if urls := scimURLs(d, beats); len(urls) > 0 {
+		return urls[0]
 	}
 	return ""
 }
 
 // urlCaveat says why the SCIM URL cannot be pasted elsewhere (loopback, or a guess for a
 // wildcard listen), naming the fix; "" when it can, or when there is no URL.
-func urlCaveat(d *deps, h db.Heartbeat, beatOK bool) string {
-	url := scimURL(d, h, beatOK)
+func urlCaveat(d *deps, beats []db.Heartbeat) string {
+	url := scimURL(d, beats)
 	if url == "" {
 		return ""
 	}
-	addr := h.Addr
+	var addr string
 	if d.server != nil {
 		addr = d.server.Addr()
+	} else {
+		// The server whose URL it is.
+		for _, h := range others(d, beats, d.now()) {
+			if strings.TrimRight(h.PublicURL, "/")+"/scim/v2" == url {
+				addr = h.Addr
+				break
+			}
+		}
 	}
 	return publicurl.Caveat(strings.TrimSuffix(url, "/scim/v2"), addr)
 }
@@ -129,40 +155,60 @@ type server struct {
 	summary string // one line: where it listens, or why it does not
 }
 
-// staleAfter is how old a heartbeat may be before the server counts as gone; the server
-// writes one every two seconds.
-const staleAfter = 10 * time.Second
+// ownBeat reports whether h is the heartbeat of this process's server.
+func ownBeat(d *deps, h db.Heartbeat) bool {
+	return h.PID == d.pid && (h.Host == "" || h.Host == d.host)
+}
 
-// otherServerBeats reports whether h is a fresh heartbeat of a server in another process:
-// the one rule for "this console is attached to that server".
-func otherServerBeats(d *deps, h db.Heartbeat, beatOK bool, now time.Time) bool {
-	return beatOK && h.PID != d.pid && now.Sub(h.Beat) < staleAfter
+// others are the fresh heartbeats of servers in other processes, on this host or another:
+// the one rule for "this console is attached to those servers". The longest running
+// comes first.
+func others(d *deps, beats []db.Heartbeat, now time.Time) []db.Heartbeat {
+	var out []db.Heartbeat
+	for _, h := range beats {
+		if !ownBeat(d, h) && h.Fresh(now) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// where names the process of heartbeat h for the admin: its pid, and its host when that
+// is not this one.
+func where(d *deps, h db.Heartbeat) string {
+	if h.Host == "" || h.Host == d.host {
+		return fmt.Sprintf("pid %d", h.PID)
+	}
+	return fmt.Sprintf("pid %d on %s", h.PID, clean(h.Host))
 }
 
 // serverState says whether a server answers for this database, from the in-process
-// server, the start-up error, or another process's heartbeat.
-func serverState(d *deps, h db.Heartbeat, beatOK bool, now time.Time) server {
+// server, the start-up error, or the heartbeats of servers in other processes.
+func serverState(d *deps, beats []db.Heartbeat, now time.Time) server {
 	tlsWord := func(on bool) string {
 		if on {
 			return "HTTPS"
 		}
 		return "HTTP, no TLS"
 	}
-	fresh := otherServerBeats(d, h, beatOK, now)
+	other := others(d, beats, now)
 	switch {
 	case d.server != nil && d.remote:
 		return server{up: true, summary: fmt.Sprintf("listening on %s (%s), in the service you reached over SSH", d.server.Addr(), tlsWord(d.server.TLS()))}
 	case d.server != nil:
 		return server{up: true, summary: fmt.Sprintf("listening on %s (%s), in this process", d.server.Addr(), tlsWord(d.server.TLS()))}
-	case fresh:
+	case len(other) == 1:
 		// Another process serves this database: the one found at start, or one started
 		// since (after this console failed to bind).
-		return server{up: true, summary: fmt.Sprintf("attached to the server running in pid %d, on %s (%s)", h.PID, h.Addr, tlsWord(h.TLS))}
-	case d.attachedPID != 0 && !beatOK:
+		h := other[0]
+		return server{up: true, summary: fmt.Sprintf("attached to the server running in %s, on %s (%s)", where(d, h), clean(h.Addr), tlsWord(h.TLS))}
+	case len(other) > 1:
+		return server{up: true, summary: fmt.Sprintf("attached to the %d servers of this database, in other processes", len(other))}
+	case d.attachedPID != 0 && (db.Heartbeat{PID: d.attachedPID}).Gone():
 		// The other process may be `scimdesk serve` or another console: say neither.
 		return server{summary: fmt.Sprintf("the scimdesk serving this database (pid %d) has stopped: restart `scimdesk` or `scimdesk serve` to serve it again", d.attachedPID)}
 	case d.attachedPID != 0:
-		return server{summary: fmt.Sprintf("the scimdesk serving this database (pid %d) has written no heartbeat since %s: is it hung? If it stopped, restart `scimdesk` or `scimdesk serve`", h.PID, stamp(h.Beat))}
+		return server{summary: fmt.Sprintf("the scimdesk serving this database (pid %d) has written no heartbeat for %s: is it hung? If it stopped, restart `scimdesk` or `scimdesk serve`", d.attachedPID, db.StaleBeat)}
 	case d.serverErr != nil:
 		return server{summary: "not running: " + d.serverErr.Error()}
 	}

@@ -15,17 +15,16 @@ type tickMsg time.Time
 // notifyMsg says the in-process server recorded an event: poll now rather than at the tick.
 type notifyMsg struct{}
 
-// pollMsg is one look at what changed: new events (oldest first), the server's heartbeat
+// pollMsg is one look at what changed: new events (oldest first), the servers' heartbeats
 // and the SCIM switch. Initial marks the first poll, whose events are the recent history.
 type pollMsg struct {
-	Initial     bool
-	Events      []db.Event
-	More        bool // the poll stopped at its limit: poll again at once
-	Heartbeat   db.Heartbeat
-	HeartbeatOK bool
-	SCIMOn      bool
-	OIDC        db.OIDCConfig // the identity provider pending users sign in with, if set
-	Err         error
+	Initial    bool
+	Events     []db.Event
+	More       bool           // the poll stopped at its limit: poll again at once
+	Heartbeats []db.Heartbeat // of the servers that beat now (db.DB.ReadHeartbeats)
+	SCIMOn     bool
+	OIDC       db.OIDCConfig // the identity provider pending users sign in with, if set
+	Err        error
 }
 
 // level is how a status line reads: information, success or an error.

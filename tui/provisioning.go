@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"scimdesk/db"
 )
@@ -20,9 +22,8 @@ type provisioning struct {
 	width, height int
 	scroll        int // the first line shown, when the page is taller than the screen
 	scimOn, known bool
-	heartbeat     db.Heartbeat
-	beatOK        bool
-	usable        int // tokens that are active or expiring
+	beats         []db.Heartbeat // the servers that beat at the last poll
+	usable        int            // tokens that are active or expiring
 	tokensKnown   bool
 	tokensEver    int        // tokens in the database, whatever their state
 	expiring      []db.Token // tokens to rotate soon (db.ExpiringTokens), soonest first
@@ -66,7 +67,7 @@ func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
 	case pollMsg:
 		if msg.Err == nil {
 			p.scimOn, p.known = msg.SCIMOn, true
-			p.heartbeat, p.beatOK = msg.Heartbeat, msg.HeartbeatOK
+			p.beats = msg.Heartbeats
 			p.oidc = msg.OIDC
 			stale := p.onboard.At.IsZero() || touchesUsers(msg.Events) || p.d.now().Sub(p.onboard.At) > onboardingEvery
 			if stale && !p.onboardAsked {
@@ -161,7 +162,7 @@ func (p *provisioning) key(k tea.KeyPressMsg) tea.Cmd {
 
 // scimURL is the base URL the identity provider needs: from the server in this process,
 // else from the heartbeat of the one in another process.
-func (p *provisioning) scimURL() string { return scimURL(p.d, p.heartbeat, p.beatOK) }
+func (p *provisioning) scimURL() string { return scimURL(p.d, p.beats) }
 
 func (p *provisioning) View() string {
 	if p.confirm.open {
@@ -169,8 +170,10 @@ func (p *provisioning) View() string {
 	}
 	st := p.d.styles
 	now := p.d.now()
-	srv := serverState(p.d, p.heartbeat, p.beatOK, now)
+	srv := serverState(p.d, p.beats, now)
+	urls := scimURLs(p.d, p.beats)
 	url := p.scimURL()
+	servers := p.servers(now)
 	var lines []string
 	add := func(label, value string) { lines = append(lines, kv(st, label, value, p.width)...) }
 
@@ -182,9 +185,21 @@ func (p *provisioning) View() string {
 	default:
 		add("SCIM", st.Warn.Render("○ disabled")+st.Dim.Render(": SCIM requests get 403. Press e to enable."))
 	}
-	if url != "" {
+	switch {
+	case len(urls) == 1:
 		add("SCIM URL", st.Accent.Render(url)+"   "+st.Dim.Render("(c copies it)"))
-	} else {
+	case len(urls) > 1:
+		// Instances behind one load balancer share its URL: these do not, so the admin
+		// sees every one, with the server that gives it, and chooses.
+		for i, u := range urls {
+			label, note := "", st.Dim.Render(" ("+p.urlOf(u, servers)+")")
+			if i == 0 {
+				label, note = "SCIM URL", st.Dim.Render(" ("+p.urlOf(u, servers)+"; c copies it)")
+			}
+			add(label, st.Accent.Render(u)+note)
+		}
+		add("", st.Warn.Render("▲ the servers give different URLs: the identity provider needs the one that reaches them all (the same --public-url on each)"))
+	default:
 		add("SCIM URL", st.Dim.Render("unknown while no server runs for this database"))
 	}
 	if srv.up {
@@ -195,15 +210,22 @@ func (p *provisioning) View() string {
 	if strings.HasPrefix(url, "http://") {
 		add("", st.Warn.Render("▲ Okta needs HTTPS: --acme-domain, --tls-cert/--tls-key, or a proxy + --public-url"))
 	}
-	if c := urlCaveat(p.d, p.heartbeat, p.beatOK); c != "" {
+	if c := urlCaveat(p.d, p.beats); c != "" {
 		add("", st.Warn.Render("▲ "+c))
 	}
 	// After the URL's warnings, which are about the SCIM server above.
-	if line := sshLine(p.d, p.heartbeat, p.beatOK); line != "" {
-		add("SSH", line)
+	if len(servers) > 1 {
+		lines = append(lines, p.serverTable(servers, now)...)
+	}
+	for i, line := range sshLines(p.d, p.beats) {
+		label := ""
+		if i == 0 {
+			label = "SSH"
+		}
+		add(label, line)
 	}
 	add("Sign-in", p.signIn(st))
-	add("Requests", p.requests())
+	add("Requests", p.requests(servers))
 	add("Tokens", p.tokens())
 	if w := p.tokenRisk(now); w != "" {
 		add("", w)
@@ -255,22 +277,143 @@ func (p *provisioning) window(lines []string) []string {
 	return out
 }
 
-// requests is the server's traffic: how many, and the last one with its client, so the
-// admin sees Okta's "Test Connector Configuration" arrive.
-func (p *provisioning) requests() string {
+// servers are the heartbeats of the servers that serve this database: this process's
+// first (when it serves), then those in other processes, the longest running first.
+func (p *provisioning) servers(now time.Time) []db.Heartbeat {
+	var out []db.Heartbeat
+	if p.d.server != nil {
+		for _, h := range p.beats {
+			if ownBeat(p.d, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	return append(out, others(p.d, p.beats, now)...)
+}
+
+// urlOf names the servers that give url, for the list of URLs that disagree.
+func (p *provisioning) urlOf(url string, servers []db.Heartbeat) string {
+	var who []string
+	if p.d.server != nil && p.d.server.SCIMURL() == url {
+		who = append(who, "this process")
+	}
+	for _, h := range servers {
+		if !ownBeat(p.d, h) && strings.TrimRight(h.PublicURL, "/")+"/scim/v2" == url {
+			who = append(who, where(p.d, h))
+		}
+	}
+	return strings.Join(who, ", ")
+}
+
+// Widths of the server table's columns (the host and address take what is left).
+const (
+	colPID      = 7
+	colUptime   = 7
+	colRequests = 9
+	colLast     = 8
+	// serverTableFixed is the table's width without its host and address: the mark,
+	// the fixed columns and the spaces between all of them.
+	serverTableFixed = 2 + colPID + colUptime + colRequests + colLast + 6
+)
+
+// serverTable lists the servers of this database, one line each under a heading: host,
+// pid, listen address, uptime, requests served and the age of the last, with this
+// process's marked. Several servers are instances behind a load balancer; the admin sees
+// which of them take traffic. Lines are cut to the page's width, the host and address
+// first.
+func (p *provisioning) serverTable(servers []db.Heartbeat, now time.Time) []string {
 	st := p.d.styles
-	if !p.beatOK {
+	// The host and address columns are as wide as their longest, when they fit; else
+	// the address keeps what it needs up to all but 8 cells, and the host the rest. Both
+	// are cut in the middle: a port and the unique tail of a host name (a pod's) stay.
+	// Below 80 columns the uptime and last request's age go first, so that host and
+	// address stay readable.
+	room := p.width - labelWidth - serverTableFixed
+	times := room >= 24
+	if !times {
+		room += colUptime + colLast + 2
+	}
+	room = max(0, room)
+	hostW, addrW := len("host"), len("address")
+	for _, h := range servers {
+		hostW, addrW = max(hostW, ansi.StringWidth(clean(h.Host))), max(addrW, ansi.StringWidth(clean(h.Addr)))
+	}
+	if hostW+addrW > room {
+		addrW = min(addrW, max(room/2, room-8))
+		hostW = room - addrW
+	}
+	hostW, addrW = max(4, hostW), max(4, addrW)
+	row := func(mark, host, pid, addr, up, reqs, last string) string {
+		r := mark + fitMiddle(host, hostW) + " " + fit(pid, colPID, true) + "  " + fitMiddle(addr, addrW)
+		if times {
+			r += " " + fit(up, colUptime, true)
+		}
+		r += " " + fit(reqs, colRequests, true)
+		if times {
+			r += " " + fit(last, colLast, true)
+		}
+		return r
+	}
+	cut := func(s string) string { return ansi.Truncate(s, max(1, p.width), "…") }
+	head := st.Label.Render(fit("Servers", labelWidth, false)) + st.Dim.Render(row("  ", "host", "pid", "address", "up", "requests", "last req"))
+	lines := []string{cut(strings.TrimRight(head, " "))}
+	for _, h := range servers {
+		mark := "  "
+		if ownBeat(p.d, h) {
+			mark = "› "
+		}
+		host := clean(h.Host)
+		if host == "" {
+			host = "?"
+		}
+		line := strings.Repeat(" ", labelWidth) + row(mark, host, strconv.Itoa(h.PID), clean(h.Addr), uptime(now.Sub(h.Started)),
+			commas(int(h.Requests)), ago(now, h.LastRequest))
+		lines = append(lines, cut(strings.TrimRight(line, " ")))
+	}
+	if len(servers) > 0 && ownBeat(p.d, servers[0]) {
+		lines = append(lines, strings.Repeat(" ", labelWidth)+st.Dim.Render("› this process"))
+	}
+	return lines
+}
+
+// served is what servers served, together: the requests, and the last one with its client.
+type served struct {
+	requests int64
+	last     time.Time
+	agent    string
+}
+
+// traffic adds up what the servers of the heartbeats served.
+func traffic(servers []db.Heartbeat) served {
+	var s served
+	for _, h := range servers {
+		s.requests += h.Requests
+		if h.LastRequest.After(s.last) {
+			s.last, s.agent = h.LastRequest, h.LastUserAgent
+		}
+	}
+	return s
+}
+
+// requests is the servers' traffic: how many, and the last one with its client, so the
+// admin sees Okta's "Test Connector Configuration" arrive, whichever server it reached.
+func (p *provisioning) requests(servers []db.Heartbeat) string {
+	st := p.d.styles
+	if len(servers) == 0 {
 		if p.d.server != nil {
 			return "0 served" // the server writes its first heartbeat as it starts
 		}
 		return st.Dim.Render("— (no server is running)")
 	}
-	h := p.heartbeat
-	s := commas(int(h.Requests)) + " served"
-	if h.LastRequest.IsZero() {
+	t := traffic(servers)
+	s := commas(int(t.requests)) + " served"
+	if len(servers) > 1 {
+		s += " by " + strconv.Itoa(len(servers)) + " servers"
+	}
+	if t.last.IsZero() {
 		return s + st.Dim.Render(" · Okta's “Test Connector Configuration” shows here")
 	}
-	return s + " · last " + ago(p.d.now(), h.LastRequest) + " from " + st.Accent.Render(idpOf(h.LastUserAgent)) + st.Dim.Render(" ("+clean(h.LastUserAgent)+")")
+	return s + " · last " + ago(p.d.now(), t.last) + " from " + st.Accent.Render(idpOf(t.agent)) + st.Dim.Render(" ("+clean(t.agent)+")")
 }
 
 // tokens says whether there is a token to paste into the identity provider.

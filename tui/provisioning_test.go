@@ -64,7 +64,7 @@ func TestProvisioningShowsRequestsAndChecklist(t *testing.T) {
 	dp := testDeps(t, d, Options{AttachedPID: 4242})
 	ctx := context.Background()
 	now := time.Now()
-	err := d.WriteHeartbeat(ctx, db.Heartbeat{PID: 4242, Addr: "0.0.0.0:8443", TLS: true, PublicURL: "https://scim.example.com",
+	err := d.WriteHeartbeat(ctx, db.Heartbeat{Instance: "i4242", PID: 4242, Addr: "0.0.0.0:8443", TLS: true, PublicURL: "https://scim.example.com",
 		Started: now, Beat: now, Requests: 7, LastRequest: now, LastUserAgent: "Okta SCIM Client 1.0.0"})
 	if err != nil {
 		t.Fatal(err)
@@ -118,11 +118,13 @@ func TestProvisioningAttachedServerGone(t *testing.T) {
 	}
 }
 
+// A server whose beat went stale while its process still runs may hang: the line says
+// so, where one whose process is gone has stopped (above).
 func TestProvisioningAttachedServerHung(t *testing.T) {
 	d := testDB(t)
-	pid := os.Getpid() + 100000
+	pid := os.Getppid() // a process that runs (the one that started the test), not this one
 	old := time.Now().Add(-time.Minute)
-	if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{PID: pid, Addr: "127.0.0.1:1", Started: old, Beat: old}); err != nil {
+	if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{Instance: "hung", PID: pid, Addr: "127.0.0.1:1", Started: old, Beat: old}); err != nil {
 		t.Fatal(err)
 	}
 	dp := testDeps(t, d, Options{AttachedPID: pid})

@@ -91,7 +91,7 @@ func NewModel(ctx context.Context, o Options) (tea.Model, error) {
 func newDeps(ctx context.Context, o Options) *deps {
 	d := &deps{
 		ctx: ctx, server: o.Server, serverErr: o.ServerErr, attachedPID: o.AttachedPID,
-		logPath: o.LogPath, actor: o.Actor, remote: o.Remote, ssh: o.SSH, pid: os.Getpid(), downloadURL: o.DownloadURL,
+		logPath: o.LogPath, actor: o.Actor, remote: o.Remote, ssh: o.SSH, pid: os.Getpid(), host: db.ThisHost(), downloadURL: o.DownloadURL,
 		styles: newStyles(true), keys: newKeyMap(), now: time.Now,
 	}
 	if o.DB != nil {
@@ -174,16 +174,28 @@ func OSUser() string {
 	return string(name)
 }
 
-// sshLine is tab 1's line on the SSH console service: where it listens and the host key's
-// fingerprint, which admins compare with what ssh shows on first connect; "" without one.
-func sshLine(d *deps, h db.Heartbeat, beatOK bool) string {
-	addr, fp := d.ssh.Addr, d.ssh.Fingerprint
-	if fp == "" && d.server == nil && otherServerBeats(d, h, beatOK, d.now()) {
-		// Attached to a server in another process: its heartbeat names its SSH console.
-		addr, fp = h.SSHAddr, h.SSHHostKey
+// sshLines are tab 1's lines on the SSH console service: where it listens and the host
+// key's fingerprint, which admins compare with what ssh shows on first connect; one per
+// server with an SSH console when attached to several; none without one.
+func sshLines(d *deps, beats []db.Heartbeat) []string {
+	if d.ssh.Fingerprint != "" {
+		return []string{"console on " + d.ssh.Addr + " · host key " + d.ssh.Fingerprint}
 	}
-	if fp == "" {
-		return ""
+	if d.server != nil {
+		return nil
 	}
-	return "console on " + addr + " · host key " + fp
+	// Attached to servers in other processes: their heartbeats name their SSH consoles.
+	other := others(d, beats, d.now())
+	var lines []string
+	for _, h := range other {
+		if h.SSHHostKey == "" {
+			continue
+		}
+		line := "console on " + clean(h.SSHAddr) + " · host key " + clean(h.SSHHostKey)
+		if len(other) > 1 {
+			line = where(d, h) + ": " + line
+		}
+		lines = append(lines, line)
+	}
+	return lines
 }

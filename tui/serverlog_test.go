@@ -22,7 +22,7 @@ func TestFlowAttachedConsoleNamesTheServersLog(t *testing.T) {
 		t.Run(c.log, func(t *testing.T) {
 			d := testDB(t)
 			now := time.Now()
-			if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{PID: 4242, Addr: "127.0.0.1:8080", PublicURL: "https://scim.example.com",
+			if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{Instance: "i4242", PID: 4242, Addr: "127.0.0.1:8080", PublicURL: "https://scim.example.com",
 				Started: now, Beat: now, Log: c.log}); err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,7 @@ func TestFlowAttachedConsoleShowsTheServersSSH(t *testing.T) {
 	d := testDB(t)
 	now := time.Now()
 	const fp = "SHA256:lr4X8ZXb6q1C9/zJ3FCEfn8onB+ckz0eZ2EBEUFGCMI"
-	if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{PID: 4242, Addr: "127.0.0.1:8080", Started: now, Beat: now,
+	if err := d.WriteHeartbeat(context.Background(), db.Heartbeat{Instance: "i4242", PID: 4242, Addr: "127.0.0.1:8080", Started: now, Beat: now,
 		SSHAddr: "[::]:2222", SSHHostKey: fp}); err != nil {
 		t.Fatal(err)
 	}

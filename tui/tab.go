@@ -42,7 +42,7 @@ type store interface {
 	ListGroups(ctx context.Context, w db.Where, p db.Page) ([]db.Group, int, error)
 	EventsAfter(ctx context.Context, id int64, limit int) ([]db.Event, error)
 	EventsBefore(ctx context.Context, id int64, limit int) ([]db.Event, error)
-	ReadHeartbeat(ctx context.Context) (db.Heartbeat, error)
+	ReadHeartbeats(ctx context.Context) ([]db.Heartbeat, error)
 	IssueSetupCode(ctx context.Context, userID, purpose, actor string) (db.SetupCode, string, error)
 	SetupCodeOf(ctx context.Context, userID string) (db.SetupCode, error)
 	OIDCConfig(ctx context.Context) (db.OIDCConfig, error)
@@ -68,6 +68,7 @@ type deps struct {
 	ssh         SSHInfo
 	nudge       <-chan struct{} // the server's nudges to this console; nil without one
 	pid         int             // this process, to tell our own heartbeat from another server's
+	host        string          // this host (db.ThisHost), likewise
 	styles      *styles
 	keys        *keyMap
 	now         func() time.Time

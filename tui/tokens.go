@@ -28,10 +28,9 @@ type tokens struct {
 	replaced      db.Token // the token the new one replaces, when it came from a rotation
 	secret        string   // the new token's secret, while its screen is shown; then gone
 	confirm       confirm
-	lastRequests  int64        // the heartbeat's request count when the list was last read
-	selectID      string       // the token to select when the list is next read (a new one)
-	heartbeat     db.Heartbeat // for the SCIM URL shown beside a new secret
-	beatOK        bool
+	lastRequests  int64          // the servers' request count when the list was last read
+	selectID      string         // the token to select when the list is next read (a new one)
+	beats         []db.Heartbeat // for the SCIM URL shown beside a new secret
 }
 
 func newTokens(d *deps) *tokens {
@@ -114,17 +113,16 @@ func (t *tokens) Update(msg tea.Msg) tea.Cmd {
 		}
 		return tea.Batch(loadTokens(t.d), report(levelOK, "Token "+msg.ID+" revoked: the next request that presents it gets 401."))
 	case pollMsg:
-		// Token use is written with the server's heartbeat: read the list again when the
-		// server served requests or a token changed elsewhere (the CLI).
-		changed := msg.HeartbeatOK && msg.Heartbeat.Requests != t.lastRequests
+		// Token use is written with each server's heartbeat: read the list again when the
+		// servers served requests (or one stopped, having written its last uses) or a
+		// token changed elsewhere (the CLI).
+		served := traffic(msg.Heartbeats).requests
+		changed := msg.Err == nil && served != t.lastRequests
 		for _, e := range msg.Events {
 			changed = changed || strings.HasPrefix(e.Kind, "token.")
 		}
-		if msg.HeartbeatOK {
-			t.lastRequests = msg.Heartbeat.Requests
-		}
 		if msg.Err == nil {
-			t.heartbeat, t.beatOK = msg.Heartbeat, msg.HeartbeatOK
+			t.lastRequests, t.beats = served, msg.Heartbeats
 		}
 		// The first poll counts too: a token created or revoked between this tab's first
 		// read and that poll is only in its history.
@@ -172,7 +170,7 @@ func (t *tokens) key(k tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(k, km.Copy):
 			return copyText(t.d, "the secret", t.secret)
 		case key.Matches(k, km.CopyURL):
-			url := scimURL(t.d, t.heartbeat, t.beatOK)
+			url := scimURL(t.d, t.beats)
 			if url == "" {
 				return report(levelErr, "No SCIM URL to copy: no server is running for this database.")
 			}
@@ -375,7 +373,7 @@ func (t *tokens) secretView() string {
 	}
 	// The SCIM URL goes beside the secret: the identity provider needs both, and going to
 	// tab 1 for the URL would hide the secret for good.
-	url := scimURL(t.d, t.heartbeat, t.beatOK)
+	url := scimURL(t.d, t.beats)
 	urlLine := st.Accent.Render(url)
 	if url == "" {
 		urlLine = st.Dim.Render("unknown while no server runs for this database: the server's public URL + /scim/v2")

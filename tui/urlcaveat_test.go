@@ -49,7 +49,7 @@ func TestSetupCodeWarnsOfAnUnreachableURL(t *testing.T) {
 	dp := testDeps(t, d, Options{Server: srv})
 	s := &setupCode{d: dp}
 	s.show(setupCodeMsg{Code: db.SetupCode{UserName: "ada@example.com", Expires: time.Now().Add(time.Hour)}, Secret: "ABCDE-FGHIJ"},
-		scimURL(dp, db.Heartbeat{}, false), urlCaveat(dp, db.Heartbeat{}, false))
+		scimURL(dp, nil), urlCaveat(dp, nil))
 	v := plain(s.view(80))
 	joined := strings.ReplaceAll(v, "\n", "") // the warning wraps, at a hyphen too
 	if !strings.Contains(v, "scimdesk setup --server "+srv.BaseURL()) || !strings.Contains(joined, "loopback") || !strings.Contains(joined, "--public-url") {

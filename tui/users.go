@@ -27,9 +27,8 @@ type users struct {
 	detailID      string
 	confirm       confirm
 	code          setupCode
-	heartbeat     db.Heartbeat // for the server URL in the setup command
-	beatOK        bool
-	scimOn        bool // for what the empty list says
+	beats         []db.Heartbeat // for the server URL in the setup command
+	scimOn        bool           // for what the empty list says
 	scimKnown     bool
 	codes         map[string]codeStateMsg // the code each user holds, by user id, as last read
 	codeAsked     string                  // the user whose code is being read
@@ -181,7 +180,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 		if msg.Err != nil {
 			return reportErr("Issuing a setup code", msg.Err)
 		}
-		u.code.show(msg, scimURL(u.d, u.heartbeat, u.beatOK), urlCaveat(u.d, u.heartbeat, u.beatOK))
+		u.code.show(msg, scimURL(u.d, u.beats), urlCaveat(u.d, u.beats))
 		u.code.after = u.lastEventID
 		delete(u.codes, msg.Code.UserID)
 		if msg.Code.Purpose == db.PurposeRecover {
@@ -196,7 +195,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 		u.confirm.open = false
 	case pollMsg:
 		if msg.Err == nil {
-			u.heartbeat, u.beatOK = msg.Heartbeat, msg.HeartbeatOK
+			u.beats = msg.Heartbeats
 			u.scimOn, u.scimKnown = msg.SCIMOn, true
 		}
 		var cmds []tea.Cmd
