@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"scimdesk/internal/testpg"
 )
 
 var (
@@ -32,6 +34,7 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	testpg.Stop() // the PostgreSQL cluster the tests may have started
 	os.Exit(code)
 }
 

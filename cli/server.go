@@ -71,7 +71,8 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer d.Close()
-	if h, ok := liveServer(ctx, d); ok {
+	// One server per SQLite file; PostgreSQL is served by as many instances as wanted.
+	if h, ok := liveServer(ctx, d); ok && !d.Postgres() {
 		return fmt.Errorf("another scimdesk (pid %d) already serves this database on %s", h.PID, h.Addr)
 	}
 	out := io.Writer(os.Stderr) // journald or the container runtime caps it
@@ -123,6 +124,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 
 type consoleCmd struct {
 	serverFlags
+	Serve bool `help:"Also run a SCIM server instance in this console on a PostgreSQL database. (On a SQLite file the console serves whenever no other process does; on PostgreSQL it attaches to the instances that run as scimdesk serve, and serves nothing itself unless asked.)"`
 }
 
 func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
@@ -158,9 +160,18 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
-	if h, ok := liveServer(ctx, d); ok {
+	h, live := liveServer(ctx, d)
+	switch {
+	case d.Postgres() && !c.Serve:
+		if live {
+			opts.AttachedPID = h.PID
+		} else {
+			opts.ServerErr = errors.New("no scimdesk instance serves this PostgreSQL database: start one with scimdesk serve, " +
+				"or open the console with --serve to serve from here")
+		}
+	case live && !d.Postgres():
 		opts.AttachedPID = h.PID
-	} else {
+	default:
 		if err := svc.Listen(); err != nil {
 			// The console still opens, so the admin can manage tokens and read the log,
 			// and sees why the server is not running.
