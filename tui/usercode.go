@@ -24,10 +24,14 @@ type codeStateMsg struct {
 	// Invite is the user's latest emailed invitation, if Invited.
 	Invite  db.Invitation
 	Invited bool
+	// Gen is the users tab's codeGen when the read began: a read begun before the tab
+	// forgot what it knew (a change since) is older than what it may read next, and is
+	// dropped if it arrives late.
+	Gen int
 }
 
 // loadCode reads the code the user holds (live, used or dead).
-func loadCode(d *deps, userID string) tea.Cmd {
+func loadCode(d *deps, userID string, gen int) tea.Cmd {
 	return func() tea.Msg {
 		inv, ierr := d.store.LatestInvite(d.ctx, userID)
 		if errors.Is(ierr, db.ErrNotFound) {
@@ -38,7 +42,7 @@ func loadCode(d *deps, userID string) tea.Cmd {
 			err = nil
 		}
 		return codeStateMsg{UserID: userID, Code: c, Found: err == nil && !c.Created.IsZero(), Err: errors.Join(err, ierr),
-			Invite: inv, Invited: ierr == nil && inv.ID != 0}
+			Invite: inv, Invited: ierr == nil && inv.ID != 0, Gen: gen}
 	}
 }
 

@@ -31,6 +31,7 @@ type users struct {
 	scimOn        bool           // for what the empty list says
 	scimKnown     bool
 	codes         map[string]codeStateMsg // the code each user holds, by user id, as last read
+	codeGen       int                     // bumped whenever codes is forgotten (forgetCodes)
 	codeAsked     string                  // the user whose code is being read
 	lastEventID   int64                   // the newest audit event seen
 }
@@ -116,7 +117,7 @@ func (u *users) wantCode() tea.Cmd {
 		return nil
 	}
 	u.codeAsked = row.ID
-	return loadCode(u.d, row.ID)
+	return loadCode(u.d, row.ID, u.codeGen)
 }
 
 // showDetail opens (or, open, refreshes) the page of a user, with the code they hold.
@@ -144,6 +145,14 @@ func (u *users) showDetail(row db.User, refresh bool) {
 	u.detail.show(title, lines)
 }
 
+// forgetCodes drops what is known of users' codes and invitations (something changed),
+// and any read of them still on its way: its answer may predate the change.
+func (u *users) forgetCodes() {
+	clear(u.codes)
+	u.codeAsked = ""
+	u.codeGen++
+}
+
 func (u *users) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case usersMsg:
@@ -157,6 +166,9 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 		}
 		return cmd
 	case codeStateMsg:
+		if msg.Gen != u.codeGen {
+			return nil // read before what it knew was forgotten: a newer read is on its way
+		}
 		if u.codeAsked == msg.UserID {
 			u.codeAsked = ""
 		}
@@ -169,8 +181,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case invitedMsg:
-		clear(u.codes)
-		u.codeAsked = ""
+		u.forgetCodes()
 		return reportInvited(msg)
 	case debounceMsg:
 		if u.filter.settled(msg) {
@@ -182,7 +193,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 		}
 		u.code.show(msg, scimURL(u.d, u.beats), urlCaveat(u.d, u.beats))
 		u.code.after = u.lastEventID
-		delete(u.codes, msg.Code.UserID)
+		u.forgetCodes()
 		if msg.Code.Purpose == db.PurposeRecover {
 			return report(levelOK, "Recovery code issued. Hand it over now: it is shown only once.")
 		}
@@ -204,8 +215,7 @@ func (u *users) update(msg tea.Msg) tea.Cmd {
 			// A code issued, spent, or worn down by a wrong email (a failed attempt): what
 			// is known of codes may be stale.
 			if strings.HasPrefix(e.Kind, "user.") {
-				clear(u.codes)
-				u.codeAsked = ""
+				u.forgetCodes()
 			}
 			if u.code.shown() && u.code.finished.IsZero() && e.Outcome == db.OutcomeOK && e.Kind == keyEvent(u.code.code.Purpose) &&
 				e.Subject == u.code.code.UserName && e.ID > u.code.after {
