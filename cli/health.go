@@ -35,13 +35,17 @@ func (c *healthCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			return err
 		}
-		if err := isDatabase(dbPath); err != nil {
-			return err
+		if !db.IsPostgres(dbPath) {
+			if err := isDatabase(dbPath); err != nil {
+				return err
+			}
 		}
 		beats, err := db.ReadHeartbeatFile(ctx, dbPath)
+		// On PostgreSQL, Serving prefers an instance on this machine: the probe of a host
+		// asks its own instance.
 		h, live := db.Serving(beats, time.Now())
 		if err != nil || !live {
-			return fmt.Errorf("unhealthy: no server is serving %s (no fresh heartbeat)", dbPath)
+			return fmt.Errorf("unhealthy: no server is serving %s (no fresh heartbeat)", db.Redact(dbPath))
 		}
 		probe := "/healthz"
 		if c.Ready {

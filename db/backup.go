@@ -385,7 +385,17 @@ func inUseError(pid int) error {
 // ReadHeartbeatFile reads the fresh heartbeats of the database at path (as ReadHeartbeats)
 // without opening it as a scimdesk database: read only, no migration, no writer, no lock,
 // nothing created. For restore, and for probes that only need to find the server.
+//
+// A PostgreSQL URL is read the same way: one read-only connection, closed at once.
 func ReadHeartbeatFile(ctx context.Context, path string) ([]Heartbeat, error) {
+	if IsPostgres(path) {
+		c, err := openPostgres(path, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return readHeartbeats(ctx, c, time.Now())
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
