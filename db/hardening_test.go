@@ -195,26 +195,44 @@ func TestAdminWriteGetsThroughAFullSpeedWriter(t *testing.T) {
 
 // Opening a database that needs no migration writes nothing and takes no lock: admin
 // commands and read-only commands work while another process holds the write lock.
+//
+// On PostgreSQL the other process holds the instances' write lock (the advisory lock every
+// write transaction takes).
 func TestOpenUpToDateTakesNoLock(t *testing.T) {
-	d, path := openTest(t)
+	eachStore(t, testOpenUpToDateTakesNoLock)
+}
+
+func testOpenUpToDateTakesNoLock(t *testing.T, st store) {
+	d, path := st.open(t)
 	ctx := context.Background()
 	if _, _, err := d.CreateToken(ctx, "okta", 0, "test"); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
 
-	holder, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	tx, err := holder.Begin() // holds the write lock until the end of the test
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec(`UPDATE settings SET value = value`); err != nil {
-		t.Fatal(err)
+	if IsPostgres(path) {
+		holder, err := openPostgres(path, 1, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Close()
+		if _, err := holder.Exec(`SELECT pg_advisory_lock(?)`, pgLockKey); err != nil { // held by the pool's one connection
+			t.Fatal(err)
+		}
+	} else {
+		holder, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Close()
+		tx, err := holder.Begin() // holds the write lock until the end of the test
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.Exec(`UPDATE settings SET value = value`); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	octx, cancel := context.WithTimeout(ctx, 3*time.Second)
