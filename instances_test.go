@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -323,4 +324,53 @@ func TestInstanceKilledLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Errorf("%d users stored without a 201: more than the requests in flight at the kill", unacked)
 	}
 	t.Logf("%d creates acknowledged (%d by B, %d after the kill); %d stored", acked, ackedByB, afterKill, len(stored))
+}
+
+// TestMigrateStoreCommand moves a SQLite install to PostgreSQL with the real binary: the
+// copy serves the same token and users, the password in the URL is never printed, and a
+// second copy into the now non-empty database is refused.
+func TestMigrateStoreCommand(t *testing.T) {
+	dbPath := t.TempDir() + "/move.db"
+	createDB(t, dbPath)
+	run(t, "scim", "enable", "--db", dbPath)
+	token := strings.SplitN(run(t, "token", "create", "--db", dbPath, "--description", "okta"), "\n", 2)[0]
+	addr := freeAddr(t)
+	srv := startServe(t, dbPath, addr)
+	for i := range 3 {
+		if status, _ := scimCall(t, "POST", "http://"+addr+"/scim/v2/Users", token, fmt.Sprintf(`{"userName":"move%d@example.com"}`, i)); status != http.StatusCreated {
+			t.Fatalf("create: %d", status)
+		}
+	}
+	dsn := testpg.DSN(t)
+	// Trust authentication ignores the password; it is there to be kept out of the output.
+	withPassword := strings.Replace(dsn, "postgres://postgres@", "postgres://postgres:Hunter2-secret@", 1)
+	if withPassword == dsn {
+		t.Fatalf("cannot put a password into %s", dsn)
+	}
+	out, err := exec.Command(builtBinary(t), "migrate-store", "--from", dbPath, "--to", withPassword).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "serves") {
+		t.Fatalf("migrate-store while a server serves the source: %v\n%s", err, out)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	out, err = exec.Command(builtBinary(t), "migrate-store", "--from", dbPath, "--to", withPassword).CombinedOutput()
+	if err != nil {
+		t.Fatalf("migrate-store: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "Hunter2-secret") {
+		t.Errorf("migrate-store printed the database password:\n%s", out)
+	}
+	if !strings.Contains(string(out), "users") || !strings.Contains(string(out), "the same rows on both sides") {
+		t.Errorf("migrate-store said:\n%s", out)
+	}
+	out, err = exec.Command(builtBinary(t), "migrate-store", "--from", dbPath, "--to", withPassword).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not empty") || strings.Contains(string(out), "Hunter2-secret") {
+		t.Errorf("a second migrate-store into the same database: %v\n%s", err, out)
+	}
+	pgAddr := freeAddr(t)
+	startServe(t, dsn, pgAddr)
+	names := scimUsers(t, "http://"+pgAddr+"/scim/v2", token)
+	if len(names) != 3 {
+		t.Errorf("the PostgreSQL instance serves %d users with the old token, want 3", len(names))
+	}
 }
