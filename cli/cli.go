@@ -50,7 +50,7 @@ type CLI struct {
 // path is the database file the flags name, or the default one.
 func (g *Globals) path() (string, error) {
 	if g.DB != "" {
-		return g.DB, nil
+		return g.DB, db.CheckLocation(g.DB)
 	}
 	return db.DefaultPath()
 }

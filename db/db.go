@@ -126,6 +126,9 @@ func Open(ctx context.Context, path string, opt ...Option) (*DB, error) {
 	if IsPostgres(path) {
 		return openPostgresDB(ctx, path, o)
 	}
+	if err := CheckLocation(path); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database directory: %w", err)
 	}

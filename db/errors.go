@@ -2,8 +2,11 @@ package db
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,6 +19,11 @@ var ErrNotFound = errors.New("not found")
 
 // ErrConflict means a write would break a uniqueness rule (userName, group displayName).
 var ErrConflict = errors.New("conflict")
+
+// ErrUnavailable means the database server cannot be reached or refuses connections now
+// (PostgreSQL down, restarting, failing over, or out of connections). Nothing was changed;
+// the request is worth retrying shortly.
+var ErrUnavailable = errors.New("the database cannot be reached")
 
 // ErrBusy means the database stayed locked by another process for longer than the busy
 // timeout. It is worth retrying, and worth telling the admin about.
@@ -31,7 +39,21 @@ func mapErr(err error) error {
 		return ErrNotFound
 	}
 	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
+		// The connection failed or could not be made: PostgreSQL is down, restarting or
+		// failing over, or the network between is. (SQLite has no connection to lose.)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shut down, crashed, not accepting connections yet
+			pe.Code == "53300": // too many connections
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
 		switch pe.Code {
 		case "23505": // unique_violation
 			return fmt.Errorf("%w: %s", ErrConflict, pe.ConstraintName)

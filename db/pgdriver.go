@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,9 +23,9 @@ import (
 // dsn whose statements are rewritten by pgConn. A readOnly pool's transactions cannot
 // write, like SQLite's query_only readers.
 func openPostgres(dsn string, n int, readOnly bool) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parsePostgres(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("PostgreSQL connection string %s: %w", Redact(dsn), errors.Unwrap(err))
+		return nil, err
 	}
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > pgConnectTimeout {
 		cfg.ConnectTimeout = pgConnectTimeout
@@ -37,6 +37,32 @@ func openPostgres(dsn string, n int, readOnly bool) (*sql.DB, error) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	return db, nil
+}
+
+// parsePostgres reads a postgres:// URL into pgx's configuration. The scheme may be in
+// any case (URL schemes are case-insensitive; pgx takes only lower case), and an error
+// never shows the password.
+func parsePostgres(dsn string) (*pgx.ConnConfig, error) {
+	if scheme, rest, ok := strings.Cut(dsn, "://"); ok {
+		dsn = strings.ToLower(scheme) + "://" + rest
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		msg := err.Error()
+		if u, perr := url.Parse(dsn); perr == nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			}
+			if pw := u.Query().Get("password"); pw != "" {
+				msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			}
+		}
+		if i := strings.LastIndex(msg, "`: "); i >= 0 { // pgx repeats the URL; the caller names it
+			msg = msg[i+3:]
+		}
+		return nil, fmt.Errorf("invalid PostgreSQL URL: %s", msg)
+	}
+	return cfg, nil
 }
 
 // pgConnector hands database/sql connections that rebind placeholders.

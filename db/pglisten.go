@@ -32,7 +32,8 @@ const authAckWait = 3 * time.Second
 type pgListener struct {
 	d       *DB
 	dsn     string
-	healthy atomic.Bool // listening now: auth changes of other instances reach this process
+	healthy atomic.Bool   // listening now: auth changes of other instances reach this process
+	pid     atomic.Uint32 // the listening connection's backend pid (0: not connected)
 
 	mu   sync.Mutex
 	acks map[string]map[uint32]bool // nonce -> backend pids that acknowledged it
@@ -73,7 +74,7 @@ func (l *pgListener) run() {
 
 // listen connects, listens, and handles notifications until the connection fails.
 func (l *pgListener) listen(ctx context.Context) error {
-	cfg, err := pgx.ParseConfig(l.dsn)
+	cfg, err := parsePostgres(l.dsn)
 	if err != nil {
 		return err
 	}
@@ -91,6 +92,8 @@ func (l *pgListener) listen(ctx context.Context) error {
 			return err
 		}
 	}
+	l.pid.Store(conn.PgConn().PID())
+	defer l.pid.Store(0)
 	// Whatever changed while this process was not listening is unknown: start afresh.
 	l.d.authLocal.Add(1)
 	l.healthy.Store(true)
@@ -136,9 +139,12 @@ func newAuthNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// awaitAuthAcks waits until every instance listening on the database now has dropped its
-// auth cache after the change notified as nonce (committed before this is called).
-func (d *DB) awaitAuthAcks(ctx context.Context, nonce string) {
+// awaitAuthAcks waits until every other process that was listening on the database when
+// the change notified as nonce committed has dropped its auth cache. Not waited for:
+// this process (its writer dropped its own cache), a listener that connected after the
+// commit (it starts with an empty cache), and one whose process has ended meanwhile (it
+// leaves pg_stat_activity, which is asked again while waiting).
+func (d *DB) awaitAuthAcks(ctx context.Context, nonce string, committed time.Time) {
 	l := d.listen
 	if l == nil {
 		return
@@ -150,23 +156,33 @@ func (d *DB) awaitAuthAcks(ctx context.Context, nonce string) {
 	}()
 	ctx, cancel := context.WithTimeout(ctx, authAckWait)
 	defer cancel()
-	rows, err := d.rc.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = ?`, listenerAppName)
+	listeners := func() (map[uint32]bool, error) {
+		rows, err := d.rc.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+			AND application_name = ? AND backend_start < ?`, listenerAppName, committed)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := map[uint32]bool{}
+		for rows.Next() {
+			var pid int64
+			if rows.Scan(&pid) == nil && uint32(pid) != l.pid.Load() {
+				out[uint32(pid)] = true
+			}
+		}
+		return out, rows.Err()
+	}
+	want, err := listeners()
 	if err != nil {
 		d.opts.log.Warn("cannot tell which instances must drop their authentication cache; they will within their cache lifetime", "err", err, "within", authCacheTTL)
 		return
 	}
-	var want []uint32
-	for rows.Next() {
-		var pid int64
-		if rows.Scan(&pid) == nil {
-			want = append(want, uint32(pid))
-		}
-	}
-	rows.Close()
+	recheck := time.NewTicker(100 * time.Millisecond)
+	defer recheck.Stop()
 	for {
 		l.mu.Lock()
 		missing := 0
-		for _, pid := range want {
+		for pid := range want {
 			if !l.acks[nonce][pid] {
 				missing++
 			}
@@ -178,6 +194,15 @@ func (d *DB) awaitAuthAcks(ctx context.Context, nonce string) {
 		}
 		select {
 		case <-seen:
+		case <-recheck.C:
+			// A listener whose process has ended leaves; it has no cache left to drop.
+			if now, err := listeners(); err == nil {
+				for pid := range want {
+					if !now[pid] {
+						delete(want, pid)
+					}
+				}
+			}
 		case <-ctx.Done():
 			d.opts.log.Warn("instances did not confirm an authentication change in time; they apply it within their cache lifetime",
 				slog.Int("unconfirmed", missing), slog.Duration("within", authCacheTTL))

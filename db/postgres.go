@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -19,6 +20,30 @@ import (
 func IsPostgres(location string) bool {
 	l := strings.ToLower(location)
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// libpqKeywords begins a libpq key=value connection string ("host=db user=scim ..."),
+// which is not a file name either.
+var libpqKeywords = regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=`)
+
+// CheckLocation refuses a --db value that is neither a postgres:// URL nor plausibly a
+// file: a mistyped scheme (postgress://, pg://) or a libpq key=value string would
+// otherwise become a new SQLite file named after it, and every command would report
+// success on that. The error never repeats the value (it may hold a password).
+func CheckLocation(location string) error {
+	if IsPostgres(location) {
+		return nil
+	}
+	if scheme, _, ok := strings.Cut(location, "://"); ok && !strings.ContainsAny(scheme, "/\\") {
+		return fmt.Errorf("--db: %q is not a database scheme scimdesk knows: give a file path or a postgres:// URL", scheme+"://")
+	}
+	if libpqKeywords.MatchString(location) {
+		return errors.New("--db: give PostgreSQL as a URL (postgres://user@host/dbname?sslmode=verify-full), not as key=value pairs")
+	}
+	if strings.HasPrefix(strings.ToLower(location), "postgres:") || strings.HasPrefix(strings.ToLower(location), "postgresql:") {
+		return errors.New("--db: a PostgreSQL URL begins postgres:// (postgres://user@host/dbname)")
+	}
+	return nil
 }
 
 // Postgres reports whether d is a PostgreSQL database. Only what is about files needs to
@@ -99,7 +124,7 @@ func openPostgresDB(ctx context.Context, dsn string, o options) (*DB, error) {
 	cancel()
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("cannot reach the PostgreSQL database %s: %w", shown, mapErr(err))
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", mapErr(err))
 	}
 	if o.onlyExisting {
 		applied, err := appliedMigrations(ctx, w, true)

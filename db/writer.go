@@ -47,8 +47,10 @@ type writeReq struct {
 	budget time.Duration // 0: the database's write budget
 
 	// authNonce is set by the writer, before done, when the write changed authentication
-	// on PostgreSQL: the submitter then waits for every instance to drop its cache.
+	// on PostgreSQL: the submitter then waits for every instance to drop its cache. committed
+	// is the server's time as the batch began (before its commit).
 	authNonce string
+	committed time.Time
 }
 
 // writeBudget is one write's allowance of writer time.
@@ -119,7 +121,7 @@ func (d *DB) submit(ctx context.Context, queue chan *writeReq, req *writeReq) er
 	}
 	err := <-req.done
 	if err == nil && req.authNonce != "" {
-		d.awaitAuthAcks(context.WithoutCancel(ctx), req.authNonce)
+		d.awaitAuthAcks(context.WithoutCancel(ctx), req.authNonce, req.committed)
 	}
 	return err
 }
@@ -320,9 +322,9 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			broken = mapErr(err)
 		}
 	}
-	nonce := ""
+	nonce, began := "", time.Time{}
 	if broken == nil && d.pg {
-		broken = d.notifyCommit(sqlTx, authChanged[:ran], &nonce)
+		broken = d.notifyCommit(sqlTx, authChanged[:ran], &nonce, &began)
 	}
 	committed := false
 	if broken != nil {
@@ -353,7 +355,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 		}
 		for i, r := range batch[:ran] {
 			if authChanged[i] && nonce != "" {
-				r.authNonce = nonce
+				r.authNonce, r.committed = nonce, began
 			}
 		}
 		d.changes.publish()
@@ -368,7 +370,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 // notifyCommit queues, in a PostgreSQL batch about to commit, the notifications the
 // other instances act on at its commit: a change of any kind, and, when a write of the
 // batch changed authentication, an auth change named by a fresh nonce.
-func (d *DB) notifyCommit(sqlTx *sql.Tx, authChanged []bool, nonce *string) error {
+func (d *DB) notifyCommit(sqlTx *sql.Tx, authChanged []bool, nonce *string, began *time.Time) error {
 	ctx := context.Background()
 	if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify(?, '')`, chanChange); err != nil {
 		return mapErr(err)
@@ -377,6 +379,11 @@ func (d *DB) notifyCommit(sqlTx *sql.Tx, authChanged []bool, nonce *string) erro
 		if changed {
 			*nonce = newAuthNonce()
 			if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, chanAuth, *nonce); err != nil {
+				return mapErr(err)
+			}
+			// The server's clock at the transaction's start: listeners connected later
+			// start with an empty cache and need not confirm (awaitAuthAcks).
+			if err := sqlTx.QueryRowContext(ctx, `SELECT now()`).Scan(began); err != nil {
 				return mapErr(err)
 			}
 			break

@@ -185,9 +185,17 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
+// retryAfterSeconds is the Retry-After of a 503: the database was busy or unreachable, or a
+// write too large; a few seconds is enough for the first two.
+const retryAfterSeconds = "5"
+
 func writeError(w http.ResponseWriter, e *Error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimdesk"`)
+	}
+	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Okta and Entra retry a 503; saying when spares the server a stampede.
+		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	writeJSON(w, e.Status, e.body())
 }
@@ -281,6 +289,8 @@ func storeErr(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("the request needed more than %s of database time and was rolled back; send smaller requests", db.DefaultWriteBudget)}
 	case errors.Is(err, db.ErrBusy):
 		return &Error{Status: http.StatusServiceUnavailable, Detail: "the database is busy; try again"}
+	case errors.Is(err, db.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Detail: "the database cannot be reached right now; try again"}
 	}
 	return errInternal
 }
