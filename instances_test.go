@@ -367,6 +367,9 @@ func TestMigrateStoreCommand(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "not empty") || strings.Contains(string(out), "Hunter2-secret") {
 		t.Errorf("a second migrate-store into the same database: %v\n%s", err, out)
 	}
+	if status := run(t, "scim", "status", "--db", dbPath); !strings.Contains(status, "disabled") {
+		t.Errorf("SCIM on the moved SQLite file after migrate-store:\n%s", status)
+	}
 	pgAddr := freeAddr(t)
 	startServe(t, dsn, pgAddr)
 	names := scimUsers(t, "http://"+pgAddr+"/scim/v2", token)

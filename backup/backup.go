@@ -66,9 +66,9 @@ func (s Schedule) Run(ctx context.Context, d *db.DB, log *slog.Logger) {
 		log.Error("scheduled backups are off: cannot create the backup directory", "dir", s.Dir, "err", err)
 		return
 	}
-	s.removePartials(d.Path(), log)
+	s.removePartials(d.LocalPath(), log)
 	next := time.Now()
-	if files, err := s.List(d.Path()); err != nil {
+	if files, err := s.List(d.LocalPath()); err != nil {
 		log.Error("backup: cannot read the backup directory", "dir", s.Dir, "err", err)
 	} else if len(files) > 0 {
 		next = files[len(files)-1].At.Add(s.Every)
@@ -97,7 +97,7 @@ func (s Schedule) Run(ctx context.Context, d *db.DB, log *slog.Logger) {
 // Take writes one backup of d named by now, then removes the schedule's backups beyond the
 // newest s.Keep. Both are logged.
 func (s Schedule) Take(ctx context.Context, d *db.DB, now time.Time, log *slog.Logger) (db.BackupInfo, error) {
-	n := namesFor(d.Path())
+	n := namesFor(d.LocalPath())
 	path := filepath.Join(s.Dir, n.prefix+now.UTC().Format(stampLayout)+".db")
 	start := time.Now()
 	info, err := d.Backup(ctx, path)
@@ -108,7 +108,7 @@ func (s Schedule) Take(ctx context.Context, d *db.DB, now time.Time, log *slog.L
 	}
 	log.Info("backup written", "path", path, "bytes", info.Size, "users", info.Users, "groups", info.Groups,
 		"took", took.Round(time.Millisecond).String())
-	s.prune(d.Path(), log)
+	s.prune(d.LocalPath(), log)
 	return info, nil
 }
 

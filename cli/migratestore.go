@@ -41,11 +41,11 @@ func (c *migrateStoreCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer to.Close()
-	fmt.Printf("Copying %s to %s …\n", from.Path(), to.Path())
 	rep, err := db.CopyStore(ctx, from, to, true)
 	if err != nil {
 		return fmt.Errorf("migrate-store: %w", err)
 	}
+	fmt.Printf("Copied %s to %s:\n", from.Path(), to.Path())
 	tables := make([]string, 0, len(rep.Rows))
 	for t := range rep.Rows {
 		tables = append(tables, t)
@@ -54,7 +54,16 @@ func (c *migrateStoreCmd) Run(ctx context.Context, g *Globals) error {
 	for _, t := range tables {
 		fmt.Printf("  %-18s %8d rows\n", t, rep.Rows[t])
 	}
-	fmt.Printf("Copied and checked in %s: the same rows on both sides (SHA-256 %s).\n", rep.Took.Round(time.Millisecond), rep.Checksum[:16])
-	fmt.Printf("Next: serve the new database (--db or SCIMDESK_DB=%s). %s itself is unchanged.\n", to.Path(), from.Path())
+	fmt.Printf("Checked in %s: the same rows on both sides (SHA-256 %s).\n", rep.Took.Round(time.Millisecond), rep.Checksum[:16])
+	// The old database keeps its tokens: a server started on it by mistake would go on
+	// taking the identity provider's writes, and the two would drift apart. SCIM off there
+	// makes such a server answer 403 instead (the copy keeps the switch as it was).
+	if on, err := from.SCIMEnabled(ctx); err == nil && on {
+		if err := from.SetSCIMEnabled(ctx, false, actor()+" (migrate-store to "+to.Path()+")"); err != nil {
+			return fmt.Errorf("the copy is complete, but switching SCIM off on %s failed: %w; switch it off there before serving the copy", from.Path(), err)
+		}
+		fmt.Printf("SCIM is now off on %s, so that a server started on it by mistake refuses the identity provider (scim enable there undoes it).\n", from.Path())
+	}
+	fmt.Println("Next: serve the new database: --db (or SCIMDESK_DB) set to the URL you gave --to.")
 	return nil
 }

@@ -136,6 +136,9 @@ func (c *consoleCmd) Run(ctx context.Context, g *Globals) error {
 	logPath := c.LogFile
 	if logPath == "" {
 		logPath = filepath.Join(filepath.Dir(d.LocalPath()), "scimdesk.log")
+		if d.Postgres() { // one data directory holds the logs of every database this machine reaches
+			logPath = d.LocalPath() + ".log"
+		}
 	}
 	f, err := logfile.Open(logPath, logfile.DefaultMaxBytes, logfile.DefaultFiles)
 	if err != nil {

@@ -148,7 +148,7 @@ func (d *DB) backupToFile(ctx context.Context, path string) error {
 		}
 	}
 	// Open made the files that live beside a database in use; a backup has none.
-	for _, side := range []string{CodeKeySuffix, "-admin", servingLockSuffix, "-wal", "-shm"} {
+	for _, side := range []string{CodeKeySuffix, "-admin", servingLockSuffix, authGenSuffix, "-wal", "-shm"} {
 		os.Remove(path + side)
 	}
 	if err != nil {

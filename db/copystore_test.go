@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,7 +178,7 @@ func TestBackupOfPostgresIsASQLiteFile(t *testing.T) {
 	if _, err := Verify(ctx, to); err != nil {
 		t.Fatalf("verify the backup: %v", err)
 	}
-	for _, side := range []string{CodeKeySuffix, "-admin", servingLockSuffix, "-wal", "-shm"} {
+	for _, side := range []string{CodeKeySuffix, "-admin", servingLockSuffix, authGenSuffix, "-wal", "-shm"} {
 		if _, err := os.Stat(to + side); err == nil {
 			t.Errorf("the backup left %s beside it", filepath.Base(to+side))
 		}
@@ -194,5 +195,33 @@ func TestBackupOfPostgresIsASQLiteFile(t *testing.T) {
 	got, err := b.Checksum(ctx)
 	if err != nil || got.Checksum != want.Checksum {
 		t.Errorf("the backup sums to %v (%v), the database to %s", got.Checksum, err, want.Checksum)
+	}
+}
+
+// TestPostgresSchemaOfAnotherApplicationIsRefused: a database whose schema holds another
+// application's tables is not turned into scimdesk's, and nothing is created in it.
+func TestPostgresSchemaOfAnotherApplicationIsRefused(t *testing.T) {
+	ctx := context.Background()
+	dsn := testpg.DSN(t)
+	other, err := openPostgres(dsn, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`CREATE TABLE payroll (employee TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(ctx, dsn)
+	if err == nil {
+		d.Close()
+		t.Fatal("opened a database holding another application's table")
+	}
+	if !errors.Is(err, ErrNotDatabase) || !strings.Contains(err.Error(), "payroll") {
+		t.Errorf("error %v, want ErrNotDatabase naming payroll", err)
+	}
+	var n int
+	other.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name <> 'migrations'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d tables in the schema after the refusal, want only payroll", n)
 	}
 }

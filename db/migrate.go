@@ -59,6 +59,11 @@ func (d *DB) migrate(ctx context.Context) error {
 	if len(applied) == len(names) {
 		return nil
 	}
+	if d.pg && len(applied) == 0 {
+		if err := d.schemaIsOurs(ctx); err != nil {
+			return err
+		}
+	}
 	// Inside the write, which on PostgreSQL holds the instances' write lock: two instances
 	// starting together would otherwise race to create the table (and one would fail).
 	createTable := func(tx *Tx) error {
@@ -93,6 +98,31 @@ func (d *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// schemaIsOurs refuses to create scimdesk's tables in a PostgreSQL schema that already
+// holds other tables: another application's users or settings table would clash, or,
+// worse, not clash and mix with scimdesk's.
+func (d *DB) schemaIsOurs(ctx context.Context) error {
+	rows, err := d.w.QueryContext(ctx, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_name <> 'migrations' ORDER BY table_name LIMIT 6`)
+	if err != nil {
+		return fmt.Errorf("read the database's tables: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			names = append(names, n)
+		}
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%w: the database already holds tables of another application (%s): give scimdesk a database of its own, "+
+			"or a schema of its own (add ?search_path=scimdesk to the URL after CREATE SCHEMA scimdesk)",
+			ErrNotDatabase, strings.Join(names, ", "))
+	}
+	return rows.Err()
 }
 
 // migrationNames are the embedded migrations, in the order they apply.

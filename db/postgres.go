@@ -134,7 +134,7 @@ func openPostgresDB(ctx context.Context, dsn string, o options) (*DB, error) {
 		}
 		if len(applied) == 0 {
 			w.Close()
-			return nil, fmt.Errorf("%w: %s has no scimdesk schema yet (`scimdesk serve` or the console creates it on first run)", ErrNotDatabase, shown)
+			return nil, fmt.Errorf("%w: it has no scimdesk tables yet (`scimdesk serve` or the console creates them on first run)", ErrNotDatabase)
 		}
 	}
 	d := &DB{path: shown, pg: true, opts: o, w: w, wc: newStmtCache(w, true),
