@@ -63,6 +63,9 @@ func (l *pgListener) run() {
 			return
 		}
 		l.d.opts.log.Warn("PostgreSQL change listener lost; authentication reads the database until it is back", "err", err)
+		// A console reads again now, and finds out whether the database is out of reach,
+		// instead of showing the last state it read until its next tick.
+		l.d.changes.publish()
 		select {
 		case <-ctx.Done():
 			return

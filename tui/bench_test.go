@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"scimdesk/internal/testpg"
 	"context"
 	"fmt"
 	"os"
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) {
 	if bigDir != "" {
 		os.RemoveAll(bigDir)
 	}
+	testpg.Stop() // the PostgreSQL cluster the tests may have started
 	os.Exit(code)
 }
 

@@ -18,6 +18,7 @@ import (
 // provisioning is tab 1: the SCIM switch, the URL to paste into the identity provider,
 // the server's state and traffic, and what to type into Okta.
 type provisioning struct {
+	readErr       error // the last read of the database failed (nil once one works again)
 	d             *deps
 	width, height int
 	scroll        int // the first line shown, when the page is taller than the screen
@@ -65,6 +66,7 @@ func (p *provisioning) KeyMap() help.KeyMap {
 func (p *provisioning) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case pollMsg:
+		p.readErr = msg.Err
 		if msg.Err == nil {
 			p.scimOn, p.known = msg.SCIMOn, true
 			p.beats = msg.Heartbeats
@@ -202,9 +204,15 @@ func (p *provisioning) View() string {
 	default:
 		add("SCIM URL", st.Dim.Render("unknown while no server runs for this database"))
 	}
-	if srv.up {
+	switch {
+	case p.readErr != nil:
+		// The heartbeats cannot be read either: the database, not the servers, is what is
+		// known to fail (PostgreSQL down or out of reach). What the tab shows is as it was.
+		add("Database", st.Fail.Render("✗ cannot read it: "+clean(p.readErr.Error())))
+		add("", st.Dim.Render("what this tab shows is from the last successful read; the servers' state is unknown until it works again"))
+	case srv.up:
 		add("Server", srv.summary)
-	} else {
+	default:
 		add("Server", st.Fail.Render("✗ "+srv.summary))
 	}
 	if strings.HasPrefix(url, "http://") {
