@@ -1,12 +1,12 @@
 package tui
 
 import (
-	"scimdesk/internal/testpg"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"scimdesk/internal/testpg"
 	"sync"
 	"testing"
 
