@@ -71,7 +71,20 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fmt.Printf("SCIM:     %s\n", state)
 	if h, ok := liveServer(ctx, d); ok {
-		fmt.Printf("SCIM URL: %s/scim/v2\nServer:   pid %d on %s, %d requests served\n", termsafe.Clean(h.PublicURL), h.PID, termsafe.Clean(h.Addr), h.Requests)
+		fmt.Printf("SCIM URL: %s/scim/v2\n", termsafe.Clean(h.PublicURL))
+		// Every live instance (several on PostgreSQL), the one found first at its head.
+		beats, _ := d.ReadHeartbeats(ctx)
+		label := "Server:  "
+		if len(beats) > 1 {
+			label = "Servers: "
+		}
+		for _, b := range beats {
+			if !b.Live(now) {
+				continue
+			}
+			fmt.Printf("%s pid %d on %s %s, %d requests served\n", label, b.PID, termsafe.Clean(b.Host), termsafe.Clean(b.Addr), b.Requests)
+			label = "         "
+		}
 		if caveat := publicurl.Caveat(h.PublicURL, h.Addr); caveat != "" {
 			fmt.Printf("Warning:  %s\n", termsafe.Clean(caveat))
 		}

@@ -139,7 +139,7 @@ func onboardingLine(st *styles, c db.OnboardingCounts) string {
 	}
 	s := plural(c.Pending, "user", "users") + ": " +
 		st.Warn.Render(commas(c.NothingOut)+" with nothing out") + " · " +
-		commas(c.CodesOut) + " codes out · " + commas(c.Expired) + " expired"
+		plural(c.CodesOut, "code", "codes") + " out · " + commas(c.Expired) + " expired"
 	if c.Queued > 0 {
 		s += " · " + commas(c.Queued) + " invitations queued"
 	}

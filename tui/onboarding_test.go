@@ -34,13 +34,13 @@ func TestFlowOnboardingState(t *testing.T) {
 
 	dp := testDeps(t, w.d, Options{Server: w.srv, DownloadURL: "https://downloads.example.com/scimdesk"})
 	s := startTerm(t, newApp(dp), 160, 40)
-	s.waitScreen("Pending   5 users: 4 with nothing out · 1 codes out · 1 expired · m emails them codes")
+	s.waitScreen("Pending   5 users: 4 with nothing out · 1 code out · 1 expired · m emails them codes")
 
 	s.keys("m")
 	s.waitScreen("Email setup codes to 4 pending users with nothing out?")
 	s.keys("y")
 	s.waitScreen("3 invitations queued", "1 pending user has no email address")
-	s.waitScreen("5 users: 1 with nothing out · 1 codes out · 1 expired · 3 invitations queued")
+	s.waitScreen("5 users: 1 with nothing out · 1 code out · 1 expired · 3 invitations queued")
 	if inv, err := w.d.LatestInvite(ctx, "id-carol"); err == nil {
 		t.Fatalf("carol, without an address, got an invitation: %+v", inv)
 	}
