@@ -322,9 +322,9 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			broken = mapErr(err)
 		}
 	}
-	nonce, began := "", time.Time{}
+	nonce, serverNow := "", time.Time{}
 	if broken == nil && d.pg {
-		broken = d.notifyCommit(sqlTx, authChanged[:ran], &nonce, &began)
+		broken = d.notifyCommit(sqlTx, authChanged[:ran], &nonce, &serverNow)
 	}
 	committed := false
 	if broken != nil {
@@ -355,7 +355,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 		}
 		for i, r := range batch[:ran] {
 			if authChanged[i] && nonce != "" {
-				r.authNonce, r.committed = nonce, began
+				r.authNonce, r.committed = nonce, serverNow
 			}
 		}
 		d.changes.publish()
