@@ -221,6 +221,15 @@ func (tx *Tx) DeleteUser(ctx context.Context, id string) error {
 // then, a chunk at a time (EachUser).
 func listUsersSQL(w Where, p Page, pg bool) (countSQL, pageSQL string, pageArgs []any) {
 	suffix, args := p.suffix("u.seq")
+	if pg && p.Few {
+		// PostgreSQL plans a statement with parameters afresh on each run until a generic
+		// plan looks no costlier, and LIMIT and OFFSET as parameters keep it looking
+		// costlier: the lookup Okta sends before every create was planned on every call (most
+		// of its time). As constants (integers from the server, never from the filter) its
+		// plan is reused.
+		suffix = strings.Replace(suffix, "LIMIT ? OFFSET ?", fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, max(p.Offset, 0)), 1)
+		args = nil
+	}
 	countSQL = "SELECT count(*) FROM users u" + w.clause()
 	pageArgs = append(append([]any{}, w.Args...), args...)
 	if p.Few {

@@ -258,12 +258,6 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	ctx := context.Background()
 	began := time.Now()
 	sqlTx, err := d.w.BeginTx(ctx, nil)
-	if err == nil && d.pg {
-		// The instances' write lock (see pgLockKey), held until this commit or rollback.
-		if _, err = sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, pgLockKey); err != nil {
-			sqlTx.Rollback()
-		}
-	}
 	if err != nil {
 		for i := range results {
 			results[i] = mapErr(err)
@@ -274,6 +268,18 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	var missing []string
 	broken := error(nil)
 	authChanged := make([]bool, len(batch))
+	// Each write runs inside a savepoint, so that one that fails is undone alone. The
+	// savepoint statements are sent as few times as they can be (on PostgreSQL each is a
+	// round trip to another process): the first write's comes with the batch's opening
+	// statements; after a write that failed, the savepoint it was rolled back to serves the
+	// next one; after one that succeeded, one exchange releases it and sets the next; the
+	// last is released by the commit.
+	const (
+		spNone  = iota // no savepoint yet
+		spClean        // a savepoint at the current state
+		spDirty        // a savepoint with a successful write after it
+	)
+	sp := spNone
 	for i, r := range batch {
 		if broken != nil {
 			results[i] = broken
@@ -287,10 +293,26 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			results[i] = err // its caller has gone before it started: nothing to do
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-			broken = mapErr(err)
-			results[i] = broken
-			continue
+		set := ""
+		switch sp {
+		case spNone:
+			set = "SAVEPOINT w"
+			if d.pg {
+				// The instances' write lock (see pgLockKey), held until the commit or
+				// rollback; and the change every listener hears of at the commit (a batch
+				// rolled back notifies nobody).
+				set = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d); SELECT pg_notify('%s', ''); SAVEPOINT w", pgLockKey, chanChange)
+			}
+		case spDirty:
+			set = "RELEASE w; SAVEPOINT w"
+		}
+		if set != "" {
+			if _, err := sqlTx.ExecContext(ctx, set); err != nil {
+				broken = mapErr(err)
+				results[i] = broken
+				continue
+			}
+			sp = spClean
 		}
 		allowed := d.opts.writeBudget
 		if r.budget > 0 {
@@ -317,10 +339,9 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
 				broken = mapErr(rerr) // the transaction's state is unknown: fail the rest
 			}
+			continue // the savepoint stays, at the state before this write
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil && broken == nil {
-			broken = mapErr(err)
-		}
+		sp = spDirty
 	}
 	nonce, serverNow := "", time.Time{}
 	if broken == nil && d.pg {
@@ -367,14 +388,11 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	return batch[ran:]
 }
 
-// notifyCommit queues, in a PostgreSQL batch about to commit, the notifications the
-// other instances act on at its commit: a change of any kind, and, when a write of the
-// batch changed authentication, an auth change named by a fresh nonce.
+// notifyCommit queues, in a PostgreSQL batch about to commit in which a write changed
+// authentication, the auth change the other instances act on at its commit, named by a
+// fresh nonce. (The change of any kind was queued as the batch began.)
 func (d *DB) notifyCommit(sqlTx *sql.Tx, authChanged []bool, nonce *string, began *time.Time) error {
 	ctx := context.Background()
-	if _, err := sqlTx.ExecContext(ctx, `SELECT pg_notify(?, '')`, chanChange); err != nil {
-		return mapErr(err)
-	}
 	for _, changed := range authChanged {
 		if changed {
 			*nonce = newAuthNonce()
