@@ -119,92 +119,137 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 // loadTarget is what the clients drive: one or more SCIM base URLs serving one store, the
-// token, and the users seeded there (ids[i] is user i's id).
+// token, and the users seeded there (ids[i] is user i's id; nil for the bare handler).
 type loadTarget struct {
+	name    string
 	bases   []string
 	token   string
 	users   int
 	ids     []string
 	created *atomic.Int64 // creates so far, to keep new userNames unique across runs
+	sent    *atomic.Int64 // requests so far, to spread them over the users across runs
+	hc      *http.Client  // its own keep-alive connections, kept from one run to the next
 }
 
-// runLoad runs each scenario as a sub-benchmark; readsOnly leaves out the writes (the
-// bare handler has nothing to write, the in-process runs measure authentication).
-func runLoad(b *testing.B, tgt loadTarget, clients int, readsOnly bool) {
-	if tgt.created == nil {
-		tgt.created = new(atomic.Int64)
-	}
-	bare := tgt.ids == nil
-	scenarios := []struct {
-		name  string
-		write bool
-		req   func(i int) (method, path, body string, want int)
-	}{
-		{"lookup", false, func(i int) (string, string, string, int) {
-			return "GET", "/Users?filter=userName+eq+%22" + seedName(pick(i, tgt.users)) + "%22", "", http.StatusOK
-		}},
-		{"get", false, func(i int) (string, string, string, int) {
-			id := "x"
-			if !bare {
-				id = tgt.ids[pick(i, tgt.users)]
-			}
-			return "GET", "/Users/" + id, "", http.StatusOK
-		}},
-		{"create", true, func(i int) (string, string, string, int) {
-			n := tgt.created.Add(1)
-			return "POST", "/Users", string(userJSON(fmt.Sprintf("new%08d@example.com", n), int(n))), http.StatusCreated
-		}},
-		{"patch", true, func(i int) (string, string, string, int) {
-			body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":` +
-				strconv.FormatBool(i%2 == 0) + `,"displayName":"Patched ` + strconv.Itoa(i) + `"}}]}`
-			return "PATCH", "/Users/" + tgt.ids[pick(i, tgt.users)], body, http.StatusOK
-		}},
-	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+// prepare gives the target its counters and its clients' connection pool.
+func (tgt *loadTarget) prepare(clients int) {
+	tgt.created, tgt.sent = new(atomic.Int64), new(atomic.Int64)
+	tgt.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 2 * clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients, IdleConnTimeout: time.Minute}}
-	defer hc.CloseIdleConnections()
-	for _, s := range scenarios {
+}
+
+// loadScenario is one kind of request; req makes the i-th one sent to tgt.
+type loadScenario struct {
+	name  string
+	write bool
+	req   func(tgt *loadTarget, i int) (method, path, body string, want int)
+}
+
+var loadScenarios = []loadScenario{
+	{"lookup", false, func(tgt *loadTarget, i int) (string, string, string, int) {
+		return "GET", "/Users?filter=userName+eq+%22" + seedName(pick(i, tgt.users)) + "%22", "", http.StatusOK
+	}},
+	{"get", false, func(tgt *loadTarget, i int) (string, string, string, int) {
+		id := "x"
+		if tgt.ids != nil {
+			id = tgt.ids[pick(i, tgt.users)]
+		}
+		return "GET", "/Users/" + id, "", http.StatusOK
+	}},
+	{"create", true, func(tgt *loadTarget, i int) (string, string, string, int) {
+		n := tgt.created.Add(1)
+		return "POST", "/Users", string(userJSON(fmt.Sprintf("new%08d@example.com", n), int(n))), http.StatusCreated
+	}},
+	{"patch", true, func(tgt *loadTarget, i int) (string, string, string, int) {
+		body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":` +
+			strconv.FormatBool(i%2 == 0) + `,"displayName":"Patched ` + strconv.Itoa(i) + `"}}]}`
+		return "PATCH", "/Users/" + tgt.ids[pick(i, tgt.users)], body, http.StatusOK
+	}},
+}
+
+// driven is what one drive measured.
+type driven struct {
+	n       int
+	elapsed time.Duration
+	lat     []time.Duration
+}
+
+func (d *driven) add(o driven) {
+	d.n += o.n
+	d.elapsed += o.elapsed
+	d.lat = append(d.lat, o.lat...)
+}
+
+func (d driven) rps() float64 { return float64(d.n) / d.elapsed.Seconds() }
+
+// report reports req/s and the p50 and p99 latency under prefix (e.g. "sqlite-").
+func (d driven) report(b *testing.B, prefix string) {
+	slices.Sort(d.lat)
+	b.ReportMetric(d.rps(), prefix+"req/s")
+	if len(d.lat) > 0 {
+		b.ReportMetric(ms(d.lat[len(d.lat)/2]), prefix+"p50-ms")
+		b.ReportMetric(ms(d.lat[len(d.lat)*99/100]), prefix+"p99-ms")
+	}
+}
+
+// drive sends scenario s's requests to tgt from clients concurrent clients, n requests in
+// all, or (n == 0) until the deadline. Each client alternates between the target's
+// instances. The first wrong answer stops it and is returned.
+func drive(tgt *loadTarget, s loadScenario, clients, n int, deadline time.Time) (driven, error) {
+	var next atomic.Int64
+	lat := make([][]time.Duration, clients)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; ; j++ {
+				if n > 0 {
+					if int(next.Add(1)) > n {
+						return
+					}
+				} else if !time.Now().Before(deadline) {
+					return
+				}
+				method, path, body, want := s.req(tgt, int(tgt.sent.Add(1)))
+				base := tgt.bases[(w+j)%len(tgt.bases)]
+				t0 := time.Now()
+				if err := loadRequest(tgt.hc, method, base+path, tgt.token, body, want, s.name == "lookup"); err != nil {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("%s: %w", tgt.name, err))
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	d := driven{elapsed: time.Since(start), lat: slices.Concat(lat...)}
+	d.n = len(d.lat)
+	if err, _ := firstErr.Load().(error); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// runLoad runs each scenario as a sub-benchmark of b.N requests; readsOnly leaves out the
+// writes (the bare handler has nothing to write; the in-process runs measure
+// authentication, which reads show best).
+func runLoad(b *testing.B, tgt loadTarget, clients int, readsOnly bool) {
+	tgt.name = b.Name()
+	tgt.prepare(clients)
+	defer tgt.hc.CloseIdleConnections()
+	for _, s := range loadScenarios {
 		if s.write && readsOnly {
 			continue
 		}
 		b.Run(s.name, func(b *testing.B) {
-			var next atomic.Int64
-			lat := make([][]time.Duration, clients)
-			var firstErr atomic.Value
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			start := time.Now()
-			for w := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for j := 0; ; j++ {
-						i := int(next.Add(1)) - 1
-						if i >= b.N {
-							return
-						}
-						method, path, body, want := s.req(i)
-						base := tgt.bases[(w+j)%len(tgt.bases)] // alternate between instances
-						t0 := time.Now()
-						if err := loadRequest(hc, method, base+path, tgt.token, body, want, s.name == "lookup"); err != nil {
-							firstErr.CompareAndSwap(nil, err)
-							return
-						}
-						lat[w] = append(lat[w], time.Since(t0))
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if err := firstErr.Load(); err != nil {
+			d, err := drive(&tgt, s, clients, b.N, time.Time{})
+			if err != nil {
 				b.Fatal(err)
 			}
-			all := slices.Concat(lat...)
-			slices.Sort(all)
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-			b.ReportMetric(ms(all[len(all)/2]), "p50-ms")
-			b.ReportMetric(ms(all[len(all)*99/100]), "p99-ms")
+			d.report(b, "")
 			b.ReportMetric(0, "ns/op") // req/s says it; ns/op of a concurrent run misleads
 		})
 	}
@@ -281,7 +326,7 @@ func seedDoc(name string, i int) map[string]any {
 // SCIM on, makes a token and stores users through package db in large transactions, the
 // way the server stores a created user: over HTTP 10,000 creates would take most of the
 // benchmark's time on this machine.
-func seedStore(b *testing.B, location string, users int) loadTarget {
+func seedStore(b testing.TB, location string, users int) loadTarget {
 	b.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, location, db.WithWriteBudget(time.Hour))
@@ -326,7 +371,7 @@ func seedStore(b *testing.B, location string, users int) loadTarget {
 // checkSeedDoc creates one user through the running server and compares what it stored
 // with what seedStore writes for the same attributes, so that the reads measured are
 // reads of what the server itself would have stored.
-func checkSeedDoc(b *testing.B, location string, tgt loadTarget) {
+func checkSeedDoc(b testing.TB, location string, tgt loadTarget) {
 	b.Helper()
 	const name = "probe@example.com"
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -437,4 +482,105 @@ func envInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive number", name, s)
 	}
 	return n
+}
+
+// BenchmarkLoadInterleaved measures the ratios issue 11's targets name, with the targets
+// compared driven in turn, a short slice each, round after round (b.N rounds), so that
+// the load of a shared machine falls on all of them alike rather than on whichever ran
+// during a busy minute. Each sub-benchmark reports every target's req/s and latency and
+// the ratios:
+//
+//   - cache: the server in this process on SQLite with the authentication cache and
+//     without it, and the bare handler: cache/nocache and inproc/bare;
+//
+//   - sqlite-bare: the real binary on SQLite and the bare handler: sqlite/bare;
+//
+//   - postgres-sqlite: the real binary on PostgreSQL, two of them on one database, and
+//     the real binary on SQLite: postgres/sqlite and postgres-2/sqlite (skipped without
+//     PostgreSQL).
+//
+//     go test -run '^$' -bench BenchmarkLoadInterleaved -benchtime 5s .
+func BenchmarkLoadInterleaved(b *testing.B) {
+	clients := envInt(b, "SCIMDESK_LOAD_CLIENTS", 32)
+	users := envInt(b, "SCIMDESK_LOAD_USERS", 10_000)
+	b.Run("cache", func(b *testing.B) {
+		cached, nocache := filepath.Join(b.TempDir(), "cached.db"), filepath.Join(b.TempDir(), "nocache.db")
+		withCache, withoutCache := seedStore(b, cached, users), seedStore(b, nocache, users)
+		withCache.name, withCache.bases = "inproc", []string{serveInProcess(b, cached)}
+		withoutCache.name, withoutCache.bases = "nocache", []string{serveInProcess(b, nocache, db.WithoutAuthCache())}
+		bare := &loadTarget{name: "bare", bases: []string{bareServer(b)}, token: "none", users: users}
+		interleave(b, []*loadTarget{&withCache, &withoutCache, bare}, clients, true,
+			[][2]string{{"inproc", "nocache"}, {"inproc", "bare"}})
+	})
+	b.Run("sqlite-bare", func(b *testing.B) {
+		sqlite := binaryOnSQLite(b, users)
+		bare := &loadTarget{name: "bare", bases: []string{bareServer(b)}, token: "none", users: users}
+		interleave(b, []*loadTarget{&sqlite, bare}, clients, true, [][2]string{{"sqlite", "bare"}})
+	})
+	b.Run("postgres-sqlite", func(b *testing.B) {
+		dsn, dsn2 := testpg.DSN(b), testpg.DSN(b)
+		sqlite := binaryOnSQLite(b, users)
+		pg := seedStore(b, dsn, users)
+		addr := freeAddr(b)
+		startServe(b, dsn, addr)
+		pg.name, pg.bases = "postgres", []string{"http://" + addr + "/scim/v2"}
+		pg2 := seedStore(b, dsn2, users)
+		addrA, addrB := freeAddr(b), freeAddr(b)
+		startServe(b, dsn2, addrA)
+		startServe(b, dsn2, addrB)
+		pg2.name, pg2.bases = "postgres-2", []string{"http://" + addrA + "/scim/v2", "http://" + addrB + "/scim/v2"}
+		interleave(b, []*loadTarget{&sqlite, &pg, &pg2}, clients, false,
+			[][2]string{{"postgres", "sqlite"}, {"postgres-2", "sqlite"}})
+	})
+}
+
+// binaryOnSQLite seeds a SQLite file and serves it with the real binary until b ends.
+func binaryOnSQLite(b *testing.B, users int) loadTarget {
+	path := filepath.Join(b.TempDir(), "load.db")
+	tgt := seedStore(b, path, users)
+	addr := freeAddr(b)
+	startServe(b, path, addr)
+	tgt.name, tgt.bases = "sqlite", []string{"http://" + addr + "/scim/v2"}
+	return tgt
+}
+
+// loadSlice is how long one target is driven before the next one's turn.
+const loadSlice = 250 * time.Millisecond
+
+// interleave runs each scenario as a sub-benchmark of b.N rounds, each round driving every
+// target for loadSlice (in an order that rotates from round to round), and reports each
+// target's figures as "<name>-req/s" and so on, and each ratio of req/s as "<a>/<b>".
+func interleave(b *testing.B, targets []*loadTarget, clients int, readsOnly bool, ratios [][2]string) {
+	for _, t := range targets {
+		t.prepare(clients)
+		defer t.hc.CloseIdleConnections()
+	}
+	for _, s := range loadScenarios {
+		if s.write && readsOnly {
+			continue
+		}
+		b.Run(s.name, func(b *testing.B) {
+			totals := map[string]*driven{}
+			for _, t := range targets {
+				totals[t.name] = &driven{}
+			}
+			for round := range b.N {
+				for k := range targets {
+					t := targets[(round+k)%len(targets)]
+					d, err := drive(t, s, clients, 0, time.Now().Add(loadSlice))
+					if err != nil {
+						b.Fatal(err)
+					}
+					totals[t.name].add(d)
+				}
+			}
+			for _, t := range targets {
+				totals[t.name].report(b, t.name+"-")
+			}
+			for _, r := range ratios {
+				b.ReportMetric(totals[r[0]].rps()/totals[r[1]].rps(), r[0]+"/"+r[1])
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }
