@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 const stampedVersion = "v0.0.0-e2e-stamp"
 
 // builtBinary builds the real scimdesk binary once per test run; TestMain removes it.
-func builtBinary(t *testing.T) string {
+func builtBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "scimdesk-bin-")
@@ -66,7 +66,7 @@ func builtBinary(t *testing.T) string {
 }
 
 // freeAddr finds a free loopback port.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -90,7 +90,7 @@ func run(t *testing.T, args ...string) string {
 }
 
 // startServe starts `scimdesk serve` and waits until it answers.
-func startServe(t *testing.T, dbPath, addr string) *exec.Cmd {
+func startServe(t testing.TB, dbPath, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(builtBinary(t), "serve", "--db", dbPath, "--addr", addr)
 	cmd.Stderr = io.Discard
