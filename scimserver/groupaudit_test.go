@@ -3,6 +3,7 @@ package scimserver
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"scimdesk/internal/teststore"
@@ -41,6 +42,16 @@ func TestGroupWritesAndTheirAudit(t *testing.T) {
 		}
 		if l := e.do("GET", "/Groups?filter=displayName%20eq%20%22Ghosts%22", ""); l.json["totalResults"] != float64(0) {
 			t.Errorf("a refused create left a group: %v", l.json)
+		}
+		// Many unknown members: the first five are named, the rest counted.
+		var unknown []string
+		for i := range 7 {
+			unknown = append(unknown, fmt.Sprintf(`{"value":"ghost-%d"}`, i))
+		}
+		r = e.do("POST", "/Groups", `{"displayName":"Ghosts","members":[`+strings.Join(unknown, ",")+`]}`)
+		if d, _ := r.json["detail"].(string); r.status != http.StatusBadRequest || !strings.Contains(d, `"ghost-4"`) ||
+			strings.Contains(d, `"ghost-5"`) || !strings.HasSuffix(d, "and 2 more") {
+			t.Errorf("create with seven unknown members: %d %q", r.status, d)
 		}
 
 		r = e.do("POST", "/Groups", `{"displayName":"Eng","members":[{"value":"`+ids[0]+`"},{"value":"`+ids[1]+`"}]}`)
