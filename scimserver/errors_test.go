@@ -3,9 +3,8 @@ package scimserver
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"net/http"
-	"net/url"
+	"scimdesk/internal/testpg"
 	"scimdesk/internal/teststore"
 	"strings"
 	"testing"
@@ -329,42 +328,8 @@ func TestDatabaseOutageIs503(t *testing.T) {
 	if r := e.do("POST", "/Users", `{"userName":"before@example.com"}`); r.status != http.StatusCreated {
 		t.Fatalf("create before the outage: %d", r.status)
 	}
-	dsn := e.db.Path() // no password in the test cluster's URL
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	rename := func(from, to string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, from)
-			_, err := admin.Exec(ctx, `ALTER DATABASE "`+from+`" RENAME TO "`+to+`"`)
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("rename %s: %v", from, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	e.unavailableOK = true
-	rename(name, name+"_away")
-	back := false
-	defer func() {
-		if !back {
-			rename(name+"_away", name)
-		}
-	}()
+	back := testpg.CutOff(t, e.db.Path()) // no password in the test cluster's URL
 	for _, req := range [][3]string{
 		{"GET", "/Users?filter=userName%20eq%20%22before@example.com%22", ""},
 		{"POST", "/Users", `{"userName":"during@example.com"}`},
@@ -374,8 +339,7 @@ func TestDatabaseOutageIs503(t *testing.T) {
 			t.Errorf("%s %s during the outage: %d (Retry-After %q), want 503 with Retry-After", req[0], req[1], r.status, r.header.Get("Retry-After"))
 		}
 	}
-	rename(name+"_away", name)
-	back = true
+	back()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		r := e.do("POST", "/Users", `{"userName":"after@example.com"}`)

@@ -1,0 +1,56 @@
+package testpg
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CutOff makes the database of dsn (a URL from DSN) unreachable, as an outage would: every
+// connection to it is ended, and it is renamed away so that no new one can be made. The
+// returned function brings it back under its name; the test's cleanup does too, if the
+// test has not.
+func CutOff(t testing.TB, dsn string) (restore func()) {
+	t.Helper()
+	admin, err := serverURL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	away := name + "_away"
+	rename(t, admin, name, away)
+	var once sync.Once
+	restore = func() { once.Do(func() { rename(t, admin, away, name) }) }
+	t.Cleanup(restore)
+	return restore
+}
+
+// rename renames database from to to, ending the connections that keep it in use (a pool
+// reconnects meanwhile, so it tries until the rename wins, for up to 10 s).
+func rename(t testing.TB, admin, from, to string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := withAdmin(admin, func(ctx context.Context, conn *pgx.Conn) error {
+			conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, from)
+			_, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{from}.Sanitize()+" RENAME TO "+pgx.Identifier{to}.Sanitize())
+			return err
+		})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testpg: renaming database %s to %s: %v", from, to, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
