@@ -101,7 +101,7 @@ func resolveUsers(ctx context.Context, q querier, ids []string) ([]int64, error)
 		return nil, nil
 	}
 	js, _ := json.Marshal(ids)
-	rows, err := q.QueryContext(ctx, `SELECT j.value, u.seq FROM `+jsonTexts(q, "j")+` LEFT JOIN users u ON u.id = j.value`, string(js))
+	rows, err := q.QueryContext(ctx, `SELECT j.value, u.seq FROM `+jsonTexts(q, "j")+` LEFT JOIN users u ON u.id = j.value ORDER BY j.key`, string(js))
 	if err != nil {
 		return nil, mapErr(err)
 	}
