@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"strings"
 	"time"
 )
 
@@ -29,22 +31,46 @@ type Event struct {
 // Failed reports whether the event records a failure.
 func (e Event) Failed() bool { return e.Outcome != OutcomeOK }
 
-func insertEvent(ctx context.Context, q querier, now time.Time, e Event) error {
+// InsertEvent records an event as part of the transaction, so the audit log says exactly
+// what was committed. The writer inserts the events of all the writes of a batch that
+// succeeded in one statement before the commit (eventsPerInsert rows at a time): one
+// statement less per write, which on PostgreSQL is a round trip less while the
+// instances' write lock is held; an event of a write that failed is never inserted.
+func (tx *Tx) InsertEvent(ctx context.Context, e Event) error {
 	if e.At.IsZero() {
-		e.At = now
+		e.At = tx.now
 	}
 	if e.Outcome == "" {
 		e.Outcome = OutcomeOK
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO events (at, kind, token_id, addr, agent, subject, outcome, status, summary)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ms(e.At), e.Kind, e.TokenID, e.Addr, e.Agent, e.Subject, e.Outcome, e.Status, e.Summary)
-	return mapErr(err)
+	tx.events = append(tx.events, e)
+	return nil
 }
 
-// InsertEvent records an event as part of the transaction, so the audit log says exactly
-// what was committed.
-func (tx *Tx) InsertEvent(ctx context.Context, e Event) error {
-	return insertEvent(ctx, tx.q, tx.now, e)
+// eventsPerInsert bounds one INSERT of a batch's events: 9 parameters a row stays far
+// below SQLite's and PostgreSQL's limits on parameters.
+const eventsPerInsert = 100
+
+// insertEvents writes events, oldest first, in as few statements as eventsPerInsert allows.
+func insertEvents(ctx context.Context, tx *sql.Tx, events []Event) error {
+	for len(events) > 0 {
+		n := min(len(events), eventsPerInsert)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO events (at, kind, token_id, addr, agent, subject, outcome, status, summary) VALUES `)
+		args := make([]any, 0, n*9)
+		for i, e := range events[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, ms(e.At), e.Kind, e.TokenID, e.Addr, e.Agent, e.Subject, e.Outcome, e.Status, e.Summary)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return mapErr(err)
+		}
+		events = events[n:]
+	}
+	return nil
 }
 
 // InsertEvent records an event on its own (for failures, whose transaction was rolled back).

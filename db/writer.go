@@ -21,6 +21,8 @@ type Tx struct {
 	// authChanged says this write changes what authentication answers (a token revoked or
 	// rotated, SCIM switched): cached authentication must not outlive its commit.
 	authChanged bool
+
+	events []Event // recorded by InsertEvent, inserted by the writer if the write succeeds
 }
 
 // OverBudget reports whether this write has used up its budget of writer time. Statements
@@ -268,6 +270,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	var missing []string
 	broken := error(nil)
 	authChanged := make([]bool, len(batch))
+	var events []Event // of the writes that succeeded, in order
 	// Each write runs inside a savepoint, so that one that fails is undone alone. The
 	// savepoint statements are sent as few times as they can be (on PostgreSQL each is a
 	// round trip to another process): the first write's comes with the batch's opening
@@ -342,6 +345,10 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			continue // the savepoint stays, at the state before this write
 		}
 		sp = spDirty
+		events = append(events, tx.events...)
+	}
+	if broken == nil && len(events) > 0 {
+		broken = insertEvents(ctx, sqlTx, events)
 	}
 	nonce, serverNow := "", time.Time{}
 	if broken == nil && d.pg {
