@@ -55,10 +55,14 @@ func (l *pgListener) run() {
 		<-l.d.closing
 		cancel()
 	}()
-	backoff := 50 * time.Millisecond
+	const firstBackoff = 50 * time.Millisecond
+	backoff, lost := firstBackoff, false
 	for ctx.Err() == nil {
-		err := l.listen(ctx)
-		l.healthy.Store(false)
+		err := l.listen(ctx, lost)
+		if l.healthy.Swap(false) {
+			backoff = firstBackoff // it had listened: the next failure starts afresh
+		}
+		lost = true
 		if ctx.Err() != nil {
 			return
 		}
@@ -75,8 +79,9 @@ func (l *pgListener) run() {
 	}
 }
 
-// listen connects, listens, and handles notifications until the connection fails.
-func (l *pgListener) listen(ctx context.Context) error {
+// listen connects, listens, and handles notifications until the connection fails. again
+// says an earlier connection failed: its coming back is logged, as its loss was.
+func (l *pgListener) listen(ctx context.Context, again bool) error {
 	cfg, err := parsePostgres(l.dsn)
 	if err != nil {
 		return err
@@ -101,6 +106,9 @@ func (l *pgListener) listen(ctx context.Context) error {
 	l.d.authLocal.Add(1)
 	l.healthy.Store(true)
 	l.d.changes.publish()
+	if again {
+		l.d.opts.log.Info("PostgreSQL change listener back; authentication is cached again")
+	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
