@@ -9,7 +9,7 @@ import (
 func Options() []kong.Option {
 	return []kong.Option{
 		kong.Name("scimdesk"),
-		kong.Description("Self-hosted SCIM provisioning console: Okta and Microsoft Entra ID provision users and groups into a SQLite file."),
+		kong.Description("Self-hosted SCIM provisioning console: Okta and Microsoft Entra ID provision users and groups into a SQLite file (or a PostgreSQL database: --db postgres://…)."),
 		kong.UsageOnError(),
 		kong.Vars{"version": Version()},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
