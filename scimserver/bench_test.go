@@ -27,6 +27,10 @@ type benchEnv struct {
 
 var benchEnvs = map[int]*benchEnv{}
 
+// benchDirs are the seeded databases' directories, shared by the benchmarks of one run and
+// removed by TestMain when it ends.
+var benchDirs []string
+
 func seededEnv(b *testing.B, n int) *benchEnv {
 	if e := benchEnvs[n]; e != nil {
 		return e
@@ -36,6 +40,7 @@ func seededEnv(b *testing.B, n int) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchDirs = append(benchDirs, dir)
 	d, err := db.Open(ctx, filepath.Join(dir, "bench.db"), db.WithWriteBudget(time.Hour)) // seeds in large writes
 	if err != nil {
 		b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -267,5 +268,13 @@ func compact(s string) string {
 	return b.String()
 }
 
-// TestMain stops the PostgreSQL cluster the tests may have started for themselves.
-func TestMain(m *testing.M) { testpg.Main(m) }
+// TestMain removes the benchmarks' seeded databases and stops the PostgreSQL cluster the
+// tests may have started for themselves.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, dir := range benchDirs {
+		os.RemoveAll(dir)
+	}
+	testpg.Stop()
+	os.Exit(code)
+}
