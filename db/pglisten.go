@@ -86,7 +86,9 @@ func (l *pgListener) listen(ctx context.Context, again bool) error {
 	if err != nil {
 		return err
 	}
-	cfg.RuntimeParams["application_name"] = listenerAppName
+	// Named a listener only once it listens (below): a connection that is not listening yet
+	// cannot hear a change, and must not be waited for.
+	cfg.RuntimeParams["application_name"] = listenerAppName + "-starting"
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > pgConnectTimeout {
 		cfg.ConnectTimeout = pgConnectTimeout
 	}
@@ -99,6 +101,9 @@ func (l *pgListener) listen(ctx context.Context, again bool) error {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
+	}
+	if _, err := conn.Exec(ctx, "SET application_name = '"+listenerAppName+"'"); err != nil {
+		return err
 	}
 	l.pid.Store(conn.PgConn().PID())
 	defer l.pid.Store(0)
@@ -152,9 +157,9 @@ func newAuthNonce() string {
 
 // awaitAuthAcks waits until every other process that was listening on the database when
 // the change notified as nonce committed has dropped its auth cache. Not waited for:
-// this process (its writer dropped its own cache), a listener that connected after the
-// commit (it starts with an empty cache), and one whose process has ended meanwhile (it
-// leaves pg_stat_activity, which is asked again while waiting).
+// this process (its writer dropped its own cache), a connection not listening yet, one that
+// connected after the commit (it starts with an empty cache), and one whose process has
+// ended meanwhile (it leaves pg_stat_activity, which is asked again while waiting).
 func (d *DB) awaitAuthAcks(ctx context.Context, nonce string, committed time.Time) {
 	l := d.listen
 	if l == nil {
@@ -168,6 +173,10 @@ func (d *DB) awaitAuthAcks(ctx context.Context, nonce string, committed time.Tim
 	ctx, cancel := context.WithTimeout(ctx, authAckWait)
 	defer cancel()
 	listeners := func() (map[uint32]bool, error) {
+		// A connection named a listener listens (it takes the name after LISTEN); one that
+		// connected after the commit started with an empty cache. Left: one that connected
+		// before and began listening in the instant between the commit and this query; it
+		// cannot confirm, and is waited for until authAckWait.
 		rows, err := d.rc.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
 			AND application_name = ? AND backend_start < ?`, listenerAppName, committed)
 		if err != nil {
