@@ -10,11 +10,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/internal/testtool"
 )
 
 func openDB(t *testing.T) *db.DB {
@@ -100,29 +100,11 @@ func TestTakeKeepsNewestAndLeavesForeignFiles(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the test reads while Run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runUntil runs the schedule until the log holds want (or the test gives up after a
 // generous bound), then stops it and returns the log.
 func runUntil(t *testing.T, s Schedule, d *db.DB, want string) string {
 	t.Helper()
-	var buf syncBuffer
+	var buf testtool.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx, d, slog.New(slog.NewTextHandler(&buf, nil))); close(done) }()
@@ -186,7 +168,7 @@ func TestRunBacksUpAtStartOnlyWhenDue(t *testing.T) {
 
 	// A failed backup is logged with its cause and leaves what was there alone: here the
 	// name is taken (a clock set back).
-	var buf syncBuffer
+	var buf testtool.SyncBuffer
 	files, _ = s.List(d.Path())
 	before, _ := os.ReadFile(files[0].Path)
 	if _, err := s.Take(context.Background(), d, files[0].At, slog.New(slog.NewTextHandler(&buf, nil))); err == nil {

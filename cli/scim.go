@@ -70,10 +70,10 @@ func (c *scimStatusCmd) Run(ctx context.Context, g *Globals) error {
 		state = "enabled"
 	}
 	fmt.Printf("SCIM:     %s\n", state)
-	if h, ok := liveServer(ctx, d); ok {
+	beats, _ := d.ReadHeartbeats(ctx) // none read: no server known to serve
+	if h, ok := db.Serving(beats, now); ok {
 		fmt.Printf("SCIM URL: %s/scim/v2\n", termsafe.Clean(h.PublicURL))
 		// Every live instance (several on PostgreSQL), the one found first at its head.
-		beats, _ := d.ReadHeartbeats(ctx)
 		label := "Server:  "
 		if len(beats) > 1 {
 			label = "Servers: "

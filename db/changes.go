@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"scimdesk/internal/broadcast"
 )
 
 // Change signals. A console shows what any process writes, and a server caches
@@ -19,11 +21,10 @@ import (
 // dataVersionEvery is how often the SQLite watcher looks for other processes' commits.
 const dataVersionEvery = 200 * time.Millisecond
 
-// changeHub fans one "something changed" out to every subscriber, coalescing: a
-// subscriber that has not taken the last signal yet gets no second one.
+// changeHub is the broadcast of commits, whose watcher of other processes' writes starts
+// on first use.
 type changeHub struct {
-	mu    sync.Mutex
-	subs  map[chan struct{}]struct{}
+	broadcast.Hub
 	start func() // starts the watcher of other processes' writes, once, on first use
 	once  sync.Once
 }
@@ -32,32 +33,7 @@ func (h *changeHub) subscribe() (<-chan struct{}, func()) {
 	if h.start != nil {
 		h.once.Do(h.start)
 	}
-	c := make(chan struct{}, 1)
-	h.mu.Lock()
-	if h.subs == nil {
-		h.subs = map[chan struct{}]struct{}{}
-	}
-	h.subs[c] = struct{}{}
-	h.mu.Unlock()
-	var done sync.Once
-	return c, func() {
-		done.Do(func() {
-			h.mu.Lock()
-			delete(h.subs, c)
-			h.mu.Unlock()
-		})
-	}
-}
-
-func (h *changeHub) publish() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for c := range h.subs {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
-	}
+	return h.Subscribe()
 }
 
 // Changes returns a channel that receives a signal soon after any process commits a
@@ -83,7 +59,7 @@ func (d *DB) watchDataVersion() {
 			var v int64
 			if err := d.cp.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err == nil {
 				if last >= 0 && v != last {
-					d.changes.publish()
+					d.changes.Publish()
 				}
 				last = v
 			}

@@ -1,13 +1,13 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"scimdesk/internal/testtool"
 )
 
 // TestAuthCacheFollowsChangesOfOtherProcesses: two handles on one database stand for two
@@ -18,7 +18,7 @@ func TestAuthCacheFollowsChangesOfOtherProcesses(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store) {
 		ctx := context.Background()
 		server, loc := st.open(t)
-		var warnings syncBuffer
+		var warnings testtool.SyncBuffer
 		admin, err := Open(ctx, loc, WithLogger(slog.New(slog.NewTextHandler(&warnings, nil))))
 		if err != nil {
 			t.Fatal(err)
@@ -90,24 +90,6 @@ func TestAuthCacheFollowsChangesOfOtherProcesses(t *testing.T) {
 			t.Errorf("an auth change waited for a confirmation that could not come:\n%s", warnings.String())
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitListening waits until d hears other processes' changes (PostgreSQL's listener

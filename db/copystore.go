@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -293,20 +294,10 @@ func sameSchema(ctx context.Context, a, b *DB) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	if strings.Join(sortedCopy(am), ",") != strings.Join(sortedCopy(bm), ",") {
+	if !slices.Equal(slices.Sorted(slices.Values(am)), slices.Sorted(slices.Values(bm))) {
 		return fmt.Errorf("the databases are at different schema versions (%d and %d migrations): open both with this scimdesk first", len(am), len(bm))
 	}
 	return nil
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // mustBeEmpty refuses a target that holds any row a copy would carry.

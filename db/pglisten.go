@@ -69,7 +69,7 @@ func (l *pgListener) run() {
 		l.d.opts.log.Warn("PostgreSQL change listener lost; authentication reads the database until it is back", "err", err)
 		// A console reads again now, and finds out whether the database is out of reach,
 		// instead of showing the last state it read until its next tick.
-		l.d.changes.publish()
+		l.d.changes.Publish()
 		select {
 		case <-ctx.Done():
 			return
@@ -110,7 +110,7 @@ func (l *pgListener) listen(ctx context.Context, again bool) error {
 	// Whatever changed while this process was not listening is unknown: start afresh.
 	l.d.authLocal.Add(1)
 	l.healthy.Store(true)
-	l.d.changes.publish()
+	l.d.changes.Publish()
 	if again {
 		l.d.opts.log.Info("PostgreSQL change listener back; authentication is cached again")
 	}
@@ -121,10 +121,10 @@ func (l *pgListener) listen(ctx context.Context, again bool) error {
 		}
 		switch n.Channel {
 		case chanChange:
-			l.d.changes.publish()
+			l.d.changes.Publish()
 		case chanAuth:
 			l.d.authLocal.Add(1)
-			l.d.changes.publish()
+			l.d.changes.Publish()
 			if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", chanAuthAck, n.Payload); err != nil {
 				return err
 			}

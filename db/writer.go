@@ -386,7 +386,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 				r.authNonce, r.committed = nonce, serverNow
 			}
 		}
-		d.changes.publish()
+		d.changes.Publish()
 	}
 	finish()
 	for _, q := range missing {

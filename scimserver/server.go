@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/internal/broadcast"
 	"scimdesk/publicurl"
 )
 
@@ -89,9 +90,9 @@ type Server struct {
 	setupRefused refusedLog // refused setup API requests, apart so that neither hides the other
 	probes       probeLog   // which reads are recorded: connection tests, first uses
 	logLimit     logLimiter
-	nudges       nudges      // the consoles following the server
-	tokenWarn    tokenWarner // logs tokens that expire soon, once a day each
-	unserve      func()      // releases the serving lock taken by Listen
+	nudges       broadcast.Hub // the consoles following the server
+	tokenWarn    tokenWarner   // logs tokens that expire soon, once a day each
+	unserve      func()        // releases the serving lock taken by Listen
 }
 
 // New makes a server over store. Call Listen, then Serve.
@@ -186,7 +187,7 @@ func (s *Server) SCIMURL() string { return s.BaseURL() + "/scim/v2" }
 // server records, so that an in-process console (the local one, or one per SSH session)
 // can refresh at once instead of at its next poll. Each call has a channel of its own;
 // cancel ends the subscription when that console closes.
-func (s *Server) Subscribe() (nudge <-chan struct{}, cancel func()) { return s.nudges.subscribe() }
+func (s *Server) Subscribe() (nudge <-chan struct{}, cancel func()) { return s.nudges.Subscribe() }
 
 // Serve answers requests until ctx is cancelled, then shuts down gracefully, writes the
 // last token uses and removes its heartbeat.
@@ -278,4 +279,4 @@ func (s *Server) flushUses(ctx context.Context) {
 }
 
 // published nudges the console; it never blocks a request.
-func (s *Server) published() { s.nudges.publish() }
+func (s *Server) published() { s.nudges.Publish() }

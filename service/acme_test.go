@@ -110,7 +110,7 @@ func pebbleCase(t *testing.T, pebbleBin string, http01 bool) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, pebbleBin, "-config", cfgFile, "-dnsserver", dnsAddr)
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
-	pebbleLog := &syncBuffer{}
+	pebbleLog := &testtool.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = pebbleLog, pebbleLog
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -6,30 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/internal/testtool"
 )
-
-// syncBuffer is a log destination the test reads while the service writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // openDB opens a real database at path with SCIM on and one token, whose secret it returns.
 func openDB(t *testing.T, path string) (*db.DB, string) {
@@ -51,7 +33,7 @@ func openDB(t *testing.T, path string) (*db.DB, string) {
 }
 
 // start runs the service until the test ends and returns its log.
-func start(t *testing.T, cfg Config) (*Service, *syncBuffer) {
+func start(t *testing.T, cfg Config) (*Service, *testtool.SyncBuffer) {
 	t.Helper()
 	svc, logs, run := listen(t, cfg)
 	run()
@@ -59,9 +41,9 @@ func start(t *testing.T, cfg Config) (*Service, *syncBuffer) {
 }
 
 // listen builds the service and binds its listeners; run runs it until the test ends.
-func listen(t *testing.T, cfg Config) (svc *Service, logs *syncBuffer, run func()) {
+func listen(t *testing.T, cfg Config) (svc *Service, logs *testtool.SyncBuffer, run func()) {
 	t.Helper()
-	logs = &syncBuffer{}
+	logs = &testtool.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), nil))
 	svc, err := New(cfg)
 	if err != nil {

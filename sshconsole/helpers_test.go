@@ -1,7 +1,6 @@
 package sshconsole
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -12,12 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 	gossh "golang.org/x/crypto/ssh"
+
+	"scimdesk/internal/testtool"
 )
 
 // testKey is an admin's key pair, as a client holds it.
@@ -62,24 +62,6 @@ func writeKeys(t *testing.T, path string, lines ...string) {
 
 var writes int
 
-// syncBuffer is a log sink the server writes to from its goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // echoModel is a console that shows who it serves and the size of its terminal, and
 // quits on q: the package's part is the SSH around it, not the console.
 type echoModel struct {
@@ -108,13 +90,13 @@ type env struct {
 	srv      *Server
 	dir      string
 	keysPath string
-	log      *syncBuffer
+	log      *testtool.SyncBuffer
 	hostKey  gossh.PublicKey
 }
 
 func startServer(t *testing.T, cfg Config, keyLines ...string) *env {
 	t.Helper()
-	e := &env{dir: t.TempDir(), log: &syncBuffer{}}
+	e := &env{dir: t.TempDir(), log: &testtool.SyncBuffer{}}
 	e.keysPath = filepath.Join(e.dir, "admins.pub")
 	writeKeys(t, e.keysPath, keyLines...)
 	cfg.Addr = "127.0.0.1:0"
@@ -169,8 +151,8 @@ func (e *env) login(t *testing.T, k testKey) *gossh.Client {
 type console struct {
 	sess   *gossh.Session
 	in     interface{ Write([]byte) (int, error) }
-	out    *syncBuffer
-	stderr *syncBuffer
+	out    *testtool.SyncBuffer
+	stderr *testtool.SyncBuffer
 	done   chan error
 }
 
@@ -187,7 +169,7 @@ func openConsoleSized(t *testing.T, c *gossh.Client, rows, cols int) (*console, 
 	if err != nil {
 		return nil, err
 	}
-	con := &console{sess: sess, out: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	con := &console{sess: sess, out: &testtool.SyncBuffer{}, stderr: &testtool.SyncBuffer{}, done: make(chan error, 1)}
 	sess.Stdout, sess.Stderr = con.out, con.stderr
 	if con.in, err = sess.StdinPipe(); err != nil {
 		return nil, err

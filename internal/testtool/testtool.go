@@ -3,8 +3,10 @@
 package testtool
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -26,4 +28,25 @@ func NeedTmux(t testing.TB) string {
 		SkipUnlessCI(t, "tmux is not installed, and this end-to-end test runs the real binary in a terminal it provides (.ci/run installs it; on Debian: apt-get install tmux)")
 	}
 	return path
+}
+
+// SyncBuffer is a bytes.Buffer that a logger's goroutines and the test may use at once:
+// where a test reads what a server logged while it runs.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
