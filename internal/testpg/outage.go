@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CutOff makes the database of dsn (a URL from DSN) unreachable, as an outage would: every
-// connection to it is ended, and it is renamed away so that no new one can be made. The
+// CutOff makes the database of dsn (a URL from DSN) unreachable, as an outage would: it
+// stops taking connections, every connection to it is ended, and it is renamed away. The
 // returned function brings it back under its name; the test's cleanup does too, if the
 // test has not.
 func CutOff(t testing.TB, dsn string) (restore func()) {
@@ -27,15 +27,36 @@ func CutOff(t testing.TB, dsn string) (restore func()) {
 	}
 	name := strings.TrimPrefix(u.Path, "/")
 	away := name + "_away"
+	// Refusing new connections first matters: a pool and a listener reconnect within
+	// milliseconds of being ended (faster still under the race detector's scheduling), and
+	// a rename needs a moment with no connection at all.
+	alter(t, admin, name, "ALLOW_CONNECTIONS false")
 	rename(t, admin, name, away)
 	var once sync.Once
-	restore = func() { once.Do(func() { rename(t, admin, away, name) }) }
+	restore = func() {
+		once.Do(func() {
+			rename(t, admin, away, name)
+			alter(t, admin, name, "ALLOW_CONNECTIONS true")
+		})
+	}
 	t.Cleanup(restore)
 	return restore
 }
 
-// rename renames database from to to, ending the connections that keep it in use (a pool
-// reconnects meanwhile, so it tries until the rename wins, for up to 10 s).
+// alter runs ALTER DATABASE name WITH setting.
+func alter(t testing.TB, admin, name, setting string) {
+	t.Helper()
+	err := withAdmin(admin, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH "+setting)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("testpg: ALTER DATABASE %s WITH %s: %v", name, setting, err)
+	}
+}
+
+// rename renames database from to to, ending the connections that keep it in use (tries
+// for up to 10 s, in case one was being made as new connections were refused).
 func rename(t testing.TB, admin, from, to string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
