@@ -64,6 +64,7 @@ type DB struct {
 	queue  waitQueue // writes not yet taken by the writer, for WriterStats
 
 	walDirty   bool      // the writer committed since the WAL was last truncated
+	safeLeft   int       // PostgreSQL batches still to run with a savepoint per write (commitBatch)
 	walChecked time.Time // when the writer last looked at the WAL's size
 
 	changes   changeHub      // commits of any process, for Changes

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -298,56 +299,74 @@ func TestUserQueryStatus(t *testing.T) {
 	})
 }
 
-// TestGroupCommitIsolatesFailures runs many concurrent writes, some of which fail halfway:
-// each failed write leaves nothing behind, and every successful one is committed, even
-// when they share a commit.
+// TestGroupCommitIsolatesFailures runs many concurrent writes, some of which fail halfway
+// (after writing, on a statement the database refuses, by a panic, on a read the database
+// refuses): each failed write leaves nothing behind, and every successful one is
+// committed once, even when they share a commit. On PostgreSQL a batch runs first without
+// a savepoint per write and is run again with them when a write fails after writing; each
+// round starts optimistic again, so that both ways are taken.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	eachStore(t, func(t *testing.T, st store) {
 		d, _ := st.open(t)
 		ctx := context.Background()
-		const n = 200
-		errs := make(chan error, n)
-		for i := range n {
-			go func() {
-				errs <- d.Write(ctx, func(tx *Tx) error {
-					u := User{ID: fmt.Sprintf("id-%d", i), UserName: fmt.Sprintf("user-%d", i), Active: true, Doc: []byte(`{}`)}
-					if err := tx.InsertUser(ctx, &u); err != nil {
-						return err
-					}
-					if err := tx.InsertEvent(ctx, Event{Kind: "test", Subject: u.UserName}); err != nil {
-						return err
-					}
-					switch i % 10 {
-					case 3:
-						return errors.New("fails after writing")
-					case 7:
-						panic("a bug in one write")
-					}
-					return nil
-				})
-			}()
+		if err := d.Write(ctx, func(tx *Tx) error {
+			return tx.InsertUser(ctx, &User{ID: "taken", UserName: "taken", Doc: []byte(`{}`)})
+		}); err != nil {
+			t.Fatal(err)
 		}
-		failed := 0
-		for range n {
-			if err := <-errs; err != nil {
-				failed++
+		const rounds, n = 4, 50
+		ok := 0
+		for round := range rounds {
+			d.safeLeft = 0 // the writer is idle: its last batch answered before this
+			errs := make(chan error, n)
+			for j := range n {
+				i := round*n + j
+				go func() {
+					errs <- d.Write(ctx, func(tx *Tx) error {
+						u := User{ID: fmt.Sprintf("id-%d", i), UserName: fmt.Sprintf("user-%d", i), Active: true, Doc: []byte(`{}`)}
+						if i%10 == 9 {
+							var x int
+							return tx.q.QueryRowContext(ctx, `SELECT no_such_column FROM users`).Scan(&x)
+						}
+						if err := tx.InsertEvent(ctx, Event{Kind: "test", Subject: u.UserName}); err != nil {
+							return err
+						}
+						if err := tx.InsertUser(ctx, &u); err != nil {
+							return err
+						}
+						switch i % 10 {
+						case 3:
+							return errors.New("fails after writing")
+						case 5:
+							return tx.InsertUser(ctx, &User{ID: fmt.Sprintf("dup-%d", i), UserName: "TAKEN", Doc: []byte(`{}`)})
+						case 7:
+							panic("a bug in one write")
+						}
+						return nil
+					})
+				}()
+			}
+			for range n {
+				if err := <-errs; err == nil {
+					ok++
+				}
 			}
 		}
-		if failed != n/5 {
-			t.Errorf("%d writes failed, want %d", failed, n/5)
+		if want := rounds * n * 6 / 10; ok != want {
+			t.Errorf("%d writes succeeded, want %d", ok, want)
 		}
 		_, total, err := d.ListUsers(ctx, Where{}, Page{Limit: 1})
-		if err != nil || total != n-n/5 {
-			t.Errorf("%d users committed, want %d (%v)", total, n-n/5, err)
+		if err != nil || total != ok+1 {
+			t.Errorf("%d users committed, want %d (%v)", total, ok+1, err)
 		}
 		events, _ := d.EventsBefore(ctx, 0, 1000)
-		if len(events) != n-n/5 {
-			t.Errorf("%d events committed, want %d", len(events), n-n/5)
+		if len(events) != ok {
+			t.Errorf("%d events committed, want %d", len(events), ok)
 		}
 		for _, e := range events {
 			var i int
 			fmt.Sscanf(e.Subject, "user-%d", &i)
-			if i%10 == 3 || i%10 == 7 {
+			if i%10 == 3 || i%10 == 5 || i%10 == 7 || i%10 == 9 {
 				t.Errorf("event of a failed write survived: %s", e.Subject)
 			}
 		}
@@ -433,3 +452,124 @@ func TestDeepPagesThroughRankIndex(t *testing.T) {
 }
 
 func head[T any](s []T) []T { return s[:min(3, len(s))] }
+
+// inOneBatch runs fns as separate writes that the writer takes as one batch, in this
+// order: the writer is held by a write of its own while they queue, one after another.
+func inOneBatch(t *testing.T, d *DB, fns ...func(tx *Tx) error) []error {
+	t.Helper()
+	ctx := context.Background()
+	held, release := make(chan struct{}), make(chan struct{})
+	hold := sync.OnceFunc(func() { close(held) }) // a write may run twice (see Write)
+	holder := make(chan error, 1)
+	go func() {
+		holder <- d.Write(ctx, func(*Tx) error { hold(); <-release; return nil })
+	}()
+	<-held
+	errs := make([]chan error, len(fns))
+	for i, fn := range fns {
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- d.Write(ctx, fn) }()
+		// Queued (its send to the writer follows at once) before the next one starts.
+		deadline := time.Now().Add(10 * time.Second)
+		for d.WriterStats().Waiting != i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("write %d never queued", i)
+			}
+			runtime.Gosched()
+		}
+	}
+	close(release)
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	out := make([]error, len(fns))
+	for i := range errs {
+		out[i] = <-errs[i]
+	}
+	return out
+}
+
+// TestFailedWriteInABatchIsUndoneAlone: in one batch, a write that fails (after writing,
+// on a statement the database refuses, on a read the database refuses, first, between or
+// last) gets its own error and leaves nothing; the others are committed once. On
+// PostgreSQL this is the batch run first without savepoints, then again with them.
+func TestFailedWriteInABatchIsUndoneAlone(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store) {
+		d, _ := st.open(t)
+		ctx := context.Background()
+		insert := func(name string) func(tx *Tx) error {
+			return func(tx *Tx) error {
+				if err := tx.InsertUser(ctx, &User{ID: name, UserName: name, Doc: []byte(`{}`)}); err != nil {
+					return err
+				}
+				return tx.InsertEvent(ctx, Event{Kind: "test", Subject: name})
+			}
+		}
+		errOwn := errors.New("fails after writing")
+		failsAfterWriting := func(name string) func(tx *Tx) error {
+			return func(tx *Tx) error {
+				if err := insert(name)(tx); err != nil {
+					return err
+				}
+				return errOwn
+			}
+		}
+		readRefused := func(tx *Tx) error {
+			var x int
+			return tx.q.QueryRowContext(ctx, `SELECT no_such_column FROM users`).Scan(&x)
+		}
+		plainInsert := func(name string) func(tx *Tx) error { // no event: nothing is written at the commit
+			return func(tx *Tx) error {
+				return tx.InsertUser(ctx, &User{ID: name, UserName: name, Doc: []byte(`{}`)})
+			}
+		}
+		isOwn := func(err error) bool { return errors.Is(err, errOwn) }
+		isConflict := func(err error) bool { return errors.Is(err, ErrConflict) }
+		isRefused := func(err error) bool { return err != nil && strings.Contains(err.Error(), "no_such_column") }
+		if err := d.Write(ctx, insert("taken")); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name   string
+			fns    []func(tx *Tx) error
+			failed map[int]func(error) bool
+			stored []string
+		}{
+			{"fails after writing, between", []func(tx *Tx) error{insert("a1"), failsAfterWriting("a2"), insert("a3")},
+				map[int]func(error) bool{1: isOwn}, []string{"a1", "a3"}},
+			{"fails after writing, first", []func(tx *Tx) error{failsAfterWriting("b1"), insert("b2")},
+				map[int]func(error) bool{0: isOwn}, []string{"b2"}},
+			{"conflict, between", []func(tx *Tx) error{insert("c1"), insert("TAKEN"), insert("c3")},
+				map[int]func(error) bool{1: isConflict}, []string{"c1", "c3"}},
+			{"conflict, last", []func(tx *Tx) error{insert("d1"), insert("d2"), insert("Taken")},
+				map[int]func(error) bool{2: isConflict}, []string{"d1", "d2"}},
+			{"read refused, between", []func(tx *Tx) error{insert("e1"), readRefused, insert("e3")},
+				map[int]func(error) bool{1: isRefused}, []string{"e1", "e3"}},
+			{"read refused, last", []func(tx *Tx) error{insert("g1"), insert("g2"), readRefused},
+				map[int]func(error) bool{2: isRefused}, []string{"g1", "g2"}},
+			{"read refused, last, nothing written at the commit", []func(tx *Tx) error{plainInsert("f1"), plainInsert("f2"), readRefused},
+				map[int]func(error) bool{2: isRefused}, []string{"f1", "f2"}},
+		} {
+			d.safeLeft = 0 // the writer is idle: its last batch answered before this
+			errs := inOneBatch(t, d, tc.fns...)
+			for i, err := range errs {
+				if want := tc.failed[i]; want != nil && !want(err) || want == nil && err != nil {
+					t.Errorf("%s: write %d: %v", tc.name, i, err)
+				}
+			}
+			for _, name := range tc.stored {
+				if _, err := d.UserByID(ctx, name); err != nil {
+					t.Errorf("%s: %s not stored: %v", tc.name, name, err)
+				}
+			}
+		}
+		_, total, err := d.ListUsers(ctx, Where{}, Page{Limit: 1})
+		if want := 1 + 2 + 1 + 2 + 2 + 2 + 2 + 2; err != nil || total != want {
+			t.Errorf("%d users in all, want %d (%v)", total, want, err)
+		}
+		events, _ := d.EventsBefore(ctx, 0, 1000)
+		if want := 1 + 2 + 1 + 2 + 2 + 2 + 2; len(events) != want {
+			t.Errorf("%d events in all, want %d: each successful write's, once", len(events), want)
+		}
+	})
+}

@@ -65,7 +65,8 @@ func (tx *Tx) InsertGroup(ctx context.Context, g *Group) error {
 	return mapErr(err)
 }
 
-// UpdateGroup writes back a group read in this transaction, bumping its version.
+// UpdateGroup writes back a group read in this transaction, bumping its version. (Read
+// in this run of the write: a write may run twice, see Write.)
 func (tx *Tx) UpdateGroup(ctx context.Context, g *Group) error {
 	g.Modified = tx.now
 	g.Version++

@@ -271,6 +271,7 @@ func (d *DB) startInvite(ctx context.Context, id int64, retryAt time.Time, withC
 	var c SetupCode
 	var closed error
 	err = d.Write(ctx, func(tx *Tx) error {
+		closed = nil // a run again after a rollback starts afresh (see Write)
 		i, err := scanInvite(tx.tx.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invitations i JOIN users u ON u.seq = i.user_seq WHERE i.id = ?`, id))
 		if err != nil {
 			return err

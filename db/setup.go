@@ -344,6 +344,7 @@ func (d *DB) redeem(ctx context.Context, email, code, purpose string, now time.T
 	}
 	var refusal error
 	err = d.Write(ctx, func(tx *Tx) error {
+		refusal = nil // a run again after a rollback starts afresh (see Write)
 		u, c, err := tx.codeByHash(ctx, hash)
 		if errors.Is(err, ErrNotFound) {
 			// Nothing about any user is told or changed: the email is not even looked at.

@@ -96,8 +96,9 @@ func TestWriterStatsCount(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			hold := sync.OnceFunc(func() { close(holding) }) // a write may run twice (see Write)
 			d.Write(ctx, func(tx *Tx) error {
-				close(holding)
+				hold()
 				<-release
 				return nil
 			})

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 )
 
@@ -110,9 +111,22 @@ type txStmts struct {
 	cache   *stmtCache
 	missing *[]string
 	budget  *writeBudget
+	wrote   *bool // set by any statement that may change data (see Tx.wrote)
 }
 
 func (t txStmts) postgres() bool { return t.pg }
+
+// note records, before a statement is sent, whether it may change data: anything but a
+// SELECT may (the package's SELECTs call no function that writes).
+func (t txStmts) note(query string) {
+	if t.wrote == nil || *t.wrote {
+		return
+	}
+	q := strings.TrimLeft(query, " \t\r\n(")
+	if len(q) < 6 || !strings.EqualFold(q[:6], "SELECT") {
+		*t.wrote = true
+	}
+}
 
 func (t txStmts) stmt(query string) *sql.Stmt {
 	if t.cache == nil {
@@ -137,6 +151,7 @@ func (t txStmts) ctx() context.Context {
 
 func (t txStmts) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx := t.ctx()
+	t.note(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -145,6 +160,7 @@ func (t txStmts) QueryContext(_ context.Context, query string, args ...any) (*sq
 
 func (t txStmts) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
 	ctx := t.ctx()
+	t.note(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -153,6 +169,7 @@ func (t txStmts) QueryRowContext(_ context.Context, query string, args ...any) *
 
 func (t txStmts) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
 	ctx := t.ctx()
+	t.note(query)
 	if s := t.stmt(query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}

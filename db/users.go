@@ -167,8 +167,9 @@ func (tx *Tx) InsertUser(ctx context.Context, u *User) error {
 	return mapErr(err)
 }
 
-// UpdateUser writes back a user read in this transaction, bumping its version. Only the
-// columns that changed are written.
+// UpdateUser writes back a user read in this transaction (in this run of the write: a
+// write may run twice, see Write), bumping its version. Only the columns that changed
+// since that read are written.
 func (tx *Tx) UpdateUser(ctx context.Context, u *User) error {
 	u.Modified = tx.now
 	u.Version++

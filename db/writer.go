@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Tx is a write transaction. It holds the single writer connection, so keep it short:
@@ -21,6 +23,10 @@ type Tx struct {
 	// authChanged says this write changes what authentication answers (a token revoked or
 	// rotated, SCIM switched): cached authentication must not outlive its commit.
 	authChanged bool
+
+	// wrote says a statement of this write may have changed data (anything but a SELECT
+	// was sent): a failure then needs an undo.
+	wrote bool
 
 	events []Event // recorded by InsertEvent, inserted by the writer if the write succeeds
 }
@@ -90,6 +96,12 @@ var cancelled = func() context.Context {
 // whatever happens to ctx (a client that hangs up cannot fail anybody else's write), but
 // within the write budget: past it, fn's statements fail and Write returns
 // ErrWriteBudget.
+//
+// fn may run more than once: on PostgreSQL a batch in which one write failed after it had
+// written is rolled back whole, before anything is committed or answered, and run again
+// (see commitBatch). So fn must have no effect but through tx, and must leave its caller's
+// variables as one run would: assign results on every path (or reset them first), never
+// append to what it did not make, and work on structs it read through tx in that run.
 func (d *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	return d.submit(ctx, d.writes, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }
@@ -247,9 +259,57 @@ func (d *DB) yieldToAdmins(batch []*writeReq) []*writeReq {
 	return batch
 }
 
-// commitBatch runs the batch's writes in one transaction, each in its own savepoint, and
-// commits them together. It returns the writes it had no time for, untouched.
+// commitBatch runs the batch's writes in one transaction and commits them together,
+// each write atomic on its own: one that fails is undone alone. It returns the writes it
+// had no time for, untouched.
+//
+// On SQLite every write runs in its own savepoint, which costs next to nothing in the
+// process. On PostgreSQL a savepoint is a round trip to another process and a
+// subtransaction there, as dear as the write itself, so the batch first runs
+// optimistically, without them: a write that fails having only read needs no undo, and
+// the batch goes on. Only when a write fails after it has written (a userName taken, a
+// write past its budget) is the whole transaction rolled back, before anything was
+// committed or answered, and the batch run again with a savepoint per write, and so are
+// the next safeBatches batches (a client whose creates keep conflicting costs one batch
+// in safeBatches+1 run twice). Write's fn may therefore run twice; see Write.
 func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
+	if d.pg && d.safeLeft == 0 {
+		rest, again := d.runBatch(batch, true, rerun{})
+		if again == nil {
+			return rest
+		}
+		d.safeLeft = safeBatches
+		rest, _ = d.runBatch(batch, false, *again)
+		return rest
+	}
+	if d.safeLeft > 0 {
+		d.safeLeft--
+	}
+	rest, _ = d.runBatch(batch, false, rerun{})
+	return rest
+}
+
+// rerun is what an optimistic attempt leaves to the attempt after it.
+type rerun struct {
+	// started is how many writes of the batch it had started: they run again whatever
+	// their callers' contexts say, since a write once started runs to its end.
+	started int
+	// overBudget is the write (its index plus one; 0: none) that used up its budget: it
+	// is refused again at once rather than given its whole budget a second time.
+	overBudget int
+	budgetErr  error
+}
+
+// safeBatches is how many PostgreSQL batches run with a savepoint per write after an
+// optimistic one had to be run again.
+const safeBatches = 16
+
+// runBatch is commitBatch's one attempt: with a savepoint per write, or, optimistic,
+// without (PostgreSQL only). An optimistic attempt that cannot undo a failed write alone
+// rolls everything back, answers nobody and returns what the next attempt needs to know;
+// otherwise (again nil) every write it ran has its answer. prev is what an abandoned
+// attempt before this one left.
+func (d *DB) runBatch(batch []*writeReq, optimistic bool, prev rerun) (rest []*writeReq, again *rerun) {
 	results := make([]error, len(batch))
 	ran := len(batch)
 	finish := func() {
@@ -258,25 +318,34 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 		}
 	}
 	ctx := context.Background()
-	began := time.Now()
+	start := time.Now()
 	sqlTx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		for i := range results {
 			results[i] = mapErr(err)
 		}
 		finish()
-		return nil
+		return nil, nil
 	}
 	var missing []string
 	broken := error(nil)
 	authChanged := make([]bool, len(batch))
 	var events []Event // of the writes that succeeded, in order
-	// Each write runs inside a savepoint, so that one that fails is undone alone. The
-	// savepoint statements are sent as few times as they can be (on PostgreSQL each is a
-	// round trip to another process): the first write's comes with the batch's opening
-	// statements; after a write that failed, the savepoint it was rolled back to serves the
-	// next one; after one that succeeded, one exchange releases it and sets the next; the
-	// last is released by the commit.
+	// abandon ends an optimistic attempt: nothing of it is committed or answered.
+	abandon := func(next rerun) ([]*writeReq, *rerun) {
+		sqlTx.Rollback()
+		d.noteBatch(time.Since(start), ran)
+		for _, q := range missing {
+			d.wc.stmt(ctx, q)
+		}
+		return nil, &next
+	}
+	// Each write runs inside a savepoint (unless optimistic), so that one that fails is
+	// undone alone. The savepoint statements are sent as few times as they can be (on
+	// PostgreSQL each is a round trip to another process): the first write's comes with
+	// the batch's opening statements; after a write that failed, the savepoint it was
+	// rolled back to serves the next one; after one that succeeded, one exchange releases
+	// it and sets the next; the last is released by the commit.
 	const (
 		spNone  = iota // no savepoint yet
 		spClean        // a savepoint at the current state
@@ -288,25 +357,31 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			results[i] = broken
 			continue
 		}
-		if i > 0 && time.Since(began) > batchTime {
+		if i > 0 && time.Since(start) > batchTime {
 			ran = i
 			break
 		}
-		if err := r.ctx.Err(); err != nil {
+		if i+1 == prev.overBudget {
+			results[i] = prev.budgetErr
+			continue
+		}
+		if err := r.ctx.Err(); err != nil && i >= prev.started {
 			results[i] = err // its caller has gone before it started: nothing to do
 			continue
 		}
 		set := ""
-		switch sp {
-		case spNone:
-			set = "SAVEPOINT w"
-			if d.pg {
-				// The instances' write lock (see pgLockKey), held until the commit or
-				// rollback; and the change every listener hears of at the commit (a batch
-				// rolled back notifies nobody).
-				set = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d); SELECT pg_notify('%s', ''); SAVEPOINT w", pgLockKey, chanChange)
+		switch {
+		case sp == spNone && d.pg:
+			// The instances' write lock (see pgLockKey), held until the commit or
+			// rollback; and the change every listener hears of at the commit (a batch
+			// rolled back notifies nobody).
+			set = fmt.Sprintf("SELECT pg_advisory_xact_lock(%d); SELECT pg_notify('%s', '')", pgLockKey, chanChange)
+			if !optimistic {
+				set += "; SAVEPOINT w"
 			}
-		case spDirty:
+		case sp == spNone:
+			set = "SAVEPOINT w"
+		case sp == spDirty && !optimistic:
 			set = "RELEASE w; SAVEPOINT w"
 		}
 		if set != "" {
@@ -323,11 +398,11 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 		}
 		budget := &writeBudget{deadline: time.Now().Add(allowed)}
 		tx := &Tx{
-			tx:     txStmts{tx: sqlTx, pg: d.pg, budget: budget},
-			q:      txStmts{tx: sqlTx, pg: d.pg, cache: d.wc, missing: &missing, budget: budget},
 			now:    time.Now().UTC().Truncate(time.Millisecond),
 			budget: budget,
 		}
+		tx.tx = txStmts{tx: sqlTx, pg: d.pg, budget: budget, wrote: &tx.wrote}
+		tx.q = txStmts{tx: sqlTx, pg: d.pg, cache: d.wc, missing: &missing, budget: budget, wrote: &tx.wrote}
 		err := runFn(r.fn, tx)
 		authChanged[i] = err == nil && tx.authChanged
 		if err == nil && budget.spent() {
@@ -337,8 +412,21 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			if budget.over {
 				err = fmt.Errorf("%w (%s)", ErrWriteBudget, allowed)
 			}
+			if optimistic && tx.wrote { // its changes cannot be undone alone
+				next := rerun{started: i + 1}
+				if budget.over {
+					next.overBudget, next.budgetErr = i+1, err
+				}
+				return abandon(next)
+			}
 			results[i] = err
 			authChanged[i] = false
+			if optimistic {
+				// It only read: nothing to undo. (Had a statement of it failed in
+				// PostgreSQL, the transaction would be aborted: the events or the commit
+				// below fail then, and the batch is run again.)
+				continue
+			}
 			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
 				broken = mapErr(rerr) // the transaction's state is unknown: fail the rest
 			}
@@ -354,6 +442,9 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	if broken == nil && d.pg {
 		broken = d.notifyCommit(sqlTx, authChanged[:ran], &nonce, &serverNow)
 	}
+	if broken != nil && optimistic {
+		return abandon(rerun{started: ran}) // nothing was committed
+	}
 	committed := false
 	if broken != nil {
 		sqlTx.Rollback()
@@ -363,6 +454,11 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 			}
 		}
 	} else if err := sqlTx.Commit(); err != nil {
+		if optimistic && errors.Is(err, pgx.ErrTxCommitRollback) {
+			// A statement had failed (in a write that then reported failure, or ignored
+			// it) and PostgreSQL rolled the transaction back: nothing was committed.
+			return abandon(rerun{started: ran})
+		}
 		for i := range results[:ran] {
 			if results[i] == nil {
 				results[i] = mapErr(err)
@@ -371,7 +467,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	} else {
 		committed = true
 	}
-	d.noteBatch(time.Since(began), ran)
+	d.noteBatch(time.Since(start), ran)
 	if committed {
 		// Before any write of the batch returns: once a revoke has returned, no request of
 		// this process may be answered from the cache it invalidated.
@@ -392,7 +488,7 @@ func (d *DB) commitBatch(batch []*writeReq) (rest []*writeReq) {
 	for _, q := range missing {
 		d.wc.stmt(ctx, q) // the connection is free again: prepare for next time
 	}
-	return batch[ran:]
+	return batch[ran:], nil
 }
 
 // notifyCommit queues, in a PostgreSQL batch about to commit in which a write changed

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -20,8 +21,9 @@ func TestWriterStatsSeesAStalledWriter(t *testing.T) {
 			t.Fatalf("idle writer: %+v, want nothing waiting", s)
 		}
 		held, release := make(chan struct{}), make(chan struct{})
+		hold := sync.OnceFunc(func() { close(held) }) // a write may run twice (see Write)
 		go d.Write(ctx, func(tx *Tx) error {
-			close(held)
+			hold()
 			<-release
 			return nil
 		})

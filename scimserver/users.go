@@ -142,7 +142,11 @@ func (s *Server) mutation(r *http.Request, c *call, kind string, subject *string
 		}
 	}
 	var scimErr *Error
+	subject0, summary0 := *subject, *summary
 	err := s.db.Write(r.Context(), func(tx *db.Tx) error {
+		// A write may be run again after a rollback (see db.Write): each run starts from
+		// what the first one started from.
+		*subject, *summary = subject0, summary0
 		if scimErr = fn(tx); scimErr != nil {
 			return scimErr
 		}
@@ -298,6 +302,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request, c *call, id
 		return userFromDoc(d, &next)
 	}
 	err := s.mutation(r, c, "user.replace", &subject, &summary, pre, func(tx *db.Tx) *Error {
+		queued = false // a run again after a rollback starts afresh
 		var e error
 		if u, e = tx.UserByID(r.Context(), id); e != nil {
 			return userErr(e, id)
@@ -363,6 +368,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, c *call, id s
 		return err
 	}
 	err := s.mutation(r, c, "user.patch", &subject, &summary, pre, func(tx *db.Tx) *Error {
+		queued = false // a run again after a rollback starts afresh
 		var e error
 		if u, e = tx.UserByID(r.Context(), id); e != nil {
 			return userErr(e, id)
