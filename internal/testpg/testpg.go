@@ -5,7 +5,8 @@
 // where its user may CREATE DATABASE; .ci/run sets it to the cluster it starts). Otherwise,
 // on Linux, the first test that asks starts one throwaway cluster for the whole test binary
 // with the newest initdb found (on PATH, or Debian's /usr/lib/postgresql/<version>/bin).
-// Without either the test is skipped, saying why, and fails under CI.
+// Without either, or with SCIMDESK_TEST_POSTGRES=off, the test is skipped, saying why,
+// and fails under CI.
 //
 // A package whose tests call DSN stops that cluster and removes its directory from TestMain:
 //
@@ -88,7 +89,11 @@ func Stop() {
 // serverURL returns the URL of the server the databases are made on: the one named by
 // EnvVar, or this binary's own cluster, started on first use.
 func serverURL() (string, error) {
-	if v := os.Getenv(EnvVar); v != "" {
+	if v := os.Getenv(EnvVar); v == "off" {
+		// A long run that must not spend its time on PostgreSQL (scripts/mutation, which
+		// runs a package's tests once per planted bug) turns the PostgreSQL tests off.
+		return "", fmt.Errorf("%w: %s=off", errUnavailable, EnvVar)
+	} else if v != "" {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			return "", fmt.Errorf("testpg: %s is not a postgres:// URL: %s", EnvVar, redact(v))
