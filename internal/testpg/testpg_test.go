@@ -205,3 +205,22 @@ func TestServerThatCannotBeUsedFailsTheTest(t *testing.T) {
 		})
 	}
 }
+
+// TestOffSkipsOutsideCIAndFailsInCI: SCIMDESK_TEST_POSTGRES=off skips a test that needs
+// PostgreSQL, saying so, on a developer's machine (a long mutation run), and fails it in CI.
+func TestOffSkipsOutsideCIAndFailsInCI(t *testing.T) {
+	for _, ci := range []bool{false, true} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDSN$", "-test.count=1", "-test.v")
+		cmd.Env = helperEnv("dsn", testpg.EnvVar+"=off")
+		if ci {
+			cmd.Env = append(cmd.Env, "CI=true")
+		}
+		out, err := cmd.CombinedOutput()
+		switch {
+		case !ci && (err != nil || !strings.Contains(string(out), "--- SKIP: TestHelperDSN") || !strings.Contains(string(out), testpg.EnvVar+"=off")):
+			t.Errorf("outside CI, with %s=off: want a skip that names it (%v):\n%s", testpg.EnvVar, err, out)
+		case ci && (err == nil || !strings.Contains(string(out), "--- FAIL: TestHelperDSN")):
+			t.Errorf("in CI, with %s=off: want a failure (%v):\n%s", testpg.EnvVar, err, out)
+		}
+	}
+}
