@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"scimdesk/internal/teststore"
 	"sort"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -115,6 +116,18 @@ func TestPatchWorkLimits(t *testing.T) {
 		// At the limit, a request goes through to the write (and finds no resource).
 		if r := e.do("PATCH", "/Groups/nobody", patchBody(scans[:maxMemberScans]...)); r.status != 404 {
 			t.Errorf("%d member scans: %d %s, want 404", maxMemberScans, r.status, r.raw)
+		}
+		// Exactly maxPatchComparisons in all (20 paths of 99 and one of 20) goes through too;
+		// one more is refused.
+		orN := func(n int) string { return strings.Repeat(`type eq "x" or `, n-1) + `type eq "y"` }
+		removeBy := func(n int) string { return `{"op":"remove","path":` + jsonBody(`emails[`+orN(n)+`]`) + `}` }
+		atLimit := append(slices.Clone(comparisons[:20]), removeBy(maxPatchComparisons-20*99))
+		if r := e.do("PATCH", "/Users/nobody", patchBody(atLimit...)); r.status != 404 {
+			t.Errorf("%d comparisons in all: %d %s, want 404", maxPatchComparisons, r.status, truncate(string(r.raw), 300))
+		}
+		overLimit := append(slices.Clone(comparisons[:20]), removeBy(maxPatchComparisons-20*99+1))
+		if r := e.do("PATCH", "/Users/nobody", patchBody(overLimit...)); r.status != 400 || r.json["scimType"] != errInvalidFilter {
+			t.Errorf("%d comparisons in all: %d %s, want 400 invalidFilter", maxPatchComparisons+1, r.status, truncate(string(r.raw), 300))
 		}
 	})
 }
