@@ -3,8 +3,8 @@ package scimserver
 import (
 	"fmt"
 	"scimdesk/internal/teststore"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 )

@@ -32,7 +32,7 @@ func TestPatchCompileRules(t *testing.T) {
 
 		for _, c := range []struct {
 			name, res, op, scimType string
-			after                  map[string]any
+			after                   map[string]any
 		}{
 			{"a required attribute replaced by an empty string", "/Users/${u}",
 				`{"op":"replace","path":"userName","value":""}`, errInvalidValue, unchangedUser},
@@ -142,13 +142,13 @@ func TestPatchValueRules(t *testing.T) {
 }
 
 // TestPatchReplaceFilteredMember: replace members[value eq "a"] with b takes a out and
-// puts b in; nothing else changes.
+// puts b in, and so does a filter on display; nothing else changes.
 func TestPatchReplaceFilteredMember(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, engine teststore.Engine) {
 		e := newEnvOn(t, engine)
 		e.t = t
-		for _, name := range []string{"a", "b", "c"} {
-			r := e.do("POST", "/Users", `{"userName":"`+name+`@example.com"}`)
+		for _, name := range []string{"a", "b", "c", "d"} {
+			r := e.do("POST", "/Users", `{"userName":"`+name+`@example.com","displayName":"User `+strings.ToUpper(name)+`"}`)
 			if r.status != 201 {
 				t.Fatalf("create %s: %d %s", name, r.status, r.raw)
 			}
@@ -170,6 +170,19 @@ func TestPatchReplaceFilteredMember(t *testing.T) {
 		}
 		if len(got) != 2 || !got[e.vars["b"]] || !got[e.vars["c"]] {
 			t.Errorf("members after replacing a by b: %v, want b and c", got)
+		}
+		// The same through a filter that must look at every member (display): c out, d in.
+		r = e.do("PATCH", "/Groups/${g}", patchBody(`{"op":"replace","path":"members[display eq \"User C\"]","value":[{"value":"${d}"}]}`))
+		if r.status != 200 {
+			t.Fatalf("replace a member found by display: %d %s", r.status, r.raw)
+		}
+		got = map[string]bool{}
+		members, _ = e.do("GET", "/Groups/${g}", "").json["members"].([]any)
+		for _, m := range members {
+			got[m.(map[string]any)["value"].(string)] = true
+		}
+		if len(got) != 2 || !got[e.vars["b"]] || !got[e.vars["d"]] {
+			t.Errorf("members after replacing c by d: %v, want b and d", got)
 		}
 	})
 }
