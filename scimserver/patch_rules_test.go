@@ -184,5 +184,13 @@ func TestPatchReplaceFilteredMember(t *testing.T) {
 		if len(got) != 2 || !got[e.vars["b"]] || !got[e.vars["d"]] {
 			t.Errorf("members after replacing c by d: %v, want b and d", got)
 		}
+		// One out and one in is a change (a new version); b replaced by b is none.
+		if etag := r.header.Get("ETag"); etag != `W/"3"` {
+			t.Errorf("after replacing c by d: ETag %s, want W/\"3\"", etag)
+		}
+		r = e.do("PATCH", "/Groups/${g}", patchBody(`{"op":"replace","path":"members[display eq \"User B\"]","value":[{"value":"${b}"}]}`))
+		if r.status != 200 || r.header.Get("ETag") != `W/"3"` {
+			t.Errorf("b replaced by b: %d ETag %s, want 200 and W/\"3\" (no change)", r.status, r.header.Get("ETag"))
+		}
 	})
 }
