@@ -194,3 +194,41 @@ func TestPatchReplaceFilteredMember(t *testing.T) {
 		}
 	})
 }
+
+// TestPatchRemoveMembersByValueOperators: a member filter on value with an operator other
+// than eq and sw (co, ne) is evaluated as written, not taken for an id lookup.
+func TestPatchRemoveMembersByValueOperators(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, engine teststore.Engine) {
+		e := newEnvOn(t, engine)
+		e.t = t
+		for _, name := range []string{"a", "b", "c"} {
+			r := e.do("POST", "/Users", `{"userName":"`+name+`@example.com"}`)
+			if r.status != 201 {
+				t.Fatalf("create %s: %d %s", name, r.status, r.raw)
+			}
+			e.vars[name] = r.json["id"].(string)
+		}
+		r := e.do("POST", "/Groups", `{"displayName":"Ops","members":[{"value":"${a}"},{"value":"${b}"},{"value":"${c}"}]}`)
+		if r.status != 201 {
+			t.Fatalf("create group: %d %s", r.status, r.raw)
+		}
+		e.vars["g"] = r.json["id"].(string)
+		members := func() map[string]bool {
+			got := map[string]bool{}
+			ms, _ := e.do("GET", "/Groups/${g}", "").json["members"].([]any)
+			for _, m := range ms {
+				got[m.(map[string]any)["value"].(string)] = true
+			}
+			return got
+		}
+		e.vars["bmid"] = e.vars["b"][4:20] // inside b's id, at neither end
+		r = e.do("PATCH", "/Groups/${g}", patchBody(`{"op":"remove","path":"members[value co \"${bmid}\"]"}`))
+		if got := members(); r.status != 200 || len(got) != 2 || got[e.vars["b"]] {
+			t.Errorf("remove members[value co (part of b's id)]: %d, members %v, want a and c", r.status, got)
+		}
+		r = e.do("PATCH", "/Groups/${g}", patchBody(`{"op":"remove","path":"members[value ne \"${a}\"]"}`))
+		if got := members(); r.status != 200 || len(got) != 1 || !got[e.vars["a"]] {
+			t.Errorf("remove members[value ne a]: %d, members %v, want a alone", r.status, got)
+		}
+	})
+}

@@ -75,6 +75,9 @@ func TestConnectionTestsAreRecordedOnce(t *testing.T) {
 			"/Users" + query(`userName eq "9f0c2a7e-okta-random@example.com"`, "startIndex", "1", "count", "1"),
 			"/ServiceProviderConfig",
 		}},
+		{"a read of no rows", okta, []string{
+			"/Users" + query("", "count", "0"),
+		}},
 		{"Entra ID Test Connection", entra, []string{
 			"/Users" + query(`userName eq "3b2e0f8c-5d4a-4e61-9a7b-0c1d2e3f4a5b"`),
 		}},
@@ -135,6 +138,39 @@ func TestFirstReadOfATokenIsRecorded(t *testing.T) {
 	ev := eventsSince(t, e, before)
 	if len(ev) != 1 || ev[0].Kind != "token.first-use" || ev[0].TokenID != tokID || ev[0].Subject != "GET /Users/"+id {
 		t.Fatalf("events for a token's first reads: %+v", ev)
+	}
+	// A second token's first read is its own first use; the first token's next read,
+	// after it, is none.
+	tokB, secretB := newTokenFor(t, e, "entra")
+	before = lastEventID(t, e)
+	e.doToken(secretB, "GET", "/Users/"+id, "", "User-Agent", "Okta SCIM Client 1.0.0")
+	e.doToken(secret, "GET", "/Users/"+id, "", "User-Agent", "Okta SCIM Client 1.0.0")
+	ev = eventsSince(t, e, before)
+	if len(ev) != 1 || ev[0].Kind != "token.first-use" || ev[0].TokenID != tokB {
+		t.Fatalf("events for a second token's first read and the first token's next: %+v", ev)
+	}
+	// A page of several rows is a read, not a connection test.
+	tokC, secretC := newTokenFor(t, e, "reader")
+	before = lastEventID(t, e)
+	e.doToken(secretC, "GET", "/Users"+query("", "count", "5"), "", "User-Agent", "Okta SCIM Client 1.0.0")
+	ev = eventsSince(t, e, before)
+	if len(ev) != 1 || ev[0].Kind != "token.first-use" || ev[0].TokenID != tokC {
+		t.Fatalf("events for a first read of a page of 5: %+v", ev)
+	}
+}
+
+// Connection tests by one token are recorded at most once per probeEvery: one exactly
+// that long after the last is recorded again.
+func TestConnectionTestInterval(t *testing.T) {
+	var l probeLog
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at   time.Duration
+		want bool
+	}{{0, true}, {probeEvery - time.Millisecond, false}, {probeEvery, true}, {probeEvery + time.Second, false}} {
+		if got := l.allowTest("tok", t0.Add(c.at)); got != c.want {
+			t.Errorf("a test %s after the first: recorded %v, want %v", c.at, got, c.want)
+		}
 	}
 }
 
