@@ -104,6 +104,9 @@ func TestConnectionTestsAreRecordedOnce(t *testing.T) {
 			if want := "GET /Users?"; len(got.Subject) < len(want) || got.Subject[:len(want)] != want {
 				t.Errorf("subject %q does not name the request", got.Subject)
 			}
+			if c.agent == entra && got.Subject != `GET /Users?filter=userName eq "3b2e0f8c-5d4a-4e61-9a7b-0c1d2e3f4a5b"` {
+				t.Errorf("subject %q: want the request as sent, its query decoded", got.Subject)
+			}
 			if !strings.Contains(got.Summary, "connection test") || !strings.Contains(got.Summary, "first request with this token") {
 				t.Errorf("summary %q", got.Summary)
 			}
@@ -148,6 +151,14 @@ func TestFirstReadOfATokenIsRecorded(t *testing.T) {
 	ev = eventsSince(t, e, before)
 	if len(ev) != 1 || ev[0].Kind != "token.first-use" || ev[0].TokenID != tokB {
 		t.Fatalf("events for a second token's first read and the first token's next: %+v", ev)
+	}
+	// A lookup that finds someone is a read, not a connection test.
+	tokD, secretD := newTokenFor(t, e, "looker")
+	before = lastEventID(t, e)
+	e.doToken(secretD, "GET", "/Users"+query(`userName eq "ann@example.com"`), "", "User-Agent", "Microsoft.Identity-Provisioning/1.0")
+	ev = eventsSince(t, e, before)
+	if len(ev) != 1 || ev[0].Kind != "token.first-use" || ev[0].TokenID != tokD {
+		t.Fatalf("events for a first lookup that finds someone: %+v", ev)
 	}
 	// A page of several rows is a read, not a connection test.
 	tokC, secretC := newTokenFor(t, e, "reader")
