@@ -106,6 +106,8 @@ func TestErrorPaths(t *testing.T) {
 			{"resource too large", "POST", "/Users", bigEmails(99, 1500), nil, 400, errInvalidValue},
 			{"too many attributes", "GET", "/Users?attributes=" + strings.Repeat("userName,", maxProjectionNames) + "id", "", nil, 400, errInvalidValue},
 			{"too many excludedAttributes on a get", "GET", "/Users/${u}?excludedAttributes=" + strings.Repeat("title,", maxProjectionNames) + "id", "", nil, 400, errInvalidValue},
+			{"as many attributes as allowed", "GET", "/Users?attributes=" + strings.Repeat("userName,", maxProjectionNames-1) + "id", "", nil, 200, ""},
+			{"as many excludedAttributes as allowed", "GET", "/Users/${u}?excludedAttributes=" + strings.Repeat("title,", maxProjectionNames-1) + "id", "", nil, 200, ""},
 			{"too many attributes on a patch", "PATCH", "/Users/${u}?attributes=" + strings.Repeat("title,", maxProjectionNames) + "id", patch(`{"op":"replace","path":"title","value":"x"}`), nil, 400, errInvalidValue},
 			{"too many attributes in a search", "POST", "/Users/.search", `{"attributes":[` + strings.Repeat(`"title",`, maxProjectionNames) + `"id"]}`, nil, 400, errInvalidValue},
 			{"root search with an unknown attribute", "POST", "/.search", `{"filter":"nosuch eq \"x\""}`, nil, 400, errInvalidFilter},
