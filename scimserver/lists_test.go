@@ -60,6 +60,8 @@ func TestListsPagingSortingProjection(t *testing.T) {
 				"Resources.0.emails.0.value": "u0@work.example", "Resources.0.emails.0.type": "<absent>", "Resources.0.userName": "user00@example.com"}},
 			{"attributes of extension", "/Users?attributes=urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department&count=1", map[string]any{
 				"Resources.0.<" + URNEnterprise + ">.department": "Sales", "Resources.0.userName": "<absent>"}},
+			{"attributes naming a whole extension", "/Users?attributes=" + URNEnterprise + "&count=1", map[string]any{
+				"Resources.0.<" + URNEnterprise + ">.department": "Sales", "Resources.0.userName": "<absent>", "Resources.0.id": "<present>"}},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
