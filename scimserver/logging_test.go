@@ -186,3 +186,99 @@ func endWindow(l *logLimiter) {
 	l.ends = time.Now()
 	l.mu.Unlock()
 }
+
+// TestQuietServerLogsNoWarning: a server that answers requests, writes its heartbeats and
+// token uses, and shuts down, all without trouble, logs no warning or error: the log is
+// read at 2 a.m., and a warning that cries wolf hides the real one.
+func TestQuietServerLogsNoWarning(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.SetSCIMEnabled(ctx, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := d.CreateToken(ctx, "test", 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &countingWriter{}
+	srv := New(d, Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	for i := range 3 {
+		req, _ := http.NewRequest("GET", srv.SCIMURL()+"/Users?count=5", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, res.StatusCode)
+		}
+	}
+	// Until a heartbeat has counted the requests: beats (with their token uses) ran.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		hs, err := d.ReadHeartbeats(ctx)
+		if err == nil && len(hs) == 1 && hs[0].Requests >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat counted the requests: %+v %v", hs, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// One more request, whose token use only the shutdown writes.
+	req, _ := http.NewRequest("GET", srv.SCIMURL()+"/Users?count=5", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if hs, err := d.ReadHeartbeats(context.Background()); err != nil || len(hs) != 0 {
+		t.Errorf("after shutdown: heartbeats %+v (%v), want none", hs, err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			t.Errorf("a quiet server logged: %s", line)
+		}
+	}
+}
+
+// TestFailedHeartbeatIsLogged: a heartbeat the server cannot write while it serves (its
+// database gone) is a warning in the log, not silence.
+func TestFailedHeartbeatIsLogged(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &countingWriter{}
+	srv := New(d, Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	d.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "write heartbeat") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning for heartbeats that cannot be written; the log:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
