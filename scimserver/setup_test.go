@@ -442,6 +442,16 @@ func TestSetupRefusals(t *testing.T) {
 		{name: "argon2id below the minimum", prepare: func(s *state) { s.se.api.minKDF = MinKDF() },
 			path: "/setup/v1/complete", body: func(s *state) string { return completeBody(s.u, "setup", s.se.bundle(s.u.id)) },
 			status: 400, code: "weak_kdf", message: "below the minimum"},
+		{name: "argon2id memory just below the minimum", prepare: func(s *state) { s.se.api.minKDF = MinKDF() },
+			path: "/setup/v1/complete", body: func(s *state) string {
+				// OWASP's minimum is 2 passes over 19 MiB: 1 KiB less is refused.
+				b, _, err := keys.NewBundle(s.u.id, []byte(testPassphrase), keys.Params{Time: 2, MemoryKiB: 19*1024 - 1, Threads: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return completeBody(s.u, "setup", b)
+			},
+			status: 400, code: "weak_kdf", message: "below the minimum"},
 		{name: "bundle for another user id", path: "/setup/v1/complete", body: func(s *state) string {
 			b := s.se.bundle("someone-else")
 			return jsonBody(setupapi.CompleteRequest{Email: s.u.email, Code: s.u.code, Purpose: "setup", UserID: "someone-else", Bundle: b})
