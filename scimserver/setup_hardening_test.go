@@ -253,3 +253,57 @@ func TestRefusalSummaryWrittenAtShutdown(t *testing.T) {
 		t.Fatalf("no summary as the newest event after shutdown: %+v", evs)
 	}
 }
+
+// TestRateLimiterRefillsAtItsRate: a bucket allows its burst at once, then one request per
+// 1/rate, and says exactly how long until the next; an address that waited long enough
+// has its whole burst again, never more. Buckets that have refilled are the ones pruned
+// when the map is full.
+func TestRateLimiterRefillsAtItsRate(t *testing.T) {
+	l := newRateLimiter(20, time.Minute, 10) // one every 3 s, 10 at once
+	t0 := time.Unix(1000, 0)
+	for i := range 10 {
+		if ok, _ := l.allow("a", t0); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	ok, wait := l.allow("a", t0)
+	if ok || wait != 3*time.Second {
+		t.Fatalf("past the burst: allowed %v, wait %s, want refused and 3s", ok, wait)
+	}
+	if ok, wait := l.allow("a", t0.Add(time.Second)); ok || wait != 2*time.Second {
+		t.Errorf("1 s later: allowed %v, wait %s, want refused and 2s", ok, wait)
+	}
+	if ok, _ := l.allow("a", t0.Add(3*time.Second)); !ok {
+		t.Errorf("3 s later: refused, want one more allowed")
+	}
+	if ok, _ := l.allow("a", t0.Add(3*time.Second)); ok {
+		t.Errorf("3 s later, again: allowed, want refused")
+	}
+	// An hour later: the burst again, and no more than the burst.
+	later := t0.Add(time.Hour)
+	for i := range 10 {
+		if ok, _ := l.allow("a", later); !ok {
+			t.Fatalf("an hour later, request %d of the burst refused", i+1)
+		}
+	}
+	if ok, _ := l.allow("a", later); ok {
+		t.Errorf("an hour later, past the burst: allowed")
+	}
+
+	// The map full: the buckets that have refilled go, the busy one stays.
+	p := newRateLimiter(20, time.Minute, 10)
+	p.allow("busy", later)
+	for i := range maxBuckets - 1 {
+		p.allow(fmt.Sprint("idle", i), t0)
+	}
+	for range 9 {
+		p.allow("busy", later)
+	}
+	p.allow("new", later) // the map is full: prune first
+	if _, ok := p.buckets["idle0"]; ok || len(p.buckets) != 2 {
+		t.Errorf("after pruning a full map: %d buckets (idle0 kept: %v), want busy and new", len(p.buckets), ok)
+	}
+	if ok, _ := p.allow("busy", later); ok {
+		t.Errorf("the busy address got a new burst from the pruning")
+	}
+}
