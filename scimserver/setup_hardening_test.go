@@ -293,15 +293,20 @@ func TestRateLimiterRefillsAtItsRate(t *testing.T) {
 	// The map full: the buckets that have refilled go, the busy one stays.
 	p := newRateLimiter(20, time.Minute, 10)
 	p.allow("busy", later)
-	for i := range maxBuckets - 1 {
+	for range 10 {
+		p.allow("half", later.Add(-15*time.Second)) // spent, then 5 of 10 back by now
+	}
+	for i := range maxBuckets - 2 {
 		p.allow(fmt.Sprint("idle", i), t0)
 	}
 	for range 9 {
 		p.allow("busy", later)
 	}
 	p.allow("new", later) // the map is full: prune first
-	if _, ok := p.buckets["idle0"]; ok || len(p.buckets) != 2 {
-		t.Errorf("after pruning a full map: %d buckets (idle0 kept: %v), want busy and new", len(p.buckets), ok)
+	_, idleKept := p.buckets["idle0"]
+	_, halfKept := p.buckets["half"]
+	if idleKept || !halfKept || len(p.buckets) != 3 {
+		t.Errorf("after pruning a full map: %d buckets (idle0 kept: %v, half kept: %v), want busy, half and new", len(p.buckets), idleKept, halfKept)
 	}
 	if ok, _ := p.allow("busy", later); ok {
 		t.Errorf("the busy address got a new burst from the pruning")
