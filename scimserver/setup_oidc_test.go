@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +244,34 @@ func TestSignInConfigAndInput(t *testing.T) {
 // appFlow is the device flow for the app clientID at the provider's own endpoints.
 func appFlow(p *testidp.Provider, clientID string) *setupapi.DeviceFlow {
 	return &setupapi.DeviceFlow{OAuth: oauth2.Config{ClientID: clientID, Scopes: setupapi.DeviceScopes, Endpoint: p.Endpoint()}}
+}
+
+// TestSignInConfigIsCachedForASecond: the sign-in settings a flood of requests reads are
+// read from the database at most once per configTTL, and a change is seen once it is up.
+func TestSignInConfigIsCachedForASecond(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	first := db.OIDCConfig{Issuer: "https://idp.example.com", ClientID: "first"}
+	if err := d.SetOIDCConfig(ctx, first, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var cc configCache
+	t0 := time.Unix(5000, 0)
+	if got, err := cc.get(ctx, d, t0); err != nil || got != first {
+		t.Fatalf("first read: %+v %v", got, err)
+	}
+	second := db.OIDCConfig{Issuer: "https://idp.example.com", ClientID: "second"}
+	if err := d.SetOIDCConfig(ctx, second, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cc.get(ctx, d, t0.Add(configTTL-time.Millisecond)); got != first {
+		t.Errorf("within configTTL: %+v, want the cached %+v", got, first)
+	}
+	if got, _ := cc.get(ctx, d, t0.Add(configTTL)); got != second {
+		t.Errorf("configTTL later: %+v, want the new %+v", got, second)
+	}
 }
