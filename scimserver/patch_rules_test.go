@@ -1,6 +1,7 @@
 package scimserver
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -231,4 +232,24 @@ func TestPatchRemoveMembersByValueOperators(t *testing.T) {
 			t.Errorf("remove members[value ne a]: %d, members %v, want a alone", r.status, got)
 		}
 	})
+}
+
+// TestUserEmailIsThePrimaryOrTheFirst: the email scimdesk keeps for a user (a setup code
+// is checked against it, an invitation sent to it) is the primary one, else the first.
+func TestUserEmailIsThePrimaryOrTheFirst(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	for _, c := range []struct{ emails, want string }{
+		{`[{"value":"first@example.com"},{"value":"second@example.com"},{"value":"third@example.com"}]`, "first@example.com"},
+		{`[{"value":"first@example.com"},{"value":"second@example.com","primary":true}]`, "second@example.com"},
+	} {
+		r := e.do("POST", "/Users", `{"userName":"`+c.want+`.user","emails":`+c.emails+`}`)
+		if r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+		u, err := e.db.UserByID(context.Background(), r.json["id"].(string))
+		if err != nil || u.Email != c.want {
+			t.Errorf("emails %s: kept %q (%v), want %q", c.emails, u.Email, err, c.want)
+		}
+	}
 }
