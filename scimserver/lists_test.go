@@ -94,6 +94,12 @@ func TestETagsAndEvents(t *testing.T) {
 		if r := e.do("GET", "/Users/${u}", "", "If-None-Match", `W/"1"`); r.status != 304 {
 			t.Errorf("If-None-Match current: %d", r.status)
 		}
+		if r := e.do("GET", "/Users/${u}", "", "If-None-Match", `W/"7", W/"8"`); r.status != 200 || r.json["userName"] != "etag@example.com" {
+			t.Errorf("If-None-Match of other versions: %d, want 200 and the user", r.status)
+		}
+		if r := e.do("GET", "/Users/${u}", "", "If-None-Match", `W/"7", *`); r.status != 304 {
+			t.Errorf("If-None-Match with *: %d, want 304", r.status)
+		}
 		if r := e.do("PUT", "/Users/${u}", `{"userName":"etag@example.com","title":"t"}`, "If-Match", `W/"1"`); r.status != 200 || r.header.Get("ETag") != `W/"2"` {
 			t.Errorf("If-Match current: %d %s", r.status, r.header.Get("ETag"))
 		}
