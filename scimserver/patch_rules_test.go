@@ -253,3 +253,27 @@ func TestUserEmailIsThePrimaryOrTheFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestDeactivationIsNamedInTheAuditLog: the Activity tab says "deactivated user" and
+// "reactivated user" for a PATCH of active, the change an admin looks for first.
+func TestDeactivationIsNamedInTheAuditLog(t *testing.T) {
+	e := newEnv(t)
+	e.t = t
+	r := e.do("POST", "/Users", `{"userName":"leaver@example.com"}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	e.vars["u"] = r.json["id"].(string)
+	for _, c := range []struct{ value, want string }{
+		{"false", "deactivated user leaver@example.com"},
+		{"true", "reactivated user leaver@example.com"},
+	} {
+		if r := e.do("PATCH", "/Users/${u}", patchBody(`{"op":"replace","path":"active","value":`+c.value+`}`)); r.status != 200 {
+			t.Fatalf("active %s: %d %s", c.value, r.status, r.raw)
+		}
+		ev, err := e.db.EventsBefore(context.Background(), 0, 1)
+		if err != nil || len(ev) != 1 || ev[0].Kind != "user.patch" || ev[0].Summary != c.want {
+			t.Errorf("active %s: newest event %+v (%v), want user.patch %q", c.value, ev, err, c.want)
+		}
+	}
+}
