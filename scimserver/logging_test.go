@@ -33,15 +33,16 @@ func (w *countingWriter) String() string {
 	return w.buf.String()
 }
 
-// startLogged serves a fresh database on 127.0.0.1:0, logging into out; before Serve,
-// tweak can adjust the server (a short log window).
-func startLogged(t *testing.T, out io.Writer, cfg Config, tweak func(*Server)) (*Server, string) {
+// openServable opens a fresh database with SCIM switched on and a token, closed when the
+// test ends.
+func openServable(t *testing.T) (*db.DB, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { d.Close() })
 	if err := d.SetSCIMEnabled(ctx, true, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -49,28 +50,52 @@ func startLogged(t *testing.T, out io.Writer, cfg Config, tweak func(*Server)) (
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d, secret
+}
+
+// serveLogged serves d on 127.0.0.1:0 with cfg (a heartbeat every 50 ms unless set);
+// before Serve, tweak can adjust the server (a short log window). stop shuts it down and
+// returns what Serve returned.
+func serveLogged(t *testing.T, d *db.DB, cfg Config, tweak func(*Server)) (srv *Server, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	cfg.Addr = "127.0.0.1:0"
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
-	}
 	if cfg.HeartbeatEvery == 0 {
 		cfg.HeartbeatEvery = 50 * time.Millisecond
 	}
-	srv := New(d, cfg)
+	srv = New(d, cfg)
 	if tweak != nil {
 		tweak(srv)
 	}
 	if err := srv.Listen(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return srv, stop
+}
+
+// startLogged serves a fresh database on 127.0.0.1:0, logging into out; before Serve,
+// tweak can adjust the server (a short log window).
+func startLogged(t *testing.T, out io.Writer, cfg Config, tweak func(*Server)) (*Server, string) {
+	t.Helper()
+	d, secret := openServable(t)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
+	}
+	srv, stop := serveLogged(t, d, cfg, tweak)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		d.Close()
 	})
 	return srv, secret
 }
@@ -191,28 +216,11 @@ func endWindow(l *logLimiter) {
 // token uses, and shuts down, all without trouble, logs no warning or error: the log is
 // read at 2 a.m., and a warning that cries wolf hides the real one.
 func TestQuietServerLogsNoWarning(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.SetSCIMEnabled(ctx, true, "test"); err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := d.CreateToken(ctx, "test", 0, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	d, secret := openServable(t)
 	out := &countingWriter{}
-	srv := New(d, Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond})
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	for i := range 3 {
+	srv, stop := serveLogged(t, d, Config{Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond}, nil)
+	get := func() int {
 		req, _ := http.NewRequest("GET", srv.SCIMURL()+"/Users?count=5", nil)
 		req.Header.Set("Authorization", "Bearer "+secret)
 		res, err := http.DefaultClient.Do(req)
@@ -220,8 +228,11 @@ func TestQuietServerLogsNoWarning(t *testing.T) {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("request %d: %d", i, res.StatusCode)
+		return res.StatusCode
+	}
+	for i := range 3 {
+		if status := get(); status != 200 {
+			t.Fatalf("request %d: %d", i, status)
 		}
 	}
 	// Until a heartbeat has counted the requests: beats (with their token uses) ran.
@@ -236,17 +247,11 @@ func TestQuietServerLogsNoWarning(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// One more request, whose token use only the shutdown writes.
-	req, _ := http.NewRequest("GET", srv.SCIMURL()+"/Users?count=5", nil)
-	req.Header.Set("Authorization", "Bearer "+secret)
-	if res, err := http.DefaultClient.Do(req); err == nil {
-		res.Body.Close()
-	}
-	cancel()
-	if err := <-done; err != nil {
+	get() // one more request, whose token use only the shutdown writes
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	if hs, err := d.ReadHeartbeats(context.Background()); err != nil || len(hs) != 0 {
+	if hs, err := d.ReadHeartbeats(ctx); err != nil || len(hs) != 0 {
 		t.Errorf("after shutdown: heartbeats %+v (%v), want none", hs, err)
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -259,20 +264,9 @@ func TestQuietServerLogsNoWarning(t *testing.T) {
 // TestFailedHeartbeatIsLogged: a heartbeat the server cannot write while it serves (its
 // database gone) is a warning in the log, not silence.
 func TestFailedHeartbeatIsLogged(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "scim.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _ := openServable(t)
 	out := &countingWriter{}
-	srv := New(d, Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond})
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	serveLogged(t, d, Config{Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond}, nil)
 	d.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "write heartbeat") {
