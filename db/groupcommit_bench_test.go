@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,34 +29,16 @@ func BenchmarkGroupCommitCreates(b *testing.B) {
 			}
 			defer d.Close()
 			ctx := context.Background()
-			var next atomic.Int64
 			b.ResetTimer()
 			start := time.Now()
 			before := d.WriterStats()
-			var wg sync.WaitGroup
-			for range 32 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						u := User{ID: fmt.Sprintf("id-%d-%d", b.N, i), UserName: fmt.Sprintf("u%d-%d@x", b.N, i), Active: true, Doc: []byte(`{}`)}
-						if err := d.Write(ctx, func(tx *Tx) error {
-							if err := tx.InsertUser(ctx, &u); err != nil {
-								return err
-							}
-							return tx.InsertEvent(ctx, Event{Kind: "user.create", Subject: u.UserName, Status: 201})
-						}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			writeConcurrently(b, d, 32, func(tx *Tx, i int64) error {
+				u := User{ID: fmt.Sprintf("id-%d-%d", b.N, i), UserName: fmt.Sprintf("u%d-%d@x", b.N, i), Active: true, Doc: []byte(`{}`)}
+				if err := tx.InsertUser(ctx, &u); err != nil {
+					return err
+				}
+				return tx.InsertEvent(ctx, Event{Kind: "user.create", Subject: u.UserName, Status: 201})
+			})
 			el := time.Since(start)
 			st := d.WriterStats()
 			bt := st.Batches - before.Batches

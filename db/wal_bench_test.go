@@ -31,7 +31,6 @@ func sustainedWrites(b *testing.B, synchronous string) {
 	}
 	defer d.Close()
 	ctx := context.Background()
-	var next atomic.Int64
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	go func() {
@@ -48,29 +47,11 @@ func sustainedWrites(b *testing.B, synchronous string) {
 		}
 	}()
 	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				err := d.Write(ctx, func(tx *Tx) error {
-					u := User{ID: fmt.Sprint("b", i), UserName: fmt.Sprint("bench-", i), Active: true,
-						Doc: []byte(`{"name":{"givenName":"Bench","familyName":"User"},"emails":[{"value":"bench@example.com","type":"work"}]}`)}
-					return tx.InsertUser(ctx, &u)
-				})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	writeConcurrently(b, d, 8, func(tx *Tx, i int64) error {
+		u := User{ID: fmt.Sprint("b", i), UserName: fmt.Sprint("bench-", i), Active: true,
+			Doc: []byte(`{"name":{"givenName":"Bench","familyName":"User"},"emails":[{"value":"bench@example.com","type":"work"}]}`)}
+		return tx.InsertUser(ctx, &u)
+	})
 	b.StopTimer()
 	close(stop)
 	final := int64(0)
@@ -80,4 +61,26 @@ func sustainedWrites(b *testing.B, synchronous string) {
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-WAL-MiB")
 	b.ReportMetric(float64(final)/(1<<20), "end-WAL-MiB")
 	b.ReportMetric(float64(d.WriterStats().LongestHold.Microseconds())/1000, "longest-hold-ms")
+}
+
+// writeConcurrently runs b.N writes of fn (given 1 … b.N) from goroutines at once, each
+// taking the next number, and returns when all are done; a failed write fails b.
+func writeConcurrently(b *testing.B, d *DB, goroutines int, fn func(tx *Tx, i int64) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := d.Write(context.Background(), func(tx *Tx) error { return fn(tx, i) }); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
