@@ -70,6 +70,17 @@ func TestPatchCompileRules(t *testing.T) {
 		e.do("GET", "/Users/${u}", "").expect(t, "replace externalId, read back", map[string]any{"externalId": "ext-2", "userName": "rules@example.com"})
 		e.do("GET", "/Users?filter="+q(`externalId eq "ext-2"`), "").expect(t, "filter on the new externalId", map[string]any{"totalResults": 1})
 		e.do("GET", "/Users?filter="+q(`externalId eq "ext-1"`), "").expect(t, "filter on the old externalId", map[string]any{"totalResults": 0})
+
+		// An extension replaced by null through its path is removed; added as null, refused.
+		r = e.do("PATCH", "/Users/${u}", patchBody(`{"op":"add","path":"`+URNEnterprise+`","value":null}`))
+		if r.status != 400 || r.json["scimType"] != errInvalidValue {
+			t.Errorf("add an extension as null: %d %s, want 400 invalidValue", r.status, r.raw)
+		}
+		r = e.do("PATCH", "/Users/${u}", patchBody(`{"op":"replace","path":"`+URNEnterprise+`","value":null}`))
+		if r.status != 200 {
+			t.Fatalf("replace an extension by null: %d %s", r.status, r.raw)
+		}
+		e.do("GET", "/Users/${u}", "").expect(t, "extension replaced by null, read back", map[string]any{"<" + URNEnterprise + ">": "<absent>", "userName": "rules@example.com"})
 	})
 }
 
