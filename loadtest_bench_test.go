@@ -57,30 +57,18 @@ func BenchmarkLoad(b *testing.B) {
 	})
 	b.Run("sqlite", func(b *testing.B) {
 		path := filepath.Join(b.TempDir(), "load.db")
-		tgt := seedStore(b, path, users)
-		addr := freeAddr(b)
-		startServe(b, path, addr)
-		tgt.bases = []string{"http://" + addr + "/scim/v2"}
+		tgt := servedSeeded(b, path, users, 1)
 		checkSeedDoc(b, path, tgt)
 		runLoad(b, tgt, clients, false)
 	})
 	b.Run("postgres", func(b *testing.B) {
 		dsn := testpg.DSN(b)
-		tgt := seedStore(b, dsn, users)
-		addr := freeAddr(b)
-		startServe(b, dsn, addr)
-		tgt.bases = []string{"http://" + addr + "/scim/v2"}
+		tgt := servedSeeded(b, dsn, users, 1)
 		checkSeedDoc(b, dsn, tgt)
 		runLoad(b, tgt, clients, false)
 	})
 	b.Run("postgres-2", func(b *testing.B) {
-		dsn := testpg.DSN(b)
-		tgt := seedStore(b, dsn, users)
-		addrA, addrB := freeAddr(b), freeAddr(b)
-		startServe(b, dsn, addrA)
-		startServe(b, dsn, addrB)
-		tgt.bases = []string{"http://" + addrA + "/scim/v2", "http://" + addrB + "/scim/v2"}
-		runLoad(b, tgt, clients, false)
+		runLoad(b, servedSeeded(b, testpg.DSN(b), users, 2), clients, false)
 	})
 	// One seeded file for both in-process runs, served by one at a time.
 	var inproc struct {
@@ -518,17 +506,11 @@ func BenchmarkLoadInterleaved(b *testing.B) {
 		interleave(b, []*loadTarget{&sqlite, bare}, clients, true, [][2]string{{"sqlite", "bare"}})
 	})
 	b.Run("postgres-sqlite", func(b *testing.B) {
-		dsn, dsn2 := testpg.DSN(b), testpg.DSN(b)
 		sqlite := binaryOnSQLite(b, users)
-		pg := seedStore(b, dsn, users)
-		addr := freeAddr(b)
-		startServe(b, dsn, addr)
-		pg.name, pg.bases = "postgres", []string{"http://" + addr + "/scim/v2"}
-		pg2 := seedStore(b, dsn2, users)
-		addrA, addrB := freeAddr(b), freeAddr(b)
-		startServe(b, dsn2, addrA)
-		startServe(b, dsn2, addrB)
-		pg2.name, pg2.bases = "postgres-2", []string{"http://" + addrA + "/scim/v2", "http://" + addrB + "/scim/v2"}
+		pg := servedSeeded(b, testpg.DSN(b), users, 1)
+		pg.name = "postgres"
+		pg2 := servedSeeded(b, testpg.DSN(b), users, 2)
+		pg2.name = "postgres-2"
 		interleave(b, []*loadTarget{&sqlite, &pg, &pg2}, clients, false,
 			[][2]string{{"postgres", "sqlite"}, {"postgres-2", "sqlite"}})
 	})
@@ -536,11 +518,21 @@ func BenchmarkLoadInterleaved(b *testing.B) {
 
 // binaryOnSQLite seeds a SQLite file and serves it with the real binary until b ends.
 func binaryOnSQLite(b *testing.B, users int) loadTarget {
-	path := filepath.Join(b.TempDir(), "load.db")
-	tgt := seedStore(b, path, users)
-	addr := freeAddr(b)
-	startServe(b, path, addr)
-	tgt.name, tgt.bases = "sqlite", []string{"http://" + addr + "/scim/v2"}
+	tgt := servedSeeded(b, filepath.Join(b.TempDir(), "load.db"), users, 1)
+	tgt.name = "sqlite"
+	return tgt
+}
+
+// servedSeeded seeds the store at loc (a file or a postgres:// URL) with users and serves
+// it with n instances of the real binary until b ends, each a base URL of the target
+// (clients alternate between them, as behind a load balancer).
+func servedSeeded(b *testing.B, loc string, users, n int) loadTarget {
+	tgt := seedStore(b, loc, users)
+	for range n {
+		addr := freeAddr(b)
+		startServe(b, loc, addr)
+		tgt.bases = append(tgt.bases, "http://"+addr+"/scim/v2")
+	}
 	return tgt
 }
 

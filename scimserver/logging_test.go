@@ -1,7 +1,6 @@
 package scimserver
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -13,25 +12,8 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/internal/testtool"
 )
-
-// countingWriter keeps what the logger wrote.
-type countingWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *countingWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
 
 // openServable opens a fresh database with SCIM switched on and a token, closed when the
 // test ends.
@@ -104,7 +86,7 @@ func startLogged(t *testing.T, out io.Writer, cfg Config, tweak func(*Server)) (
 // long user agents and a long method, from 8 connections, and checks that the log stays
 // small, that no logged value is long, and that a summary line counts what was left out.
 func TestFailedRequestLogIsBounded(t *testing.T) {
-	out := &countingWriter{}
+	out := &testtool.SyncBuffer{}
 	srv, _ := startLogged(t, out, Config{}, nil)
 	long := strings.Repeat("A", 60<<10)
 	agent := "flood/" + strings.Repeat("B", 2<<10) // with the path, under the 64 KiB header limit
@@ -184,7 +166,7 @@ func TestFailedRequestLogIsBounded(t *testing.T) {
 // handshakes goes) a thousand lines and checks that a few get through, cut short, and the
 // rest are summed up.
 func TestHTTPErrorLogIsThrottled(t *testing.T) {
-	out := &countingWriter{}
+	out := &testtool.SyncBuffer{}
 	srv := New(nil, Config{Logger: slog.New(slog.NewTextHandler(out, nil))})
 	w := httpErrorLog{srv}
 	junk := strings.Repeat("\x16", 10<<10)
@@ -218,7 +200,7 @@ func endWindow(l *logLimiter) {
 func TestQuietServerLogsNoWarning(t *testing.T) {
 	ctx := context.Background()
 	d, secret := openServable(t)
-	out := &countingWriter{}
+	out := &testtool.SyncBuffer{}
 	srv, stop := serveLogged(t, d, Config{Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond}, nil)
 	get := func() int {
 		req, _ := http.NewRequest("GET", srv.SCIMURL()+"/Users?count=5", nil)
@@ -265,7 +247,7 @@ func TestQuietServerLogsNoWarning(t *testing.T) {
 // database gone) is a warning in the log, not silence.
 func TestFailedHeartbeatIsLogged(t *testing.T) {
 	d, _ := openServable(t)
-	out := &countingWriter{}
+	out := &testtool.SyncBuffer{}
 	serveLogged(t, d, Config{Logger: slog.New(slog.NewTextHandler(out, nil)), HeartbeatEvery: 20 * time.Millisecond}, nil)
 	d.Close()
 	deadline := time.Now().Add(10 * time.Second)

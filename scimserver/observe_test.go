@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"scimdesk/internal/testtool"
 )
 
 func TestRequestResource(t *testing.T) {
@@ -68,7 +70,7 @@ func (o *observed) ObserveRequest(resource, method string, status int, elapsed t
 // response carried, that a plain incoming id is kept and any other ignored, that the
 // observer hears of each request once, and that no secret reaches the log.
 func TestRequestIDsInJSONLog(t *testing.T) {
-	out := &countingWriter{}
+	out := &testtool.SyncBuffer{}
 	obs := &observed{}
 	srv, secret := startLogged(t, out, Config{Logger: slog.New(slog.NewJSONHandler(out, nil)), Observer: obs}, nil)
 	const wrongToken = "scim_wrongwrongwrongwrongwrongwrongwrongwrongw"
@@ -171,7 +173,7 @@ func TestRequestIDsInJSONLog(t *testing.T) {
 // with its X-Request-Id, observed as a 500, and that both lines logged for it (the panic
 // and the failed request) carry its id.
 func TestPanicKeepsRequestID(t *testing.T) {
-	out := &countingWriter{}
+	out := &testtool.SyncBuffer{}
 	obs := &observed{}
 	srv := New(nil, Config{Logger: slog.New(slog.NewJSONHandler(out, nil)), Observer: obs})
 	h := srv.logged(srv.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })))

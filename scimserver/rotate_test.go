@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"scimdesk/db"
+	"scimdesk/internal/testtool"
 )
 
 // TestRotatedTokenOverlap rotates the token an identity provider uses, through the real
@@ -101,7 +102,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestExpiringTokenLogged checks that the server's log names a token that expires within
 // 14 days, once, and again only a day later; a token with time left is not named.
 func TestExpiringTokenLogged(t *testing.T) {
-	out := &countingWriter{}
+	out := &testtool.SyncBuffer{}
 	var d *db.DB
 	srv, _ := startLogged(t, out, Config{}, func(s *Server) { d = s.db })
 	ctx := context.Background()
